@@ -1,0 +1,178 @@
+//! The dashboard page: a header with the connection status and the ticker table.
+
+use crate::{
+    format,
+    model::{EventId, Snapshot, Symbol},
+    status::{Connection, Phase},
+    table::{Row, Table, Tick},
+};
+use leptos::prelude::*;
+
+/// The dashboard at `/`.
+///
+/// On the server it renders the current prices, which the server provides as a
+/// [`Snapshot`] context, so the first HTML already holds the table. In the browser
+/// it takes the same snapshot from the page and opens the live stream.
+#[component]
+pub fn Dashboard() -> impl IntoView {
+    let initial = SharedValue::new(|| use_context::<Snapshot>().unwrap_or_default()).into_inner();
+    let table = Table::new(initial.quotes);
+    let connection = RwSignal::new(Connection::default());
+    let last_event_id = RwSignal::new(initial.last_event_id);
+
+    #[cfg(feature = "hydrate")]
+    let reconnect = {
+        use crate::stream::{PriceStream, Sinks};
+
+        let sinks = Sinks {
+            table,
+            connection,
+            last_event_id,
+        };
+        let stream = StoredValue::new_local(None::<PriceStream>);
+        let open = move || match PriceStream::open(sinks) {
+            Ok(opened) => stream.set_value(Some(opened)),
+            Err(error) => {
+                leptos::logging::error!("could not open the price stream: {error:?}");
+                connection.update(|c| c.errored(false));
+            }
+        };
+        open();
+        on_cleanup(move || _ = stream.try_update_value(Option::take));
+        move || {
+            stream.set_value(None);
+            connection.update(Connection::reconnecting_by_hand);
+            open();
+        }
+    };
+    #[cfg(not(feature = "hydrate"))]
+    let reconnect = || {};
+
+    view! {
+        <div class="page">
+            <header class="topbar">
+                <h1 class="brand">
+                    <span class="brand-mark" aria-hidden="true">"▮▮"</span>
+                    "tickertape"
+                </h1>
+                <StatusBar connection last_event_id reconnect />
+            </header>
+            <main>
+                <TickerTable table />
+            </main>
+            <footer class="footnote">
+                "Change is measured against the session's opening price. "
+                "Times are your local time."
+            </footer>
+        </div>
+    }
+}
+
+/// The connection indicator, the reconnect count and the last event id.
+#[component]
+fn StatusBar(
+    connection: RwSignal<Connection>,
+    last_event_id: RwSignal<Option<EventId>>,
+    reconnect: impl Fn() + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    let phase = Memo::new(move |_| connection.with(|c| c.phase));
+    view! {
+        <div class="statusbar">
+            <div
+                class=move || format!("status status-{}", phase.get().slug())
+                data-testid="connection-status"
+                data-state=move || phase.get().slug()
+                role="status"
+                aria-live="polite"
+            >
+                <span class="status-dot" aria-hidden="true"></span>
+                <span class="status-text">{move || connection.with(Connection::describe)}</span>
+            </div>
+            <Show when=move || phase.get() == Phase::Closed>
+                <button class="reconnect" type="button" on:click={
+                    let reconnect = reconnect.clone();
+                    move |_| reconnect()
+                }>"Reconnect"</button>
+            </Show>
+            <dl class="stats">
+                <div>
+                    <dt>"Reconnects"</dt>
+                    <dd data-testid="reconnect-count">
+                        {move || connection.with(|c| c.reconnects)}
+                    </dd>
+                </div>
+                <div>
+                    <dt>"Last event id"</dt>
+                    <dd data-testid="last-event-id">
+                        {move || last_event_id.get().map_or("—".to_owned(), |id| id.to_string())}
+                    </dd>
+                </div>
+            </dl>
+        </div>
+    }
+}
+
+/// The table of quotes, one keyed row per symbol.
+#[component]
+fn TickerTable(table: Table) -> impl IntoView {
+    view! {
+        <table class="tickers" data-testid="ticker-table">
+            <caption class="visually-hidden">"Latest prices"</caption>
+            <thead>
+                <tr>
+                    <th scope="col" class="symbol">"Symbol"</th>
+                    <th scope="col" class="num">"Price"</th>
+                    <th scope="col" class="num">"Change"</th>
+                    <th scope="col" class="num">"Change %"</th>
+                    <th scope="col" class="num time">"Updated"</th>
+                </tr>
+            </thead>
+            <tbody>
+                <For
+                    each=move || table.symbols()
+                    key=Symbol::clone
+                    children=move |symbol| {
+                        table.row(&symbol).map(|row| view! { <QuoteRow symbol row /> })
+                    }
+                />
+            </tbody>
+        </table>
+    }
+}
+
+/// One row: re-renders its own cells when its signal changes, nothing else.
+#[component]
+fn QuoteRow(symbol: Symbol, row: RwSignal<Row>) -> impl IntoView {
+    let price = move || row.with(|r| format::price(r.quote.price.get()));
+    let change = move || row.with(|r| r.quote.change);
+    let change_pct = move || row.with(|r| r.quote.change_pct);
+    let trend = move || format!("num {}", format::trend_class(change()));
+    let tick = move || row.with(|r| if r.updates == 0 { Tick::Flat } else { r.tick });
+    view! {
+        <tr class=move || row.with(Row::flash_class) data-testid="quote-row" data-symbol=symbol.to_string()>
+            <th scope="row" class="symbol">{symbol.to_string()}</th>
+            <td class="num price" data-testid="price">
+                <span class="tick" aria-hidden="true">
+                    {move || match tick() {
+                        Tick::Up => "▲",
+                        Tick::Down => "▼",
+                        Tick::Flat => "",
+                    }}
+                </span>
+                <span class="visually-hidden">
+                    {move || match tick() {
+                        Tick::Up => "up ",
+                        Tick::Down => "down ",
+                        Tick::Flat => "",
+                    }}
+                </span>
+                {price}
+            </td>
+            <td class=trend data-testid="change">{move || format::change(change())}</td>
+            <td class=trend data-testid="change-pct">{move || format::percent(change_pct())}</td>
+            <td class="num time" data-testid="updated">
+                {move || row.with(|r| format::time_of_day(r.quote.ts))}
+            </td>
+        </tr>
+    }
+}

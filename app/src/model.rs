@@ -1,0 +1,247 @@
+//! The data tickertape moves around: symbols, prices, quotes and snapshots.
+//!
+//! These types are shared by the server (which produces them) and the browser (which
+//! shows them), so both sides agree on the wire format: camelCase JSON, as carried by
+//! `priceUpdate` events and `GET /api/snapshot`. Values are checked when they are
+//! parsed or deserialized, so code holding a [`Symbol`] or a [`Price`] can trust it.
+
+use serde::{Deserialize, Serialize};
+use std::{fmt, str::FromStr, sync::Arc};
+
+/// The longest symbol accepted, in characters.
+pub const MAX_SYMBOL_LEN: usize = 12;
+
+/// A ticker symbol such as `AAPL` or `BRK.B`: 1 to 12 of `A-Z`, `0-9`, `.` and `-`.
+///
+/// Cheap to clone (the text is shared).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Symbol(Arc<str>);
+
+/// Why a text is not a [`Symbol`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SymbolError {
+    /// The text was empty.
+    #[error("a symbol cannot be empty")]
+    Empty,
+    /// The text was longer than [`MAX_SYMBOL_LEN`].
+    #[error("symbol {0:?} is longer than {MAX_SYMBOL_LEN} characters")]
+    TooLong(String),
+    /// The text held a character outside `A-Z`, `0-9`, `.` and `-`.
+    #[error("symbol {0:?} may only contain A-Z, 0-9, '.' and '-'")]
+    BadCharacter(String),
+}
+
+impl Symbol {
+    /// The symbol's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Symbol {
+    type Err = SymbolError;
+
+    /// Parses a symbol exactly as given: lower-case letters are rejected, not folded,
+    /// so that one symbol has one spelling everywhere.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.is_empty() {
+            return Err(SymbolError::Empty);
+        }
+        if text.chars().count() > MAX_SYMBOL_LEN {
+            return Err(SymbolError::TooLong(text.to_owned()));
+        }
+        let allowed =
+            |c: char| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '.' || c == '-';
+        if !text.chars().all(allowed) {
+            return Err(SymbolError::BadCharacter(text.to_owned()));
+        }
+        Ok(Self(text.into()))
+    }
+}
+
+impl TryFrom<String> for Symbol {
+    type Error = SymbolError;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+impl From<Symbol> for String {
+    fn from(symbol: Symbol) -> Self {
+        symbol.0.as_ref().to_owned()
+    }
+}
+
+impl fmt::Display for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A price: a finite number greater than zero.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Serialize, Deserialize)]
+#[serde(try_from = "f64", into = "f64")]
+pub struct Price(f64);
+
+/// Why a number is not a [`Price`].
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("a price must be a finite number greater than zero, not {0}")]
+pub struct PriceError(pub f64);
+
+impl Price {
+    /// One cent, the smallest price the simulator quotes.
+    pub const MIN_TICK: Self = Self(0.01);
+
+    /// Checks that `value` is finite and greater than zero.
+    pub fn new(value: f64) -> Result<Self, PriceError> {
+        if value.is_finite() && value > 0.0 {
+            Ok(Self(value))
+        } else {
+            Err(PriceError(value))
+        }
+    }
+
+    /// The price as a number.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl TryFrom<f64> for Price {
+    type Error = PriceError;
+
+    fn try_from(value: f64) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<Price> for f64 {
+    fn from(price: Price) -> Self {
+        price.0
+    }
+}
+
+/// The id of an event on the price stream. Ids increase by one per event within a
+/// server run, starting at 1; on the wire (`id:` and JSON) it is a plain decimal number.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct EventId(pub u64);
+
+impl EventId {
+    /// The id that follows this one.
+    #[must_use]
+    pub fn next(self) -> Self {
+        Self(self.0 + 1)
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromStr for EventId {
+    type Err = std::num::ParseIntError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        text.parse().map(Self)
+    }
+}
+
+/// The name of the SSE event that carries one [`Quote`].
+pub const PRICE_UPDATE_EVENT: &str = "priceUpdate";
+
+/// The latest price of one symbol, with its change against the session's opening price.
+///
+/// This is the `data:` of a `priceUpdate` event and an element of [`Snapshot::quotes`]:
+///
+/// ```json
+/// {"symbol":"AAPL","price":189.53,"change":-0.47,"changePct":-0.25,"ts":1763900000000}
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Quote {
+    /// The ticker symbol.
+    pub symbol: Symbol,
+    /// The latest price.
+    pub price: Price,
+    /// `price` minus the session's opening price.
+    pub change: f64,
+    /// `change` as a percentage of the opening price.
+    pub change_pct: f64,
+    /// When the price was produced, in milliseconds since the Unix epoch.
+    pub ts: u64,
+}
+
+/// The current price of every symbol: the body of `GET /api/snapshot`, and what the
+/// server renders into the first HTML.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    /// The id of the last event published before the snapshot was taken
+    /// (`null` before the first event of this server run).
+    pub last_event_id: Option<EventId>,
+    /// One quote per symbol, in the configured order.
+    pub quotes: Vec<Quote>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbols_accept_tickers_and_reject_everything_else() {
+        for ok in ["AAPL", "BRK.B", "BF-B", "X", "ABCDEFGHIJKL", "7203"] {
+            assert_eq!(
+                ok.parse::<Symbol>().map(|s| s.to_string()),
+                Ok(ok.to_owned())
+            );
+        }
+        assert_eq!("".parse::<Symbol>(), Err(SymbolError::Empty));
+        assert!(matches!(
+            "ABCDEFGHIJKLM".parse::<Symbol>(),
+            Err(SymbolError::TooLong(_))
+        ));
+        for bad in ["aapl", "AA PL", "AAPL,", "ÄPFEL", "A/B"] {
+            assert!(
+                matches!(bad.parse::<Symbol>(), Err(SymbolError::BadCharacter(_))),
+                "{bad:?} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn prices_must_be_finite_and_positive() {
+        assert_eq!(Price::new(0.01).map(Price::get), Ok(0.01));
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert!(Price::new(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn quotes_use_camel_case_json_and_validate_on_the_way_in() {
+        let quote = Quote {
+            symbol: "AAPL".parse().unwrap(),
+            price: Price::new(189.53).unwrap(),
+            change: -0.47,
+            change_pct: -0.25,
+            ts: 1_763_900_000_000,
+        };
+        let json = serde_json::to_string(&quote).unwrap();
+        assert_eq!(
+            json,
+            r#"{"symbol":"AAPL","price":189.53,"change":-0.47,"changePct":-0.25,"ts":1763900000000}"#
+        );
+        assert_eq!(serde_json::from_str::<Quote>(&json).unwrap(), quote);
+
+        let bad = json.replace("AAPL", "aapl");
+        assert!(serde_json::from_str::<Quote>(&bad).is_err());
+        let bad = json.replace("189.53", "-1");
+        assert!(serde_json::from_str::<Quote>(&bad).is_err());
+    }
+}

@@ -1,0 +1,194 @@
+//! The ticker table's state: one row per symbol, each behind its own signal.
+//!
+//! A price update touches exactly one row's signal, so only that row's cells
+//! re-render; the list of symbols changes only when a new symbol appears.
+
+use crate::model::{Quote, Symbol};
+use leptos::prelude::*;
+use std::collections::HashMap;
+
+/// Which way the last tick moved the price.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tick {
+    /// The price rose.
+    Up,
+    /// The price fell.
+    Down,
+    /// The price did not move (or the row has not ticked yet).
+    Flat,
+}
+
+/// One row of the table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// The latest quote.
+    pub quote: Quote,
+    /// The direction of the last update.
+    pub tick: Tick,
+    /// How many updates this row has had on this page; its parity restarts the
+    /// flash animation on every update.
+    pub updates: u64,
+    /// The stream connection (counted from 1 per page) that last updated this row;
+    /// 0 for a row that only holds server-rendered or snapshot data.
+    pub connection: u32,
+}
+
+impl Row {
+    fn new(quote: Quote) -> Self {
+        Self {
+            quote,
+            tick: Tick::Flat,
+            updates: 0,
+            connection: 0,
+        }
+    }
+
+    fn update(&mut self, quote: Quote, connection: u32) {
+        let (old, new) = (self.quote.price.get(), quote.price.get());
+        self.tick = if new > old {
+            Tick::Up
+        } else if new < old {
+            Tick::Down
+        } else {
+            Tick::Flat
+        };
+        self.quote = quote;
+        self.updates += 1;
+        self.connection = connection;
+    }
+
+    /// The row's CSS classes: a flash in the tick's direction after an update.
+    pub fn flash_class(&self) -> String {
+        let parity = self.updates % 2;
+        match (self.updates, self.tick) {
+            (0, _) | (_, Tick::Flat) => "quote".to_owned(),
+            (_, Tick::Up) => format!("quote flash-up-{parity}"),
+            (_, Tick::Down) => format!("quote flash-down-{parity}"),
+        }
+    }
+}
+
+/// The table: symbols in display order and a signal per row.
+#[derive(Clone, Copy, Debug)]
+pub struct Table {
+    order: RwSignal<Vec<Symbol>>,
+    rows: StoredValue<HashMap<Symbol, RwSignal<Row>>>,
+}
+
+impl Table {
+    /// A table holding `quotes`, in their order.
+    pub fn new(quotes: Vec<Quote>) -> Self {
+        let table = Self {
+            order: RwSignal::new(Vec::with_capacity(quotes.len())),
+            rows: StoredValue::new(HashMap::with_capacity(quotes.len())),
+        };
+        for quote in quotes {
+            table.insert(quote);
+        }
+        table
+    }
+
+    /// The symbols, in display order (tracked).
+    pub fn symbols(&self) -> Vec<Symbol> {
+        self.order.get()
+    }
+
+    /// The signal of `symbol`'s row, if the table has one.
+    pub fn row(&self, symbol: &Symbol) -> Option<RwSignal<Row>> {
+        self.rows.with_value(|rows| rows.get(symbol).copied())
+    }
+
+    /// Applies a live update received on stream connection `connection`.
+    /// A symbol the table has not seen yet gets a new row at the end.
+    pub fn apply(&self, quote: Quote, connection: u32) {
+        match self.row(&quote.symbol) {
+            Some(row) => row.update(|row| row.update(quote, connection)),
+            None => {
+                let symbol = quote.symbol.clone();
+                self.insert(quote);
+                if let Some(row) = self.row(&symbol) {
+                    row.update(|row| row.connection = connection);
+                }
+            }
+        }
+    }
+
+    /// Fills in a snapshot fetched after stream connection `connection` opened:
+    /// only rows that the stream has not updated since then take the snapshot's
+    /// quote, because a live update is never older than the snapshot.
+    pub fn fill_from_snapshot(&self, quotes: Vec<Quote>, connection: u32) {
+        for quote in quotes {
+            match self.row(&quote.symbol) {
+                Some(row) if row.with_untracked(|row| row.connection) < connection => {
+                    if row.with_untracked(|row| row.quote != quote) {
+                        row.update(|row| row.update(quote, row.connection));
+                    }
+                }
+                Some(_) => {}
+                None => self.insert(quote),
+            }
+        }
+    }
+
+    fn insert(&self, quote: Quote) {
+        let symbol = quote.symbol.clone();
+        self.rows
+            .update_value(|rows| _ = rows.insert(symbol.clone(), RwSignal::new(Row::new(quote))));
+        self.order.update(|order| order.push(symbol));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Price;
+
+    fn quote(symbol: &str, price: f64) -> Quote {
+        Quote {
+            symbol: symbol.parse().unwrap(),
+            price: Price::new(price).unwrap(),
+            change: 0.0,
+            change_pct: 0.0,
+            ts: 0,
+        }
+    }
+
+    fn price_of(table: &Table, symbol: &str) -> f64 {
+        let row = table.row(&symbol.parse().unwrap()).unwrap();
+        row.with_untracked(|row| row.quote.price.get())
+    }
+
+    #[test]
+    fn updates_go_to_their_row_and_new_symbols_are_appended() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let table = Table::new(vec![quote("AAPL", 10.0), quote("MSFT", 20.0)]);
+            table.apply(quote("MSFT", 21.0), 1);
+            table.apply(quote("NVDA", 5.0), 1);
+            assert_eq!(price_of(&table, "MSFT"), 21.0);
+            let order: Vec<String> = table
+                .order
+                .get_untracked()
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            assert_eq!(order, ["AAPL", "MSFT", "NVDA"]);
+            let msft = table.row(&"MSFT".parse().unwrap()).unwrap().get_untracked();
+            assert_eq!((msft.tick, msft.updates), (Tick::Up, 1));
+            assert_eq!(msft.flash_class(), "quote flash-up-1");
+        });
+    }
+
+    #[test]
+    fn a_snapshot_never_overwrites_a_newer_live_update() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let table = Table::new(vec![quote("AAPL", 10.0), quote("MSFT", 20.0)]);
+            // Connection 2 opened; MSFT ticked on it before the snapshot arrived.
+            table.apply(quote("MSFT", 22.0), 2);
+            table.fill_from_snapshot(vec![quote("AAPL", 11.0), quote("MSFT", 21.0)], 2);
+            assert_eq!(price_of(&table, "AAPL"), 11.0);
+            assert_eq!(price_of(&table, "MSFT"), 22.0);
+        });
+    }
+}

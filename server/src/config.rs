@@ -1,0 +1,231 @@
+//! The server's settings: command-line flags, each with an environment variable.
+//!
+//! Every setting has a default that runs out of the box; `tickertape --help`
+//! lists them all.
+
+use crate::feed::DEFAULT_SYMBOLS;
+use app::model::Symbol;
+use axum::http::HeaderValue;
+use clap::Parser;
+use std::{
+    collections::HashSet, fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration,
+};
+
+/// The most updates per second the simulator may be asked for.
+pub const MAX_RATE: f64 = 100_000.0;
+
+/// tickertape: live market prices over Server-Sent Events, with a dashboard.
+///
+/// Serves the dashboard at `/`, the price stream at `/events` and the current
+/// prices at `/api/snapshot`. Every flag can also be set by the environment
+/// variable shown with it.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "tickertape", version, about, long_about = None)]
+pub struct Config {
+    /// Address and port to listen on. Leptos's own variable, so cargo-leptos sets it too.
+    #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Folder of the built front end (the `pkg/` bundle and public assets), as
+    /// written by `cargo leptos build`.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+
+    /// Symbols the price simulator quotes, comma-separated (1-12 of A-Z 0-9 . -).
+    #[arg(
+        long,
+        env = "TICKERTAPE_SYMBOLS",
+        value_delimiter = ',',
+        default_values = DEFAULT_SYMBOLS,
+        value_parser = parse_symbol,
+    )]
+    pub symbols: Vec<Symbol>,
+
+    /// Simulated updates per second, over all symbols together.
+    #[arg(long, env = "TICKERTAPE_RATE", default_value_t = 20.0, value_parser = parse_rate)]
+    pub rate: f64,
+
+    /// Seed of the price simulator: the same seed and symbols give the same prices.
+    /// Random when not set; the seed in use is logged at start-up.
+    #[arg(long, env = "TICKERTAPE_SEED")]
+    pub seed: Option<u64>,
+
+    /// How long browsers wait before reconnecting after the stream drops, in
+    /// milliseconds (sent as the stream's `retry:` field).
+    #[arg(
+        long,
+        env = "TICKERTAPE_RETRY_MS",
+        default_value_t = 3000,
+        value_parser = clap::value_parser!(u64).range(100..=3_600_000),
+    )]
+    pub retry_ms: u64,
+
+    /// Interval between `: keep-alive` comments on a quiet stream, in milliseconds.
+    #[arg(
+        long,
+        env = "TICKERTAPE_KEEP_ALIVE_MS",
+        default_value_t = 15_000,
+        value_parser = clap::value_parser!(u64).range(100..=3_600_000),
+    )]
+    pub keep_alive_ms: u64,
+
+    /// Origins allowed to read `/events` and `/api/*` from other sites (CORS),
+    /// comma-separated, such as `https://example.com`. Any origin when not set.
+    #[arg(long, env = "TICKERTAPE_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_origins: Vec<Origin>,
+
+    /// How long shutdown waits for open connections to finish, in milliseconds.
+    #[arg(long, env = "TICKERTAPE_SHUTDOWN_GRACE_MS", default_value_t = 2000)]
+    pub shutdown_grace_ms: u64,
+}
+
+impl Config {
+    /// Checks what single flags cannot: no symbol is listed twice.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut seen = HashSet::new();
+        for symbol in &self.symbols {
+            if !seen.insert(symbol) {
+                return Err(format!("symbol {symbol} is listed more than once"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The `retry:` delay.
+    pub fn retry(&self) -> Duration {
+        Duration::from_millis(self.retry_ms)
+    }
+
+    /// The interval between keep-alive comments.
+    pub fn keep_alive(&self) -> Duration {
+        Duration::from_millis(self.keep_alive_ms)
+    }
+
+    /// How long shutdown waits for connections.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
+    }
+}
+
+impl fmt::Display for Config {
+    /// One line per setting, for the start-up log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let symbols: Vec<&str> = self.symbols.iter().map(Symbol::as_str).collect();
+        let origins: Vec<&str> = self.cors_origins.iter().map(Origin::as_str).collect();
+        writeln!(f, "  addr           {}", self.addr)?;
+        writeln!(f, "  site root      {}", self.site_root.display())?;
+        writeln!(f, "  symbols        {}", symbols.join(","))?;
+        writeln!(f, "  rate           {}/s", self.rate)?;
+        match self.seed {
+            Some(seed) => writeln!(f, "  seed           {seed}")?,
+            None => writeln!(f, "  seed           random")?,
+        }
+        writeln!(f, "  retry          {} ms", self.retry_ms)?;
+        writeln!(f, "  keep-alive     {} ms", self.keep_alive_ms)?;
+        if origins.is_empty() {
+            writeln!(f, "  cors origins   any")?;
+        } else {
+            writeln!(f, "  cors origins   {}", origins.join(","))?;
+        }
+        write!(f, "  shutdown grace {} ms", self.shutdown_grace_ms)
+    }
+}
+
+/// A web origin allowed by CORS: `scheme://host[:port]`, nothing after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin(String);
+
+impl Origin {
+    /// The origin's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The origin as a header value.
+    pub fn header_value(&self) -> HeaderValue {
+        // Checked to be plain ASCII when parsed.
+        HeaderValue::from_str(&self.0).unwrap_or(HeaderValue::from_static("null"))
+    }
+}
+
+impl FromStr for Origin {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        let rest = text
+            .strip_prefix("https://")
+            .or_else(|| text.strip_prefix("http://"))
+            .ok_or_else(|| format!("origin {text:?} must start with http:// or https://"))?;
+        let valid_host = |c: char| c.is_ascii_alphanumeric() || ".-:[]".contains(c);
+        if rest.is_empty() || !rest.chars().all(valid_host) {
+            return Err(format!(
+                "origin {text:?} must be scheme://host[:port], with no path, such as https://example.com"
+            ));
+        }
+        Ok(Self(text.to_owned()))
+    }
+}
+
+fn parse_origin(text: &str) -> Result<Origin, String> {
+    text.parse()
+}
+
+fn parse_symbol(text: &str) -> Result<Symbol, String> {
+    text.trim().parse().map_err(|error| format!("{error}"))
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if rate.is_finite() && rate > 0.0 && rate <= MAX_RATE {
+        Ok(rate)
+    } else {
+        Err(format!(
+            "the rate must be above 0 and at most {MAX_RATE} updates per second"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Config::try_parse_from(std::iter::once("tickertape").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_run_out_of_the_box() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.symbols.len(), DEFAULT_SYMBOLS.len());
+        assert_eq!(config.rate, 20.0);
+        assert_eq!(config.retry_ms, 3000);
+        assert_eq!(config.keep_alive_ms, 15_000);
+        assert!(config.cors_origins.is_empty());
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn flags_are_parsed_and_checked() {
+        let config = parse(&["--symbols", "AAPL, BRK.B", "--rate", "2.5", "--seed", "9"]).unwrap();
+        let symbols: Vec<&str> = config.symbols.iter().map(Symbol::as_str).collect();
+        assert_eq!(symbols, ["AAPL", "BRK.B"]);
+        assert_eq!((config.rate, config.seed), (2.5, Some(9)));
+
+        for bad in [
+            &["--symbols", "aapl"][..],
+            &["--symbols", "AAPL,,MSFT"],
+            &["--rate", "0"],
+            &["--rate", "fast"],
+            &["--retry-ms", "5"],
+            &["--cors-origins", "example.com"],
+            &["--cors-origins", "https://example.com/path"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} was accepted");
+        }
+        let twice = parse(&["--symbols", "AAPL,AAPL"]).unwrap();
+        assert!(twice.validate().unwrap_err().contains("AAPL"));
+    }
+}

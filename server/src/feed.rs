@@ -1,0 +1,231 @@
+//! The built-in price simulator: a seeded random walk per symbol.
+//!
+//! Each update picks a symbol at random and moves its price by a small random
+//! step in log space (so it can never go negative), with a gentle pull back
+//! towards the opening price (so a session that runs for days stays plausible).
+//! Prices are rounded to cents. The same seed and symbols give the same sequence
+//! of symbols and prices, whatever the rate.
+
+use crate::hub::Hub;
+use app::model::{Price, Quote, Symbol};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use rand_distr::StandardNormal;
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+use tokio::time::{self, Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+/// The symbols quoted when none are configured.
+pub const DEFAULT_SYMBOLS: &[&str] = &[
+    "AAPL", "MSFT", "NVDA", "GOOGL", "AMZN", "META", "TSLA", "JPM", "V", "XOM", "WMT", "KO",
+];
+
+/// Opening price and relative volatility of well-known symbols.
+const KNOWN: &[(&str, f64, f64)] = &[
+    ("AAPL", 228.50, 1.0),
+    ("MSFT", 415.20, 0.9),
+    ("NVDA", 135.60, 2.0),
+    ("GOOGL", 172.40, 1.1),
+    ("AMZN", 198.10, 1.2),
+    ("META", 575.30, 1.4),
+    ("TSLA", 242.80, 2.5),
+    ("JPM", 221.40, 0.8),
+    ("V", 289.70, 0.7),
+    ("XOM", 118.90, 0.9),
+    ("WMT", 84.30, 0.6),
+    ("KO", 62.10, 0.5),
+];
+
+/// Standard deviation of one step of log price, for relative volatility 1.
+const STEP_SIGMA: f64 = 0.0008;
+/// How strongly each step pulls the log price back to the opening price.
+const MEAN_REVERSION: f64 = 0.001;
+/// The smallest gap between two batches of updates; faster rates send several
+/// updates per batch instead of waking up more often.
+const MIN_PERIOD: Duration = Duration::from_millis(5);
+
+/// The simulator's state: one random walk per symbol and the random source.
+#[derive(Debug)]
+pub struct Simulator {
+    walks: Vec<Walk>,
+    rng: StdRng,
+}
+
+#[derive(Debug)]
+struct Walk {
+    symbol: Symbol,
+    open: f64,
+    log_open: f64,
+    log_price: f64,
+    volatility: f64,
+}
+
+impl Simulator {
+    /// A simulator for `symbols`, reproducible from `seed`.
+    ///
+    /// Well-known symbols open near their real prices; others get an opening
+    /// price between 10 and 500 drawn from the seed.
+    pub fn new(symbols: &[Symbol], seed: u64) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let walks = symbols
+            .iter()
+            .map(|symbol| {
+                let (open, volatility) = KNOWN
+                    .iter()
+                    .find(|(known, ..)| *known == symbol.as_str())
+                    .map(|&(_, open, volatility)| (open, volatility))
+                    .unwrap_or_else(|| {
+                        let open = round_cents(10.0 * 50f64.powf(rng.random::<f64>()));
+                        (open, 1.0)
+                    });
+                Walk {
+                    symbol: symbol.clone(),
+                    open,
+                    log_open: open.ln(),
+                    log_price: open.ln(),
+                    volatility,
+                }
+            })
+            .collect();
+        Self { walks, rng }
+    }
+
+    /// Every symbol at its opening price, stamped `ts`.
+    pub fn opening_quotes(&self, ts: u64) -> Vec<Quote> {
+        self.walks.iter().map(|walk| walk.quote(ts)).collect()
+    }
+
+    /// The next update: one symbol moves one step. `None` without symbols.
+    pub fn step(&mut self, ts: u64) -> Option<Quote> {
+        if self.walks.is_empty() {
+            return None;
+        }
+        let i = self.rng.random_range(0..self.walks.len());
+        let z: f64 = self.rng.sample(StandardNormal);
+        let walk = &mut self.walks[i];
+        let pull = MEAN_REVERSION * (walk.log_open - walk.log_price);
+        walk.log_price += pull + STEP_SIGMA * walk.volatility * z;
+        Some(walk.quote(ts))
+    }
+}
+
+impl Walk {
+    fn quote(&self, ts: u64) -> Quote {
+        // Rounding to cents can reach zero only for a price under half a cent;
+        // a cent is the floor.
+        let price = round_cents(self.log_price.exp()).max(0.01);
+        let change = round_cents(price - self.open);
+        Quote {
+            symbol: self.symbol.clone(),
+            price: Price::new(price).unwrap_or(Price::MIN_TICK),
+            change,
+            change_pct: round_cents(change / self.open * 100.0),
+            ts,
+        }
+    }
+}
+
+fn round_cents(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// Publishes `rate` updates per second from `simulator` to `hub` until `shutdown`.
+///
+/// Updates are paced against the clock: after a stall the simulator catches up
+/// in one batch instead of drifting behind its rate.
+pub async fn run(mut simulator: Simulator, hub: Arc<Hub>, rate: f64, shutdown: CancellationToken) {
+    let period = Duration::from_secs_f64(1.0 / rate).max(MIN_PERIOD);
+    let mut ticker = time::interval(period);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let started = Instant::now();
+    let mut sent: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = ticker.tick() => {}
+        }
+        // Whole updates owed by now, counting from the start.
+        let owed = (started.elapsed().as_secs_f64() * rate) as u64;
+        let ts = now_ms();
+        while sent < owed {
+            sent += 1;
+            let Some(quote) = simulator.step(ts) else {
+                return;
+            };
+            if let Err(error) = hub.publish(quote) {
+                tracing::error!(%error, "could not encode a simulated price");
+            }
+        }
+    }
+    tracing::debug!(sent, "simulator stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn symbols(names: &[&str]) -> Vec<Symbol> {
+        names.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    fn run_steps(seed: u64, n: usize) -> Vec<(String, f64)> {
+        let mut sim = Simulator::new(&symbols(DEFAULT_SYMBOLS), seed);
+        (0..n)
+            .map(|_| {
+                let q = sim.step(0).unwrap();
+                (q.symbol.to_string(), q.price.get())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_prices_and_another_seed_does_not() {
+        assert_eq!(run_steps(42, 500), run_steps(42, 500));
+        assert_ne!(run_steps(42, 500), run_steps(43, 500));
+    }
+
+    #[test]
+    fn prices_stay_positive_plausible_and_in_cents_over_a_long_session() {
+        let names = symbols(&["AAPL", "PENNY", "TSLA"]);
+        let mut sim = Simulator::new(&names, 7);
+        let opens: Vec<f64> = sim
+            .opening_quotes(0)
+            .iter()
+            .map(|q| q.price.get())
+            .collect();
+        for _ in 0..300_000 {
+            let q = sim.step(0).unwrap();
+            let price = q.price.get();
+            let open = opens[names.iter().position(|s| *s == q.symbol).unwrap()];
+            assert!(price > 0.0);
+            assert!(
+                (price * 100.0 - (price * 100.0).round()).abs() < 1e-6,
+                "{price}"
+            );
+            assert!(
+                price > open * 0.7 && price < open * 1.4,
+                "{} wandered to {price} from {open}",
+                q.symbol
+            );
+            assert!((q.change - (price - open)).abs() < 0.006);
+        }
+    }
+
+    #[test]
+    fn unknown_symbols_get_a_plausible_opening_price() {
+        let sim = Simulator::new(&symbols(&["ZZZZ"]), 1);
+        let open = sim.opening_quotes(0)[0].price.get();
+        assert!((10.0..=500.0).contains(&open), "{open}");
+    }
+}

@@ -1,0 +1,27 @@
+//! tickertape's server: a live price stream over Server-Sent Events, a JSON API and
+//! the server-rendered dashboard.
+//!
+//! # Layout
+//! Data flows one way, top to bottom:
+//! - [`feed`]: the built-in price simulator, a seeded random walk per symbol.
+//! - [`hub`]: the fan-out. It keeps the latest quote per symbol, numbers every update
+//!   with an [`EventId`](app::model::EventId), encodes it once and broadcasts the
+//!   same frame to every subscriber.
+//! - [`wire`]: how each kind of event looks on the wire.
+//! - [`sse`]: `GET /events`, one subscriber's stream.
+//! - [`api`]: `GET /api/snapshot`.
+//! - [`startup`]: the router, the server's life cycle and graceful shutdown.
+//! - [`config`]: command-line flags and `TICKERTAPE_*` environment variables.
+//! - [`telemetry`]: logging through `tracing`.
+//!
+//! `main.rs` only parses the configuration, binds the listener and calls
+//! [`startup::Application::run`], so tests start the same server on `127.0.0.1:0`.
+
+pub mod api;
+pub mod config;
+pub mod feed;
+pub mod hub;
+pub mod sse;
+pub mod startup;
+pub mod telemetry;
+pub mod wire;

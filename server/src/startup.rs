@@ -1,0 +1,203 @@
+//! Building the application and running it until shutdown.
+
+use crate::{api, config::Config, feed, hub, hub::Hub, sse};
+use app::{App, shell};
+use axum::{Router, extract::FromRef, routing::get};
+use leptos::prelude::{LeptosOptions, provide_context};
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    trace::TraceLayer,
+};
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The fan-out of prices.
+    pub hub: Arc<Hub>,
+    /// The `retry:` delay sent to browsers.
+    pub retry: Duration,
+    /// The interval between keep-alive comments.
+    pub keep_alive: Duration,
+    /// Cancelled when the server shuts down; ends every stream.
+    pub shutdown: CancellationToken,
+    /// Leptos's settings, for rendering pages and serving the built site.
+    pub leptos: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+/// A configured server, bound to its listener and ready to run.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    simulator: feed::Simulator,
+    config: Config,
+}
+
+impl Application {
+    /// Prepares the server on `listener` with `config`.
+    pub fn new(listener: TcpListener, config: Config) -> io::Result<Self> {
+        let addr = listener.local_addr()?;
+        let seed = config.seed.unwrap_or_else(rand::random);
+        let simulator = feed::Simulator::new(&config.symbols, seed);
+        let hub = Arc::new(Hub::new(
+            simulator.opening_quotes(feed::now_ms()),
+            hub::DEFAULT_CAPACITY,
+        ));
+        let leptos = LeptosOptions::builder()
+            .output_name(env!("LEPTOS_OUTPUT_NAME"))
+            .site_root(config.site_root.to_string_lossy().as_ref())
+            .site_addr(addr)
+            .build();
+        tracing::info!(
+            "tickertape {} starting with\n{config}",
+            env!("CARGO_PKG_VERSION")
+        );
+        if config.seed.is_none() {
+            tracing::info!(
+                seed,
+                "random seed chosen; pass --seed {seed} to replay these prices"
+            );
+        }
+        let state = AppState {
+            hub,
+            retry: config.retry(),
+            keep_alive: config.keep_alive(),
+            shutdown: CancellationToken::new(),
+            leptos,
+        };
+        Ok(Self {
+            listener,
+            state,
+            simulator,
+            config,
+        })
+    }
+
+    /// The address the server listens on (with the real port when bound to port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The hub, for tests to watch subscribers.
+    pub fn hub(&self) -> Arc<Hub> {
+        self.state.hub.clone()
+    }
+
+    /// Serves until `shutdown` completes, then ends every stream and waits up to
+    /// the configured grace period for connections to close.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+        let Self {
+            listener,
+            state,
+            simulator,
+            config,
+        } = self;
+        let token = state.shutdown.clone();
+        let simulator = tokio::spawn(feed::run(
+            simulator,
+            state.hub.clone(),
+            config.rate,
+            token.clone(),
+        ));
+        tokio::spawn({
+            let token = token.clone();
+            async move {
+                shutdown.await;
+                tracing::info!("shutting down");
+                token.cancel();
+            }
+        });
+
+        tracing::info!("listening on http://{}", listener.local_addr()?);
+        let server = axum::serve(
+            listener,
+            router(state, &config).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(token.clone().cancelled_owned());
+
+        let grace = config.shutdown_grace();
+        let result = tokio::select! {
+            result = server => result,
+            () = async { token.cancelled().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(?grace, "connections still open after the grace period; closing them");
+                Ok(())
+            }
+        };
+        token.cancel();
+        let _ = simulator.await;
+        tracing::info!("stopped");
+        result
+    }
+}
+
+/// The routes: the dashboard, the stream, the API and the built site's files.
+pub fn router(state: AppState, config: &Config) -> Router {
+    let feed = Router::new()
+        .route("/events", get(sse::events))
+        .route("/api/snapshot", get(api::snapshot))
+        .layer(cors(config));
+
+    let pages = generate_route_list(App);
+    let hub = state.hub.clone();
+    let leptos = state.leptos.clone();
+    Router::new()
+        .leptos_routes_with_context(
+            &state,
+            pages,
+            move || provide_context(hub.snapshot()),
+            move || shell(leptos.clone()),
+        )
+        .merge(feed)
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A public read-only feed: any origin may read it, unless origins are listed.
+fn cors(config: &Config) -> CorsLayer {
+    let origins = if config.cors_origins.is_empty() {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(config.cors_origins.iter().map(|o| o.header_value()))
+    };
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([axum::http::Method::GET])
+        .allow_headers([axum::http::HeaderName::from_static("last-event-id")])
+}
+
+/// Completes on Ctrl-C or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => _ = signal.recv().await,
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
