@@ -3,7 +3,7 @@
 use crate::{api, config::Config, feed, hub, hub::Hub, sse};
 use app::{App, shell};
 use axum::{Router, extract::FromRef, routing::get};
-use leptos::prelude::{LeptosOptions, provide_context};
+use leptos::prelude::{LeptosOptions, get_configuration, provide_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
@@ -53,11 +53,14 @@ impl Application {
             simulator.opening_quotes(feed::now_ms()),
             hub::DEFAULT_CAPACITY,
         ));
-        let leptos = LeptosOptions::builder()
-            .output_name(env!("LEPTOS_OUTPUT_NAME"))
-            .site_root(config.site_root.to_string_lossy().as_ref())
-            .site_addr(addr)
-            .build();
+        // Leptos reads its other settings (LEPTOS_RELOAD_PORT, LEPTOS_ENV, ...) from the
+        // environment; the address and site root are ours, so `--help` documents them.
+        let mut leptos = get_configuration(None)
+            .map_err(|error| io::Error::other(format!("invalid LEPTOS_* setting: {error}")))?
+            .leptos_options;
+        leptos.output_name = env!("LEPTOS_OUTPUT_NAME").into();
+        leptos.site_root = config.site_root.to_string_lossy().as_ref().into();
+        leptos.site_addr = addr;
         tracing::info!(
             "tickertape {} starting with\n{config}",
             env!("CARGO_PKG_VERSION")

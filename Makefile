@@ -1,0 +1,54 @@
+# tickertape: `make run` serves the dashboard, `make test` runs every test.
+# Both install what is missing first (see scripts/setup.sh).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := run
+
+# npm's binaryen provides wasm-opt; cargo-installed tools live in ~/.cargo/bin.
+export PATH := $(CURDIR)/tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+export LEPTOS_SITE_ROOT := target/site
+
+BIN := target/release/tickertape
+# Extra flags for the server, e.g. `make run ARGS="--rate 50 --seed 7"`.
+ARGS ?=
+
+.PHONY: run test setup setup-test build lint unit e2e watch clean
+
+## run: install what is missing, build for release, serve http://127.0.0.1:3000
+run: setup build
+	@echo "Serving the dashboard on http://$${LEPTOS_SITE_ADDR:-127.0.0.1:3000} (Ctrl-C stops)"
+	$(BIN) $(ARGS)
+
+## test: install what is missing, then lint, Rust tests and the Playwright suite
+test: setup-test lint unit build e2e
+
+setup:
+	@scripts/setup.sh build
+
+setup-test:
+	@scripts/setup.sh test
+
+## build: the release server and the size-optimised WASM bundle
+build:
+	cargo leptos build --release --cargo-locked
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --locked -p server --all-targets -- -D warnings
+	cargo clippy --locked -p app --all-targets -- -D warnings
+	cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+unit:
+	cargo test --locked -p app -p server
+
+e2e:
+	cd end2end && TICKERTAPE_BIN=../$(BIN) npx playwright test
+
+## watch: rebuild and reload on every change (development)
+watch: setup
+	cargo leptos watch
+
+clean:
+	cargo clean
+	rm -rf end2end/test-results end2end/playwright-report
