@@ -146,7 +146,7 @@ fn QuoteRow(symbol: Symbol, row: RwSignal<Row>) -> impl IntoView {
     let price = move || row.with(|r| format::price(r.quote.price.get()));
     let change = move || row.with(|r| r.quote.change);
     let change_pct = move || row.with(|r| r.quote.change_pct);
-    let trend = move || format!("num {}", format::trend_class(change()));
+    let trend = |value: f64| format!("num {}", format::trend_class(value));
     let tick = move || row.with(|r| if r.updates == 0 { Tick::Flat } else { r.tick });
     view! {
         <tr class=move || row.with(Row::flash_class) data-testid="quote-row" data-symbol=symbol.to_string()>
@@ -168,8 +168,8 @@ fn QuoteRow(symbol: Symbol, row: RwSignal<Row>) -> impl IntoView {
                 </span>
                 {price}
             </td>
-            <td class=trend data-testid="change">{move || format::change(change())}</td>
-            <td class=trend data-testid="change-pct">{move || format::percent(change_pct())}</td>
+            <td class=move || trend(change()) data-testid="change">{move || format::change(change())}</td>
+            <td class=move || trend(change_pct()) data-testid="change-pct">{move || format::percent(change_pct())}</td>
             <td class="num time" data-testid="updated">
                 {move || row.with(|r| format::time_of_day(r.quote.ts))}
             </td>

@@ -3,6 +3,8 @@
 //! cargo-leptos builds this crate to WASM and the page's hydration script calls
 //! [`hydrate`] once the bundle has loaded.
 
+#![recursion_limit = "256"]
+
 use wasm_bindgen::prelude::wasm_bindgen;
 
 /// Takes over the server-rendered HTML and makes it live.
