@@ -20,7 +20,7 @@ pub const MAX_RATE: f64 = 100_000.0;
 /// prices at `/api/snapshot`. Every flag can also be set by the environment
 /// variable shown with it.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "tickertape", version, about, long_about = None)]
+#[command(name = "tickertape", version)]
 pub struct Config {
     /// Address and port to listen on. Leptos's own variable, so cargo-leptos sets it too.
     #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
@@ -36,7 +36,7 @@ pub struct Config {
         long,
         env = "TICKERTAPE_SYMBOLS",
         value_delimiter = ',',
-        default_values = DEFAULT_SYMBOLS,
+        default_value = DEFAULT_SYMBOLS,
         value_parser = parse_symbol,
     )]
     pub symbols: Vec<Symbol>,
@@ -199,7 +199,7 @@ mod tests {
     #[test]
     fn defaults_run_out_of_the_box() {
         let config = parse(&[]).unwrap();
-        assert_eq!(config.symbols.len(), DEFAULT_SYMBOLS.len());
+        assert_eq!(config.symbols.len(), DEFAULT_SYMBOLS.split(',').count());
         assert_eq!(config.rate, 20.0);
         assert_eq!(config.retry_ms, 3000);
         assert_eq!(config.keep_alive_ms, 15_000);

@@ -17,10 +17,8 @@ use std::{
 use tokio::time::{self, Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-/// The symbols quoted when none are configured.
-pub const DEFAULT_SYMBOLS: &[&str] = &[
-    "AAPL", "MSFT", "NVDA", "GOOGL", "AMZN", "META", "TSLA", "JPM", "V", "XOM", "WMT", "KO",
-];
+/// The symbols quoted when none are configured, comma-separated.
+pub const DEFAULT_SYMBOLS: &str = "AAPL,MSFT,NVDA,GOOGL,AMZN,META,TSLA,JPM,V,XOM,WMT,KO";
 
 /// Opening price and relative volatility of well-known symbols.
 const KNOWN: &[(&str, f64, f64)] = &[
@@ -179,8 +177,15 @@ mod tests {
         names.iter().map(|s| s.parse().unwrap()).collect()
     }
 
+    fn default_symbols() -> Vec<Symbol> {
+        DEFAULT_SYMBOLS
+            .split(',')
+            .map(|s| s.parse().unwrap())
+            .collect()
+    }
+
     fn run_steps(seed: u64, n: usize) -> Vec<(String, f64)> {
-        let mut sim = Simulator::new(&symbols(DEFAULT_SYMBOLS), seed);
+        let mut sim = Simulator::new(&default_symbols(), seed);
         (0..n)
             .map(|_| {
                 let q = sim.step(0).unwrap();
