@@ -19,6 +19,11 @@ pub fn Dashboard() -> impl IntoView {
     let table = Table::new(initial.quotes);
     let connection = RwSignal::new(Connection::default());
     let last_event_id = RwSignal::new(initial.last_event_id);
+    // The server cannot know the viewer's time zone, so the first HTML shows UTC and
+    // hydration must render the same; effects run once hydration is done, and this
+    // one switches every time shown to the viewer's local time.
+    let local_time = RwSignal::new(false);
+    Effect::new(move |_| local_time.set(true));
 
     #[cfg(feature = "hydrate")]
     let reconnect = {
@@ -58,7 +63,7 @@ pub fn Dashboard() -> impl IntoView {
                 <StatusBar connection last_event_id reconnect />
             </header>
             <main>
-                <TickerTable table />
+                <TickerTable table local_time />
             </main>
             <footer class="footnote">
                 "Change is measured against the session's opening price. "
@@ -114,7 +119,7 @@ fn StatusBar(
 
 /// The table of quotes, one keyed row per symbol.
 #[component]
-fn TickerTable(table: Table) -> impl IntoView {
+fn TickerTable(table: Table, local_time: RwSignal<bool>) -> impl IntoView {
     view! {
         <table class="tickers" data-testid="ticker-table">
             <caption class="visually-hidden">"Latest prices"</caption>
@@ -132,7 +137,7 @@ fn TickerTable(table: Table) -> impl IntoView {
                     each=move || table.symbols()
                     key=Symbol::clone
                     children=move |symbol| {
-                        table.row(&symbol).map(|row| view! { <QuoteRow symbol row /> })
+                        table.row(&symbol).map(|row| view! { <QuoteRow symbol row local_time /> })
                     }
                 />
             </tbody>
@@ -142,7 +147,7 @@ fn TickerTable(table: Table) -> impl IntoView {
 
 /// One row: re-renders its own cells when its signal changes, nothing else.
 #[component]
-fn QuoteRow(symbol: Symbol, row: RwSignal<Row>) -> impl IntoView {
+fn QuoteRow(symbol: Symbol, row: RwSignal<Row>, local_time: RwSignal<bool>) -> impl IntoView {
     let price = move || row.with(|r| format::price(r.quote.price.get()));
     let change = move || row.with(|r| r.quote.change);
     let change_pct = move || row.with(|r| r.quote.change_pct);
@@ -171,7 +176,7 @@ fn QuoteRow(symbol: Symbol, row: RwSignal<Row>) -> impl IntoView {
             <td class=move || trend(change()) data-testid="change">{move || format::change(change())}</td>
             <td class=move || trend(change_pct()) data-testid="change-pct">{move || format::percent(change_pct())}</td>
             <td class="num time" data-testid="updated">
-                {move || row.with(|r| format::time_of_day(r.quote.ts))}
+                {move || row.with(|r| format::time_of_day(r.quote.ts, local_time.get()))}
             </td>
         </tr>
     }

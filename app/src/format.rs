@@ -53,13 +53,22 @@ pub fn trend_class(value: f64) -> &'static str {
     }
 }
 
-/// A time of day, `HH:MM:SS`, from milliseconds since the Unix epoch.
-///
-/// In the browser this is the viewer's local time. The server cannot know the
-/// viewer's time zone, so the first HTML shows UTC until the row's next update.
-pub fn time_of_day(ts_ms: u64) -> String {
-    let (h, m, s) = local_hms(ts_ms);
+/// A time of day, `HH:MM:SS`, from milliseconds since the Unix epoch: the
+/// viewer's local time when `local` is set and this runs in the browser, UTC
+/// otherwise (the server cannot know the viewer's time zone).
+pub fn time_of_day(ts_ms: u64, local: bool) -> String {
+    let (h, m, s) = if local {
+        local_hms(ts_ms)
+    } else {
+        utc_hms(ts_ms)
+    };
     format!("{h:02}:{m:02}:{s:02}")
+}
+
+fn utc_hms(ts_ms: u64) -> (u32, u32, u32) {
+    let secs_of_day = (ts_ms / 1000) % 86_400;
+    let secs_of_day = u32::try_from(secs_of_day).unwrap_or_default();
+    (secs_of_day / 3600, secs_of_day / 60 % 60, secs_of_day % 60)
 }
 
 #[cfg(feature = "hydrate")]
@@ -70,9 +79,7 @@ fn local_hms(ts_ms: u64) -> (u32, u32, u32) {
 
 #[cfg(not(feature = "hydrate"))]
 fn local_hms(ts_ms: u64) -> (u32, u32, u32) {
-    let secs_of_day = (ts_ms / 1000) % 86_400;
-    let secs_of_day = u32::try_from(secs_of_day).unwrap_or_default();
-    (secs_of_day / 3600, secs_of_day / 60 % 60, secs_of_day % 60)
+    utc_hms(ts_ms)
 }
 
 #[cfg(test)]
@@ -101,6 +108,6 @@ mod tests {
     #[test]
     fn times_are_hours_minutes_seconds() {
         // 2025-11-23T12:34:56.789Z
-        assert_eq!(time_of_day(1_763_901_296_789), "12:34:56");
+        assert_eq!(time_of_day(1_763_901_296_789, false), "12:34:56");
     }
 }

@@ -41,3 +41,18 @@ test("the status shows Reconnecting while the server is down and Live once it is
   await dashboard.expectPricesToMoveFrom(before);
   await page.screenshot({ path: test.info().outputPath("after-reconnect.png") });
 });
+
+test.describe("in another time zone", () => {
+  // No tick during the test: every time shown comes from the first HTML.
+  test.use({ timezoneId: "Asia/Kolkata", serverArgs: ["--symbols", "AAPL,MSFT", "--rate", "0.001"] });
+
+  test("update times are the viewer's local time, not the server's", async ({ dashboard, page, server }) => {
+    await expect(dashboard.status).toHaveAttribute("data-state", "live");
+    const snapshot = await (await page.request.get(`${server.url}/api/snapshot`)).json();
+    for (const quote of snapshot.quotes) {
+      // What the viewer's own clock reads for that instant (UTC+05:30, so never UTC).
+      const local = await page.evaluate((ts) => new Date(ts).toTimeString().slice(0, 8), quote.ts);
+      await expect(dashboard.row(quote.symbol).getByTestId("updated")).toHaveText(local);
+    }
+  });
+});
