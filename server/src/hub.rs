@@ -24,8 +24,6 @@ pub const DEFAULT_CAPACITY: usize = 1024;
 pub struct Published {
     /// The update's id on the stream.
     pub id: EventId,
-    /// The quote it carries.
-    pub quote: Quote,
     /// The encoded `priceUpdate` frame.
     pub frame: Event,
 }
@@ -71,22 +69,22 @@ impl Hub {
     /// Publishes `quote` to every subscriber and returns its id.
     ///
     /// Numbering, recording and sending happen under one lock, so subscribers see
-    /// ids in order and a snapshot is never newer than the stream that follows it.
+    /// ids in order and a snapshot's `last_event_id` always matches its quotes.
     pub fn publish(&self, quote: Quote) -> Result<EventId, serde_json::Error> {
         let mut state = self.lock();
         let id = state.last_id.unwrap_or_default().next();
         let frame = wire::price_update(id, &quote)?;
         state.last_id = Some(id);
         match state.index.get(&quote.symbol) {
-            Some(&i) => state.quotes[i] = quote.clone(),
+            Some(&i) => state.quotes[i] = quote,
             None => {
                 let i = state.quotes.len();
                 state.index.insert(quote.symbol.clone(), i);
-                state.quotes.push(quote.clone());
+                state.quotes.push(quote);
             }
         }
         // An error only means nobody is subscribed right now.
-        let _ = self.sender.send(Arc::new(Published { id, quote, frame }));
+        let _ = self.sender.send(Arc::new(Published { id, frame }));
         Ok(id)
     }
 
@@ -101,8 +99,6 @@ impl Hub {
 
     /// A new subscriber, which receives every event published from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
-        // Under the lock, so no event falls between a snapshot and a subscription.
-        let _state = self.lock();
         self.sender.subscribe()
     }
 
