@@ -4,7 +4,7 @@ use crate::{
     format,
     model::{EventId, Snapshot, Symbol},
     status::{Connection, Phase},
-    table::{Row, Table, Tick},
+    table::{Row, Table},
 };
 use leptos::prelude::*;
 
@@ -152,25 +152,13 @@ fn QuoteRow(symbol: Symbol, row: RwSignal<Row>, local_time: RwSignal<bool>) -> i
     let change = move || row.with(|r| r.quote.change);
     let change_pct = move || row.with(|r| r.quote.change_pct);
     let trend = |value: f64| format!("num {}", format::trend_class(value));
-    let tick = move || row.with(|r| if r.updates == 0 { Tick::Flat } else { r.tick });
+    let tick = move || row.with(|r| r.tick);
     view! {
         <tr class=move || row.with(Row::flash_class) data-testid="quote-row" data-symbol=symbol.to_string()>
             <th scope="row" class="symbol">{symbol.to_string()}</th>
             <td class="num price" data-testid="price">
-                <span class="tick" aria-hidden="true">
-                    {move || match tick() {
-                        Tick::Up => "▲",
-                        Tick::Down => "▼",
-                        Tick::Flat => "",
-                    }}
-                </span>
-                <span class="visually-hidden">
-                    {move || match tick() {
-                        Tick::Up => "up ",
-                        Tick::Down => "down ",
-                        Tick::Flat => "",
-                    }}
-                </span>
+                <span class="tick" aria-hidden="true">{move || tick().arrow()}</span>
+                <span class="visually-hidden">{move || tick().word()}</span>
                 {price}
             </td>
             <td class=move || trend(change()) data-testid="change">{move || format::change(change())}</td>

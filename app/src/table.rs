@@ -18,6 +18,26 @@ pub enum Tick {
     Flat,
 }
 
+impl Tick {
+    /// The arrow shown beside the price.
+    pub fn arrow(self) -> &'static str {
+        match self {
+            Self::Up => "▲",
+            Self::Down => "▼",
+            Self::Flat => "",
+        }
+    }
+
+    /// The same, in words, for screen readers.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Up => "up ",
+            Self::Down => "down ",
+            Self::Flat => "",
+        }
+    }
+}
+
 /// One row of the table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
@@ -34,16 +54,17 @@ pub struct Row {
 }
 
 impl Row {
-    fn new(quote: Quote) -> Self {
+    fn new(quote: Quote, connection: u32) -> Self {
         Self {
             quote,
             tick: Tick::Flat,
             updates: 0,
-            connection: 0,
+            connection,
         }
     }
 
-    fn update(&mut self, quote: Quote, connection: u32) {
+    /// Moves the row to `quote`, noting the direction of the move.
+    fn move_to(&mut self, quote: Quote) {
         let (old, new) = (self.quote.price.get(), quote.price.get());
         self.tick = if new > old {
             Tick::Up
@@ -54,16 +75,16 @@ impl Row {
         };
         self.quote = quote;
         self.updates += 1;
-        self.connection = connection;
     }
 
-    /// The row's CSS classes: a flash in the tick's direction after an update.
+    /// The row's CSS classes: a flash in the tick's direction after an update
+    /// (a row that has not moved yet is `Flat`).
     pub fn flash_class(&self) -> String {
         let parity = self.updates % 2;
-        match (self.updates, self.tick) {
-            (0, _) | (_, Tick::Flat) => "quote".to_owned(),
-            (_, Tick::Up) => format!("quote flash-up-{parity}"),
-            (_, Tick::Down) => format!("quote flash-down-{parity}"),
+        match self.tick {
+            Tick::Flat => "quote".to_owned(),
+            Tick::Up => format!("quote flash-up-{parity}"),
+            Tick::Down => format!("quote flash-down-{parity}"),
         }
     }
 }
@@ -83,7 +104,7 @@ impl Table {
             rows: StoredValue::new(HashMap::with_capacity(quotes.len())),
         };
         for quote in quotes {
-            table.insert(quote);
+            table.insert(quote, 0);
         }
         table
     }
@@ -102,14 +123,11 @@ impl Table {
     /// A symbol the table has not seen yet gets a new row at the end.
     pub fn apply(&self, quote: Quote, connection: u32) {
         match self.row(&quote.symbol) {
-            Some(row) => row.update(|row| row.update(quote, connection)),
-            None => {
-                let symbol = quote.symbol.clone();
-                self.insert(quote);
-                if let Some(row) = self.row(&symbol) {
-                    row.update(|row| row.connection = connection);
-                }
-            }
+            Some(row) => row.update(|row| {
+                row.move_to(quote);
+                row.connection = connection;
+            }),
+            None => self.insert(quote, connection),
         }
     }
 
@@ -121,19 +139,20 @@ impl Table {
             match self.row(&quote.symbol) {
                 Some(row) if row.with_untracked(|row| row.connection) < connection => {
                     if row.with_untracked(|row| row.quote != quote) {
-                        row.update(|row| row.update(quote, row.connection));
+                        row.update(|row| row.move_to(quote));
                     }
                 }
                 Some(_) => {}
-                None => self.insert(quote),
+                None => self.insert(quote, 0),
             }
         }
     }
 
-    fn insert(&self, quote: Quote) {
+    fn insert(&self, quote: Quote, connection: u32) {
         let symbol = quote.symbol.clone();
-        self.rows
-            .update_value(|rows| _ = rows.insert(symbol.clone(), RwSignal::new(Row::new(quote))));
+        self.rows.update_value(|rows| {
+            _ = rows.insert(symbol.clone(), RwSignal::new(Row::new(quote, connection)))
+        });
         self.order.update(|order| order.push(symbol));
     }
 }
