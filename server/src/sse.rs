@@ -5,7 +5,7 @@
 //! when the server shuts down; when the client goes away, dropping the response
 //! body drops the subscription and everything it held.
 
-use crate::{startup::AppState, wire};
+use crate::startup::AppState;
 use axum::{
     extract::State,
     http::{HeaderName, HeaderValue},
@@ -36,13 +36,13 @@ pub async fn events(State(state): State<AppState>) -> impl IntoResponse {
             }
         }
     });
-    let frames = stream::once(async move { Ok(wire::retry(state.retry)) })
+    let frames = stream::once(async move { Ok(state.retry) })
         .chain(updates)
         .take_until(state.shutdown.cancelled_owned());
 
     (
         [(X_ACCEL_BUFFERING, HeaderValue::from_static("no"))],
-        Sse::new(frames).keep_alive(wire::keep_alive(state.keep_alive)),
+        Sse::new(frames).keep_alive(state.keep_alive),
     )
 }
 

@@ -1,11 +1,16 @@
 //! Building the application and running it until shutdown.
 
-use crate::{api, config::Config, feed, hub, hub::Hub, sse};
+use crate::{api, config::Config, feed, hub, hub::Hub, sse, wire};
 use app::{App, shell};
-use axum::{Router, extract::FromRef, routing::get};
+use axum::{
+    Router,
+    extract::FromRef,
+    response::sse::{Event, KeepAlive},
+    routing::get,
+};
 use leptos::prelude::{LeptosOptions, get_configuration, provide_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, io, net::SocketAddr, sync::Arc};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::{
@@ -18,10 +23,10 @@ use tower_http::{
 pub struct AppState {
     /// The fan-out of prices.
     pub hub: Arc<Hub>,
-    /// The `retry:` delay sent to browsers.
-    pub retry: Duration,
-    /// The interval between keep-alive comments.
-    pub keep_alive: Duration,
+    /// The first frame of every stream (`retry:`), built once.
+    pub retry: Event,
+    /// The keep-alive comment and its interval, built once.
+    pub keep_alive: KeepAlive,
     /// Cancelled when the server shuts down; ends every stream.
     pub shutdown: CancellationToken,
     /// Leptos's settings, for rendering pages and serving the built site.
@@ -73,8 +78,8 @@ impl Application {
         }
         let state = AppState {
             hub,
-            retry: config.retry(),
-            keep_alive: config.keep_alive(),
+            retry: wire::retry(config.retry()),
+            keep_alive: wire::keep_alive(config.keep_alive()),
             shutdown: CancellationToken::new(),
             leptos,
         };
