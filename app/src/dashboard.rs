@@ -2,8 +2,9 @@
 
 use crate::{
     format,
-    model::{EventId, Snapshot, Symbol},
+    model::{Snapshot, Symbol},
     status::{Connection, Phase},
+    sync::{Recovery, StreamSync},
     table::{Row, Table},
 };
 use leptos::prelude::*;
@@ -15,10 +16,16 @@ use leptos::prelude::*;
 /// it takes the same snapshot from the page and opens the live stream.
 #[component]
 pub fn Dashboard() -> impl IntoView {
-    let initial = SharedValue::new(|| use_context::<Snapshot>().unwrap_or_default()).into_inner();
-    let table = Table::new(initial.quotes);
+    let initial = SharedValue::new(|| use_context::<Snapshot>()).into_inner();
+    let (quotes, last_event_id) = initial.map_or((Vec::new(), None), |snapshot| {
+        (snapshot.quotes, Some(snapshot.last_event_id))
+    });
+    let table = Table::new(quotes);
     let connection = RwSignal::new(Connection::default());
-    let last_event_id = RwSignal::new(initial.last_event_id);
+    // The stream resumes from the snapshot the page was rendered with.
+    let sync = RwSignal::new(StreamSync::new(last_event_id));
+    let recovery = RwSignal::new(None::<Recovery>);
+    let notice = RwSignal::new(None::<String>);
     // The server cannot know the viewer's time zone, so the first HTML shows UTC and
     // hydration must render the same; effects run once hydration is done, and this
     // one switches every time shown to the viewer's local time.
@@ -29,26 +36,41 @@ pub fn Dashboard() -> impl IntoView {
     let reconnect = {
         use crate::stream::{PriceStream, Sinks};
 
+        let restart = Trigger::new();
         let sinks = Sinks {
             table,
             connection,
-            last_event_id,
+            sync,
+            recovery,
+            notice,
+            restart,
         };
         let stream = StoredValue::new_local(None::<PriceStream>);
-        let open = move || match PriceStream::open(sinks) {
-            Ok(opened) => stream.set_value(Some(opened)),
-            Err(error) => {
-                leptos::logging::error!("could not open the price stream: {error:?}");
-                connection.update(|c| c.errored(false));
+        let open = move || {
+            let from = sync.with_untracked(StreamSync::last);
+            match PriceStream::open(sinks, from) {
+                Ok(opened) => stream.set_value(Some(opened)),
+                Err(error) => {
+                    leptos::logging::error!("could not open the price stream: {error:?}");
+                    connection.update(|c| c.errored(false));
+                }
             }
         };
         open();
         on_cleanup(move || _ = stream.try_update_value(Option::take));
-        move || {
+        let reopen = move || {
             stream.set_value(None);
             connection.update(Connection::reconnecting_by_hand);
             open();
-        }
+        };
+        // A lost update: reopen from the last good id (after the callback returns).
+        Effect::new(move |first: Option<()>| {
+            restart.track();
+            if first.is_some() {
+                reopen();
+            }
+        });
+        reopen
     };
     #[cfg(not(feature = "hydrate"))]
     let reconnect = || {};
@@ -60,8 +82,9 @@ pub fn Dashboard() -> impl IntoView {
                     <span class="brand-mark" aria-hidden="true">"▮▮"</span>
                     "tickertape"
                 </h1>
-                <StatusBar connection last_event_id reconnect />
+                <StatusBar connection sync recovery reconnect />
             </header>
+            <NoticeBar notice />
             <main>
                 <TickerTable table local_time />
             </main>
@@ -73,14 +96,24 @@ pub fn Dashboard() -> impl IntoView {
     }
 }
 
-/// The connection indicator, the reconnect count and the last event id.
+/// The connection indicator, how the stream came back, the reconnect count and
+/// the last event id.
 #[component]
 fn StatusBar(
     connection: RwSignal<Connection>,
-    last_event_id: RwSignal<Option<EventId>>,
+    sync: RwSignal<StreamSync>,
+    recovery: RwSignal<Option<Recovery>>,
     reconnect: impl Fn() + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
     let phase = Memo::new(move |_| connection.with(|c| c.phase));
+    // How the stream came back: after a reconnect, or whenever it had to resync.
+    let came_back = move || {
+        let reconnected = connection.with(|c| c.reconnects > 0);
+        recovery
+            .get()
+            .filter(|r| reconnected || *r == Recovery::Resynced)
+            .map(Recovery::describe)
+    };
     view! {
         <div class="statusbar">
             <div
@@ -93,6 +126,9 @@ fn StatusBar(
                 <span class="status-dot" aria-hidden="true"></span>
                 <span class="status-text">{move || connection.with(Connection::describe)}</span>
             </div>
+            <Show when=move || came_back().is_some()>
+                <span class="recovery" data-testid="recovery">{came_back}</span>
+            </Show>
             <Show when=move || phase.get() == Phase::Closed>
                 <button class="reconnect" type="button" on:click={
                     let reconnect = reconnect.clone();
@@ -109,11 +145,26 @@ fn StatusBar(
                 <div>
                     <dt>"Last event id"</dt>
                     <dd data-testid="last-event-id">
-                        {move || last_event_id.get().map_or("—".to_owned(), |id| id.to_string())}
+                        {move || sync.with(StreamSync::last).map_or("—".to_owned(), |id| id.to_string())}
                     </dd>
                 </div>
             </dl>
         </div>
+    }
+}
+
+/// The latest notice from the server, such as "server restarting".
+#[component]
+fn NoticeBar(notice: RwSignal<Option<String>>) -> impl IntoView {
+    view! {
+        <Show when=move || notice.with(Option::is_some)>
+            <p class="notice" data-testid="notice" role="status">
+                <span class="notice-label">"Server notice: "</span>
+                <span class="notice-text">{move || notice.get().unwrap_or_default()}</span>
+                <button class="notice-dismiss" type="button" aria-label="Dismiss notice"
+                    on:click=move |_| notice.set(None)>"×"</button>
+            </p>
+        </Show>
     }
 }
 

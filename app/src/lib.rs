@@ -2,8 +2,10 @@
 //! browser (which hydrates it and keeps it live).
 //!
 //! # Layout
-//! - [`model`]: the wire types, `Quote` and `Snapshot`, with validated `Symbol` and `Price`.
+//! - [`model`]: the wire types (`Quote`, `Snapshot`, `Heartbeat`, `EventId`), with
+//!   validated `Symbol` and `Price`.
 //! - [`table`]: the ticker table's state, one signal per row.
+//! - [`sync`]: following event ids across reconnections: resumed, resynced or a gap.
 //! - [`status`]: the connection state machine behind the status indicator.
 //! - [`format`]: how prices, changes and times read.
 //! - [`dashboard`]: the components.
@@ -17,6 +19,7 @@ pub mod model;
 pub mod status;
 #[cfg(feature = "hydrate")]
 mod stream;
+pub mod sync;
 pub mod table;
 
 use leptos::prelude::*;

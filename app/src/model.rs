@@ -123,38 +123,104 @@ impl From<Price> for f64 {
     }
 }
 
-/// The id of an event on the price stream. Ids increase by one per event within a
-/// server run, starting at 1; on the wire (`id:` and JSON) it is a plain decimal number.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(transparent)]
-pub struct EventId(pub u64);
+/// The server run an [`EventId`] belongs to: chosen at random each time the
+/// server starts, so an id from an earlier run (or another server) is never
+/// mistaken for a position in this one. Written as 8 lower-case hex digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RunId(pub u32);
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:08x}", self.0)
+    }
+}
+
+/// The id of an event on the price stream: the server run and the position in it,
+/// written `<run>-<seq>` such as `3f9a0c21-42` (in `id:` fields and in JSON).
+///
+/// Positions count published price updates from 0 (nothing published yet) and
+/// increase by one per update within a run. A client hands the id back to resume.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EventId {
+    /// The server run.
+    pub run: RunId,
+    /// The position within the run.
+    pub seq: u64,
+}
+
+/// Why a text is not an [`EventId`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an event id (expected <8 hex digits>-<number>, such as 3f9a0c21-42)")]
+pub struct EventIdError(pub String);
 
 impl EventId {
+    /// The start of run `run`, before its first update.
+    pub fn start(run: RunId) -> Self {
+        Self { run, seq: 0 }
+    }
+
     /// The id that follows this one.
     #[must_use]
     pub fn next(self) -> Self {
-        Self(self.0 + 1)
+        Self {
+            run: self.run,
+            seq: self.seq + 1,
+        }
+    }
+
+    /// Whether `self` comes right after `previous` on an unfiltered stream.
+    pub fn follows(self, previous: Self) -> bool {
+        self == previous.next()
     }
 }
 
 impl fmt::Display for EventId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+        write!(f, "{}-{}", self.run, self.seq)
     }
 }
 
 impl FromStr for EventId {
-    type Err = std::num::ParseIntError;
+    type Err = EventIdError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        text.parse().map(Self)
+        let invalid = || EventIdError(text.chars().take(64).collect());
+        let (run, seq) = text.split_once('-').ok_or_else(invalid)?;
+        let hex = |s: &str| s.len() == 8 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !hex(run) || !digits(seq) {
+            return Err(invalid());
+        }
+        Ok(Self {
+            run: RunId(u32::from_str_radix(run, 16).map_err(|_| invalid())?),
+            seq: seq.parse().map_err(|_| invalid())?,
+        })
     }
 }
 
+impl TryFrom<String> for EventId {
+    type Error = EventIdError;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+impl From<EventId> for String {
+    fn from(id: EventId) -> Self {
+        id.to_string()
+    }
+}
+
+/// The name of the SSE event that carries the full state: a [`Snapshot`].
+pub const SNAPSHOT_EVENT: &str = "snapshot";
+
 /// The name of the SSE event that carries one [`Quote`].
 pub const PRICE_UPDATE_EVENT: &str = "priceUpdate";
+
+/// The name of the SSE event that carries a [`Heartbeat`].
+pub const HEARTBEAT_EVENT: &str = "heartbeat";
 
 /// The latest price of one symbol, with its change against the session's opening price.
 ///
@@ -178,16 +244,32 @@ pub struct Quote {
     pub ts: u64,
 }
 
-/// The current price of every symbol: the body of `GET /api/snapshot`, and what the
-/// server renders into the first HTML.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// The current price of every symbol: the `data:` of a `snapshot` event, the body
+/// of `GET /api/snapshot`, and what the server renders into the first HTML.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {
-    /// The id of the last event published before the snapshot was taken
-    /// (`null` before the first event of this server run).
-    pub last_event_id: Option<EventId>,
+    /// The id of the last update the snapshot includes; the stream continues
+    /// with the update after it.
+    pub last_event_id: EventId,
     /// One quote per symbol, in the configured order.
     pub quotes: Vec<Quote>,
+}
+
+/// The `data:` of a `heartbeat` event, sent every few seconds whatever the traffic.
+///
+/// ```json
+/// {"time":1763900000000,"lastEventId":"3f9a0c21-42","intervalMs":5000}
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Heartbeat {
+    /// The server's clock, in milliseconds since the Unix epoch.
+    pub time: u64,
+    /// The id this stream has delivered everything up to (also the event's `id:`).
+    pub last_event_id: EventId,
+    /// How often heartbeats come, in milliseconds.
+    pub interval_ms: u64,
 }
 
 #[cfg(test)]
@@ -243,5 +325,23 @@ mod tests {
         assert!(serde_json::from_str::<Quote>(&bad).is_err());
         let bad = json.replace("189.53", "-1");
         assert!(serde_json::from_str::<Quote>(&bad).is_err());
+    }
+
+    #[test]
+    fn event_ids_name_the_run_and_the_position() {
+        let id = EventId {
+            run: RunId(0x3f9a_0c21),
+            seq: 42,
+        };
+        assert_eq!(id.to_string(), "3f9a0c21-42");
+        assert_eq!("3f9a0c21-42".parse(), Ok(id));
+        assert_eq!(serde_json::to_string(&id).unwrap(), r#""3f9a0c21-42""#);
+        assert!(id.next().follows(id));
+        assert!(!id.follows(id));
+        let other_run = EventId { run: RunId(1), ..id.next() };
+        assert!(!other_run.follows(id));
+        for bad in ["", "42", "3f9a0c21-", "3F9A0C21-42", "3f9a0c2-42", "3f9a0c21-4x", "3f9a0c21--1", "3f9a0c21-99999999999999999999"] {
+            assert!(bad.parse::<EventId>().is_err(), "{bad:?} was accepted");
+        }
     }
 }

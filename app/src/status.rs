@@ -1,8 +1,9 @@
 //! The connection state machine behind the status indicator.
 //!
 //! The browser's `EventSource` reports only `open` and `error`; what the viewer needs
-//! to know is whether the table is live. This module turns those callbacks into the
-//! four states the dashboard names, and counts how often the stream came back.
+//! to know is whether the table is live. This module turns those callbacks, and the
+//! silence of a stream that stopped sending, into the five states the dashboard
+//! names, and counts reconnection attempts and how often the stream came back.
 //! It is plain data so it can be tested without a browser.
 
 /// What the price stream is doing, as shown to the viewer.
@@ -13,6 +14,9 @@ pub enum Phase {
     Connecting,
     /// The stream is open and prices flow.
     Live,
+    /// The stream is open but nothing, not even a heartbeat, has arrived for
+    /// 2.5 heartbeat intervals: the prices shown may be out of date.
+    Stale,
     /// The connection dropped and the browser is trying again by itself.
     Reconnecting,
     /// The browser gave up (for example on a non-200 answer); only a manual
@@ -26,6 +30,7 @@ impl Phase {
         match self {
             Self::Connecting => "Connecting",
             Self::Live => "Live",
+            Self::Stale => "Stale",
             Self::Reconnecting => "Reconnecting",
             Self::Closed => "Closed",
         }
@@ -36,6 +41,7 @@ impl Phase {
         match self {
             Self::Connecting => "connecting",
             Self::Live => "live",
+            Self::Stale => "stale",
             Self::Reconnecting => "reconnecting",
             Self::Closed => "closed",
         }
@@ -49,6 +55,8 @@ pub struct Connection {
     pub phase: Phase,
     /// How many times the stream was re-established after the first open.
     pub reconnects: u32,
+    /// Failed attempts since the stream last dropped (while reconnecting).
+    pub attempts: u32,
     /// Whether the stream has opened at least once.
     has_opened: bool,
 }
@@ -60,13 +68,33 @@ impl Connection {
             self.reconnects += 1;
         }
         self.has_opened = true;
+        self.attempts = 0;
         self.phase = Phase::Live;
+    }
+
+    /// Nothing has arrived for too long on an open stream.
+    pub fn went_quiet(&mut self) {
+        if self.phase == Phase::Live {
+            self.phase = Phase::Stale;
+        }
+    }
+
+    /// Something arrived on the open stream.
+    pub fn heard(&mut self) {
+        if self.phase == Phase::Stale {
+            self.phase = Phase::Live;
+        }
     }
 
     /// The stream reported an error (the `error` event). `browser_retries` is true
     /// when the `EventSource` is back in `CONNECTING`, i.e. the browser reconnects
     /// by itself; otherwise it has closed the stream for good.
     pub fn errored(&mut self, browser_retries: bool) {
+        if self.phase == Phase::Reconnecting {
+            self.attempts += 1;
+        } else {
+            self.attempts = 1;
+        }
         self.phase = if browser_retries {
             Phase::Reconnecting
         } else {
@@ -77,14 +105,16 @@ impl Connection {
     /// A new stream is being opened by hand after the browser gave up.
     pub fn reconnecting_by_hand(&mut self) {
         self.phase = Phase::Reconnecting;
+        self.attempts = 1;
     }
 
     /// The text of the status indicator.
     pub fn describe(&self) -> String {
-        match (self.phase, self.reconnects) {
-            (Phase::Reconnecting, 0) => "Reconnecting…".to_owned(),
-            (Phase::Reconnecting, n) => format!("Reconnecting… (reconnected {n}× so far)"),
-            (phase, _) => phase.label().to_owned(),
+        match self.phase {
+            Phase::Connecting => "Connecting…".to_owned(),
+            Phase::Reconnecting => format!("Reconnecting… (attempt {})", self.attempts.max(1)),
+            Phase::Stale => "Stale: no data from the server".to_owned(),
+            phase => phase.label().to_owned(),
         }
     }
 }
@@ -107,14 +137,15 @@ mod tests {
         c.opened();
         c.errored(true);
         assert_eq!(c.phase, Phase::Reconnecting);
-        assert_eq!(c.describe(), "Reconnecting…");
+        assert_eq!(c.describe(), "Reconnecting… (attempt 1)");
         // Failed attempts while the server is down do not count as reconnects.
         c.errored(true);
         c.errored(true);
+        assert_eq!(c.describe(), "Reconnecting… (attempt 3)");
         c.opened();
         assert_eq!((c.phase, c.reconnects), (Phase::Live, 1));
         c.errored(true);
-        assert_eq!(c.describe(), "Reconnecting… (reconnected 1× so far)");
+        assert_eq!(c.describe(), "Reconnecting… (attempt 1)");
     }
 
     #[test]
@@ -134,5 +165,22 @@ mod tests {
         c.errored(true);
         c.opened();
         assert_eq!((c.phase, c.reconnects), (Phase::Live, 0));
+    }
+
+    #[test]
+    fn an_open_stream_that_goes_quiet_is_stale_until_it_speaks() {
+        let mut c = Connection::default();
+        c.went_quiet();
+        assert_eq!(c.phase, Phase::Connecting, "only a live stream goes stale");
+        c.opened();
+        c.went_quiet();
+        assert_eq!((c.phase, c.describe().as_str()), (Phase::Stale, "Stale: no data from the server"));
+        c.heard();
+        assert_eq!(c.phase, Phase::Live);
+        c.went_quiet();
+        c.errored(true);
+        assert_eq!(c.phase, Phase::Reconnecting);
+        c.heard();
+        assert_eq!(c.phase, Phase::Reconnecting);
     }
 }

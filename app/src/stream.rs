@@ -1,56 +1,160 @@
 //! The browser's `EventSource` on `/events`, feeding the table and the status.
 //!
 //! Only compiled for the browser (`hydrate`). One [`PriceStream`] is one
-//! `EventSource`; dropping it closes the connection and releases its callbacks.
+//! `EventSource`, opened with `?lastEventId=` so it resumes from what the page
+//! already shows; when it drops, the browser reconnects by itself with the
+//! `Last-Event-ID` header. Dropping a `PriceStream` closes the connection and
+//! releases its callbacks.
 
 use crate::{
-    model::{EventId, PRICE_UPDATE_EVENT, Quote, Snapshot},
-    status::Connection,
+    model::{
+        EventId, HEARTBEAT_EVENT, Heartbeat, PRICE_UPDATE_EVENT, Quote, SNAPSHOT_EVENT, Snapshot,
+    },
+    status::{Connection, Phase},
+    sync::{Gap, Recovery, StreamSync},
     table::Table,
 };
-use leptos::{logging, prelude::*, task::spawn_local};
+use leptos::{logging, prelude::*};
+use serde::de::DeserializeOwned;
+use std::{cell::Cell, rc::Rc, time::Duration};
 use wasm_bindgen::{JsCast, closure::Closure};
 use web_sys::{Event, EventSource, MessageEvent};
 
-/// Where the dashboard reads the stream and the snapshot.
+/// Where the dashboard reads the stream.
 const EVENTS_URL: &str = "/events";
-const SNAPSHOT_URL: &str = "/api/snapshot";
+
+/// A stream is stale after this many heartbeat intervals without a word.
+const STALE_AFTER_HEARTBEATS: f64 = 2.5;
+
+/// The heartbeat interval assumed until the first heartbeat says otherwise.
+const DEFAULT_HEARTBEAT_MS: f64 = 5000.0;
+
+/// How often the silence is checked.
+const STALE_CHECK: Duration = Duration::from_millis(250);
 
 /// The signals a stream writes to.
 #[derive(Clone, Copy)]
 pub(crate) struct Sinks {
     pub(crate) table: Table,
     pub(crate) connection: RwSignal<Connection>,
-    pub(crate) last_event_id: RwSignal<Option<EventId>>,
+    pub(crate) sync: RwSignal<StreamSync>,
+    pub(crate) recovery: RwSignal<Option<Recovery>>,
+    pub(crate) notice: RwSignal<Option<String>>,
+    /// Notified when the stream lost an update and must be reopened from the last
+    /// good id (a stream cannot close itself from inside its own callback).
+    pub(crate) restart: Trigger,
 }
 
-/// An open `EventSource` and the callbacks it calls. Closes on drop.
+/// An open `EventSource`, the callbacks it calls and the staleness check.
 pub(crate) struct PriceStream {
     source: EventSource,
+    _listeners: Vec<Closure<dyn FnMut(MessageEvent)>>,
     _on_open: Closure<dyn FnMut(Event)>,
     _on_error: Closure<dyn FnMut(Event)>,
-    _on_update: Closure<dyn FnMut(MessageEvent)>,
+    stale_check: Option<IntervalHandle>,
 }
 
 impl PriceStream {
-    /// Opens the stream. The browser reconnects by itself after a network error;
-    /// each time it opens again, the rows it missed are filled from `/api/snapshot`.
-    pub(crate) fn open(sinks: Sinks) -> Result<Self, wasm_bindgen::JsValue> {
-        let source = EventSource::new(EVENTS_URL)?;
-        // Connections are numbered from 1 per page: the first open, then each reconnect.
-        let connection_number = move || sinks.connection.with_untracked(|c| c.reconnects + 1);
+    /// Opens the stream, resuming after `from` when given.
+    pub(crate) fn open(sinks: Sinks, from: Option<EventId>) -> Result<Self, wasm_bindgen::JsValue> {
+        let url = match from {
+            Some(id) => format!("{EVENTS_URL}?lastEventId={id}"),
+            None => EVENTS_URL.to_owned(),
+        };
+        let source = EventSource::new(&url)?;
+        let heard = Rc::new(Hearing::default());
+        // Once an update went missing, nothing more from this source is applied.
+        let broken = Rc::new(Cell::new(false));
 
-        let on_open = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
-            sinks.connection.update(Connection::opened);
-            let opened = connection_number();
-            spawn_local(async move {
-                match fetch_snapshot().await {
-                    Ok(snapshot) => sinks.table.fill_from_snapshot(snapshot.quotes, opened),
-                    Err(error) => logging::warn!("could not load {SNAPSHOT_URL}: {error}"),
+        // Every named event: note that the stream spoke, then handle it.
+        let listen = |name: &str, mut handle: Box<dyn FnMut(&str, &str) -> Result<(), Gap>>| {
+            let heard = heard.clone();
+            let broken = broken.clone();
+            let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                if broken.get() {
+                    return;
+                }
+                heard.now();
+                sinks.connection.update(Connection::heard);
+                let data = event.data().as_string().unwrap_or_default();
+                if let Err(gap) = handle(&data, &event.last_event_id()) {
+                    logging::warn!(
+                        "update {} missing (got {}); reopening the stream from the last good id",
+                        gap.expected,
+                        gap.got
+                    );
+                    broken.set(true);
+                    sinks.restart.notify();
                 }
             });
-        });
+            source.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref())?;
+            Ok::<_, wasm_bindgen::JsValue>(listener)
+        };
 
+        let on_snapshot = listen(
+            SNAPSHOT_EVENT,
+            Box::new(move |data, _| {
+                if let Some(snapshot) = parse::<Snapshot>(SNAPSHOT_EVENT, data) {
+                    let recovery = sinks.sync.try_update(|sync| sync.snapshot(snapshot.last_event_id));
+                    sinks.table.reset(snapshot.quotes);
+                    if let Some(recovery) = recovery.flatten() {
+                        sinks.recovery.set(Some(recovery));
+                    }
+                }
+                Ok(())
+            }),
+        )?;
+        let on_update = listen(
+            PRICE_UPDATE_EVENT,
+            Box::new(move |data, id| {
+                let Some(quote) = parse::<Quote>(PRICE_UPDATE_EVENT, data) else {
+                    return Ok(());
+                };
+                let Ok(id) = id.parse::<EventId>() else {
+                    logging::warn!("ignored a {PRICE_UPDATE_EVENT} without a valid id: {id:?}");
+                    return Ok(());
+                };
+                sinks.sync.try_update(|sync| sync.update(id)).unwrap_or(Ok(()))?;
+                sinks.table.apply(quote);
+                Ok(())
+            }),
+        )?;
+        let on_heartbeat = {
+            let heard = heard.clone();
+            listen(
+                HEARTBEAT_EVENT,
+                Box::new(move |data, _| {
+                    let Some(heartbeat) = parse::<Heartbeat>(HEARTBEAT_EVENT, data) else {
+                        return Ok(());
+                    };
+                    heard.interval_ms.set(heartbeat.interval_ms as f64);
+                    let recovery = sinks
+                        .sync
+                        .try_update(|sync| sync.heartbeat(heartbeat.last_event_id))
+                        .unwrap_or(Ok(None))?;
+                    if recovery.is_some() {
+                        sinks.recovery.set(recovery);
+                    }
+                    Ok(())
+                }),
+            )?
+        };
+        let on_notice = listen(
+            "message",
+            Box::new(move |data, _| {
+                sinks.notice.set(Some(data.to_owned()));
+                Ok(())
+            }),
+        )?;
+
+        let on_open = {
+            let heard = heard.clone();
+            Closure::<dyn FnMut(Event)>::new(move |_: Event| {
+                heard.now();
+                sinks.sync.update(StreamSync::opened);
+                sinks.connection.update(Connection::opened);
+            })
+        };
         let on_error = {
             let source = source.clone();
             Closure::<dyn FnMut(Event)>::new(move |_: Event| {
@@ -58,30 +162,27 @@ impl PriceStream {
                 sinks.connection.update(|c| c.errored(browser_retries));
             })
         };
-
-        let on_update = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            let data = event.data().as_string().unwrap_or_default();
-            match serde_json::from_str::<Quote>(&data) {
-                Ok(quote) => sinks.table.apply(quote, connection_number()),
-                Err(error) => logging::warn!("ignored a malformed {PRICE_UPDATE_EVENT}: {error}"),
-            }
-            if let Ok(id) = event.last_event_id().parse() {
-                sinks.last_event_id.set(Some(id));
-            }
-        });
-
         source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        source.add_event_listener_with_callback(
-            PRICE_UPDATE_EVENT,
-            on_update.as_ref().unchecked_ref(),
-        )?;
+
+        let stale_check = set_interval_with_handle(
+            move || {
+                let live = sinks.connection.with_untracked(|c| c.phase == Phase::Live);
+                if live && heard.silent_for() > STALE_AFTER_HEARTBEATS * heard.interval_ms.get() {
+                    sinks.connection.update(Connection::went_quiet);
+                }
+            },
+            STALE_CHECK,
+        )
+        .map_err(|error| logging::warn!("no staleness check: {error:?}"))
+        .ok();
 
         Ok(Self {
             source,
+            _listeners: vec![on_snapshot, on_update, on_heartbeat, on_notice],
             _on_open: on_open,
             _on_error: on_error,
-            _on_update: on_update,
+            stale_check,
         })
     }
 }
@@ -91,13 +192,39 @@ impl Drop for PriceStream {
         self.source.close();
         self.source.set_onopen(None);
         self.source.set_onerror(None);
+        if let Some(check) = self.stale_check.take() {
+            check.clear();
+        }
     }
 }
 
-async fn fetch_snapshot() -> Result<Snapshot, gloo_net::Error> {
-    gloo_net::http::Request::get(SNAPSHOT_URL)
-        .send()
-        .await?
-        .json()
-        .await
+/// When the stream last spoke, and how often it promised to.
+struct Hearing {
+    last: Cell<f64>,
+    interval_ms: Cell<f64>,
+}
+
+impl Default for Hearing {
+    fn default() -> Self {
+        Self {
+            last: Cell::new(js_sys::Date::now()),
+            interval_ms: Cell::new(DEFAULT_HEARTBEAT_MS),
+        }
+    }
+}
+
+impl Hearing {
+    fn now(&self) {
+        self.last.set(js_sys::Date::now());
+    }
+
+    fn silent_for(&self) -> f64 {
+        js_sys::Date::now() - self.last.get()
+    }
+}
+
+fn parse<T: DeserializeOwned>(name: &str, data: &str) -> Option<T> {
+    serde_json::from_str(data)
+        .map_err(|error| logging::warn!("ignored a malformed {name} event: {error}"))
+        .ok()
 }

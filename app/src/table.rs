@@ -5,7 +5,7 @@
 
 use crate::model::{Quote, Symbol};
 use leptos::prelude::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Which way the last tick moved the price.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,18 +48,14 @@ pub struct Row {
     /// How many updates this row has had on this page; its parity restarts the
     /// flash animation on every update.
     pub updates: u64,
-    /// The stream connection (counted from 1 per page) that last updated this row;
-    /// 0 for a row that only holds server-rendered or snapshot data.
-    pub connection: u32,
 }
 
 impl Row {
-    fn new(quote: Quote, connection: u32) -> Self {
+    fn new(quote: Quote) -> Self {
         Self {
             quote,
             tick: Tick::Flat,
             updates: 0,
-            connection,
         }
     }
 
@@ -104,7 +100,7 @@ impl Table {
             rows: StoredValue::new(HashMap::with_capacity(quotes.len())),
         };
         for quote in quotes {
-            table.insert(quote, 0);
+            table.insert(quote);
         }
         table
     }
@@ -119,40 +115,44 @@ impl Table {
         self.rows.with_value(|rows| rows.get(symbol).copied())
     }
 
-    /// Applies a live update received on stream connection `connection`.
-    /// A symbol the table has not seen yet gets a new row at the end.
-    pub fn apply(&self, quote: Quote, connection: u32) {
+    /// Applies a live update. A symbol the table has not seen yet gets a new row
+    /// at the end.
+    pub fn apply(&self, quote: Quote) {
         match self.row(&quote.symbol) {
-            Some(row) => row.update(|row| {
-                row.move_to(quote);
-                row.connection = connection;
-            }),
-            None => self.insert(quote, connection),
+            Some(row) => row.update(|row| row.move_to(quote)),
+            None => self.insert(quote),
         }
     }
 
-    /// Fills in a snapshot fetched after stream connection `connection` opened:
-    /// only rows that the stream has not updated since then take the snapshot's
-    /// quote, because a live update is never older than the snapshot.
-    pub fn fill_from_snapshot(&self, quotes: Vec<Quote>, connection: u32) {
+    /// Makes `quotes` the whole table, in their order: rows that changed move
+    /// (and flash), new symbols get rows, symbols no longer quoted go away.
+    pub fn reset(&self, quotes: Vec<Quote>) {
+        let order: Vec<Symbol> = quotes.iter().map(|quote| quote.symbol.clone()).collect();
+        self.rows.update_value(|rows| {
+            let keep: HashSet<&Symbol> = order.iter().collect();
+            rows.retain(|symbol, _| keep.contains(symbol));
+        });
         for quote in quotes {
             match self.row(&quote.symbol) {
-                Some(row) if row.with_untracked(|row| row.connection) < connection => {
+                Some(row) => {
                     if row.with_untracked(|row| row.quote != quote) {
                         row.update(|row| row.move_to(quote));
                     }
                 }
-                Some(_) => {}
-                None => self.insert(quote, 0),
+                None => self.rows.update_value(|rows| {
+                    _ = rows.insert(quote.symbol.clone(), RwSignal::new(Row::new(quote)));
+                }),
             }
+        }
+        if self.order.with_untracked(|old| *old != order) {
+            self.order.set(order);
         }
     }
 
-    fn insert(&self, quote: Quote, connection: u32) {
+    fn insert(&self, quote: Quote) {
         let symbol = quote.symbol.clone();
-        self.rows.update_value(|rows| {
-            _ = rows.insert(symbol.clone(), RwSignal::new(Row::new(quote, connection)))
-        });
+        self.rows
+            .update_value(|rows| _ = rows.insert(symbol.clone(), RwSignal::new(Row::new(quote))));
         self.order.update(|order| order.push(symbol));
     }
 }
@@ -182,8 +182,8 @@ mod tests {
         let owner = Owner::new();
         owner.with(|| {
             let table = Table::new(vec![quote("AAPL", 10.0), quote("MSFT", 20.0)]);
-            table.apply(quote("MSFT", 21.0), 1);
-            table.apply(quote("NVDA", 5.0), 1);
+            table.apply(quote("MSFT", 21.0));
+            table.apply(quote("NVDA", 5.0));
             assert_eq!(price_of(&table, "MSFT"), 21.0);
             let order: Vec<String> = table
                 .order
@@ -199,15 +199,21 @@ mod tests {
     }
 
     #[test]
-    fn a_snapshot_never_overwrites_a_newer_live_update() {
+    fn a_reset_makes_the_snapshot_the_whole_table() {
         let owner = Owner::new();
         owner.with(|| {
             let table = Table::new(vec![quote("AAPL", 10.0), quote("MSFT", 20.0)]);
-            // Connection 2 opened; MSFT ticked on it before the snapshot arrived.
-            table.apply(quote("MSFT", 22.0), 2);
-            table.fill_from_snapshot(vec![quote("AAPL", 11.0), quote("MSFT", 21.0)], 2);
+            table.reset(vec![quote("NVDA", 5.0), quote("AAPL", 11.0)]);
+            let order: Vec<String> = table
+                .symbols()
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            assert_eq!(order, ["NVDA", "AAPL"]);
             assert_eq!(price_of(&table, "AAPL"), 11.0);
-            assert_eq!(price_of(&table, "MSFT"), 22.0);
+            assert!(table.row(&"MSFT".parse().unwrap()).is_none());
+            let aapl = table.row(&"AAPL".parse().unwrap()).unwrap().get_untracked();
+            assert_eq!(aapl.tick, Tick::Up);
         });
     }
 }

@@ -3,7 +3,7 @@
 //! Every setting has a default that runs out of the box; `tickertape --help`
 //! lists them all.
 
-use crate::feed::DEFAULT_SYMBOLS;
+use crate::{feed::DEFAULT_SYMBOLS, hub::DEFAULT_HISTORY};
 use app::model::Symbol;
 use axum::http::HeaderValue;
 use clap::Parser;
@@ -60,14 +60,36 @@ pub struct Config {
     )]
     pub retry_ms: u64,
 
-    /// Interval between `: keep-alive` comments on a quiet stream, in milliseconds.
+    /// Interval between `heartbeat` events on every stream, in milliseconds. The
+    /// dashboard calls a stream stale after 2.5 intervals without a word.
     #[arg(
         long,
-        env = "TICKERTAPE_KEEP_ALIVE_MS",
-        default_value_t = 15_000,
+        env = "TICKERTAPE_HEARTBEAT_MS",
+        default_value_t = 5000,
         value_parser = clap::value_parser!(u64).range(100..=3_600_000),
     )]
-    pub keep_alive_ms: u64,
+    pub heartbeat_ms: u64,
+
+    /// How many updates the server keeps for clients that resume (`Last-Event-ID`).
+    /// A client further behind than this gets a snapshot instead. Each update
+    /// takes about 300 bytes.
+    #[arg(
+        long,
+        env = "TICKERTAPE_HISTORY",
+        default_value_t = DEFAULT_HISTORY as u64,
+        value_parser = clap::value_parser!(u64).range(10..=1_000_000),
+    )]
+    pub history: u64,
+
+    /// How long a write to a client may make no progress before the client is
+    /// disconnected (it stopped reading), in milliseconds.
+    #[arg(
+        long,
+        env = "TICKERTAPE_STALL_TIMEOUT_MS",
+        default_value_t = 30_000,
+        value_parser = clap::value_parser!(u64).range(100..=3_600_000),
+    )]
+    pub stall_timeout_ms: u64,
 
     /// Origins allowed to read `/events` and `/api/*` from other sites (CORS),
     /// comma-separated, such as `https://example.com`. Any origin when not set.
@@ -96,9 +118,19 @@ impl Config {
         Duration::from_millis(self.retry_ms)
     }
 
-    /// The interval between keep-alive comments.
-    pub fn keep_alive(&self) -> Duration {
-        Duration::from_millis(self.keep_alive_ms)
+    /// The interval between heartbeats.
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_ms)
+    }
+
+    /// How many updates the history keeps.
+    pub fn history(&self) -> usize {
+        usize::try_from(self.history).unwrap_or(usize::MAX)
+    }
+
+    /// How long a stalled write may last.
+    pub fn stall_timeout(&self) -> Duration {
+        Duration::from_millis(self.stall_timeout_ms)
     }
 
     /// How long shutdown waits for connections.
@@ -121,7 +153,9 @@ impl fmt::Display for Config {
             None => writeln!(f, "  seed           random")?,
         }
         writeln!(f, "  retry          {} ms", self.retry_ms)?;
-        writeln!(f, "  keep-alive     {} ms", self.keep_alive_ms)?;
+        writeln!(f, "  heartbeat      {} ms", self.heartbeat_ms)?;
+        writeln!(f, "  history        {} updates", self.history)?;
+        writeln!(f, "  stall timeout  {} ms", self.stall_timeout_ms)?;
         if origins.is_empty() {
             writeln!(f, "  cors origins   any")?;
         } else {
@@ -202,7 +236,8 @@ mod tests {
         assert_eq!(config.symbols.len(), DEFAULT_SYMBOLS.split(',').count());
         assert_eq!(config.rate, 20.0);
         assert_eq!(config.retry_ms, 3000);
-        assert_eq!(config.keep_alive_ms, 15_000);
+        assert_eq!(config.heartbeat_ms, 5000);
+        assert!(config.history >= 10_000);
         assert!(config.cors_origins.is_empty());
         config.validate().unwrap();
     }
@@ -220,6 +255,8 @@ mod tests {
             &["--rate", "0"],
             &["--rate", "fast"],
             &["--retry-ms", "5"],
+            &["--heartbeat-ms", "0"],
+            &["--history", "0"],
             &["--cors-origins", "example.com"],
             &["--cors-origins", "https://example.com/path"],
         ] {

@@ -1,80 +1,144 @@
 //! The fan-out between the price source and the viewers.
 //!
-//! The hub keeps the latest quote of every symbol, gives each update the next
-//! [`EventId`] and encodes it into an SSE frame exactly once. The frame goes into a
-//! bounded broadcast channel that every subscriber reads at its own pace: the
-//! producer never waits for a subscriber, a subscriber that falls more than the
-//! channel's capacity behind skips ahead instead of holding memory, and a dropped
-//! subscriber frees its place at once.
+//! The hub keeps the latest quote of every symbol and a bounded history of the
+//! last published updates, each encoded into its SSE frame exactly once. Every
+//! subscriber reads that one history through its own cursor, at its own pace:
+//!
+//! - the producer never waits for a subscriber, and a subscriber holds no queue
+//!   of its own, so memory is bounded by the history's length whatever the
+//!   number or speed of subscribers;
+//! - resuming from an id is the same operation as reading live: start the cursor
+//!   at that id;
+//! - a subscriber whose cursor has fallen out of the history (it read too slowly,
+//!   or resumes from too long ago) is told so and gets a [`Snapshot`] instead:
+//!   never a silent hole.
+//!
+//! New updates are announced on a `watch` channel that carries the latest id.
 
 use crate::wire;
-use app::model::{EventId, Quote, Snapshot, Symbol};
+use app::model::{EventId, Quote, RunId, Snapshot, Symbol};
 use axum::response::sse::Event;
 use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex, MutexGuard},
+    collections::{HashMap, HashSet, VecDeque},
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicU64, Ordering},
+    },
 };
-use tokio::sync::broadcast;
+use tokio::sync::watch;
 
-/// How many published events a subscriber may fall behind before it skips ahead.
-pub const DEFAULT_CAPACITY: usize = 1024;
+/// How many updates the history keeps by default.
+pub const DEFAULT_HISTORY: usize = 10_000;
+
+/// The most updates one [`Hub::read_after`] returns, so a long replay is sent in
+/// slices and never holds the lock for long.
+const MAX_BATCH: usize = 512;
 
 /// One published update, shared by every subscriber.
 #[derive(Debug)]
 pub struct Published {
     /// The update's id on the stream.
     pub id: EventId,
+    /// The symbol it updates, for filtered streams.
+    pub symbol: Symbol,
     /// The encoded `priceUpdate` frame.
     pub frame: Event,
 }
 
-/// The latest quotes and the broadcast channel. Cheap to share behind an `Arc`.
+/// Which symbols a subscriber wants: all, or a set.
+pub type Filter = Option<Arc<HashSet<Symbol>>>;
+
+/// What a subscriber reads after its cursor.
+#[derive(Debug)]
+pub enum Read {
+    /// The updates after the cursor (filtered), up to `next`; there may be more.
+    Updates {
+        /// The matching updates, oldest first.
+        updates: Vec<Arc<Published>>,
+        /// The new cursor: the id of the last update looked at.
+        next: EventId,
+    },
+    /// The cursor is not in this run's history (too old, from another run, or
+    /// ahead of it): here is the current state instead.
+    Resync(Snapshot),
+}
+
+/// Counters for operators (`GET /api/stats`).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Streams that resumed from an id, replaying what they missed.
+    pub resumed: AtomicU64,
+    /// Streams that asked to resume but got a snapshot instead.
+    pub resynced: AtomicU64,
+    /// Snapshots sent to streams that fell out of the history while connected.
+    pub slow_snapshots: AtomicU64,
+    /// Connections closed because the client stopped reading.
+    pub stalled_disconnects: AtomicU64,
+}
+
+impl Counters {
+    /// Adds one to `counter`.
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The latest quotes, the history and the announcements. Share it behind an `Arc`.
 #[derive(Debug)]
 pub struct Hub {
     state: Mutex<State>,
-    sender: broadcast::Sender<Arc<Published>>,
+    head: watch::Sender<EventId>,
+    /// Counters of resumes, resyncs and slow clients.
+    pub counters: Counters,
 }
 
 #[derive(Debug)]
 struct State {
-    last_id: Option<EventId>,
+    head: EventId,
     /// Quotes in display order, with an index by symbol.
     quotes: Vec<Quote>,
     index: HashMap<Symbol, usize>,
+    /// The last `capacity` updates, oldest first, ending at `head`.
+    history: VecDeque<Arc<Published>>,
+    capacity: usize,
 }
 
 impl Hub {
-    /// A hub whose snapshot starts with `opening` (one quote per symbol, in display
-    /// order) and whose subscribers may lag `capacity` events behind.
+    /// A hub for server run `run` whose snapshot starts with `opening` (one quote
+    /// per symbol, in display order) and which keeps the last `history` updates.
     ///
     /// # Panics
-    /// Panics if `capacity` is zero.
-    pub fn new(opening: Vec<Quote>, capacity: usize) -> Self {
+    /// Panics if `history` is zero.
+    pub fn new(run: RunId, opening: Vec<Quote>, history: usize) -> Self {
+        assert!(history > 0, "the history must hold at least one update");
         let index = opening
             .iter()
             .enumerate()
             .map(|(i, quote)| (quote.symbol.clone(), i))
             .collect();
-        let (sender, _) = broadcast::channel(capacity);
+        let start = EventId::start(run);
         Self {
             state: Mutex::new(State {
-                last_id: None,
+                head: start,
                 quotes: opening,
                 index,
+                history: VecDeque::with_capacity(history),
+                capacity: history,
             }),
-            sender,
+            head: watch::Sender::new(start),
+            counters: Counters::default(),
         }
     }
 
     /// Publishes `quote` to every subscriber and returns its id.
     ///
-    /// Numbering, recording and sending happen under one lock, so subscribers see
-    /// ids in order and a snapshot's `last_event_id` always matches its quotes.
+    /// Numbering, recording and announcing happen under one lock, so a snapshot's
+    /// `last_event_id` always matches its quotes and the history has no holes.
     pub fn publish(&self, quote: Quote) -> Result<EventId, serde_json::Error> {
         let mut state = self.lock();
-        let id = state.last_id.unwrap_or_default().next();
+        let id = state.head.next();
         let frame = wire::price_update(id, &quote)?;
-        state.last_id = Some(id);
+        let symbol = quote.symbol.clone();
         match state.index.get(&quote.symbol) {
             Some(&i) => state.quotes[i] = quote,
             None => {
@@ -83,28 +147,66 @@ impl Hub {
                 state.quotes.push(quote);
             }
         }
-        // An error only means nobody is subscribed right now.
-        let _ = self.sender.send(Arc::new(Published { id, frame }));
+        if state.history.len() == state.capacity {
+            state.history.pop_front();
+        }
+        state
+            .history
+            .push_back(Arc::new(Published { id, symbol, frame }));
+        state.head = id;
+        self.head.send_replace(id);
         Ok(id)
     }
 
-    /// The latest quote of every symbol and the id of the last event.
-    pub fn snapshot(&self) -> Snapshot {
+    /// The latest quote of every symbol (or of those `filter` keeps) and the id
+    /// of the last update.
+    pub fn snapshot(&self, filter: &Filter) -> Snapshot {
+        self.lock().snapshot(filter)
+    }
+
+    /// The updates after `cursor` that `filter` keeps, at most [`MAX_BATCH`] of
+    /// them, or a snapshot when `cursor` is not a position in this run's history.
+    pub fn read_after(&self, cursor: EventId, filter: &Filter) -> Read {
         let state = self.lock();
-        Snapshot {
-            last_event_id: state.last_id,
-            quotes: state.quotes.clone(),
+        let oldest = state.head.seq - state.history.len() as u64;
+        if cursor.run != state.head.run || cursor.seq < oldest || cursor.seq > state.head.seq {
+            return Read::Resync(state.snapshot(filter));
         }
+        let skip = usize::try_from(cursor.seq - oldest).unwrap_or(usize::MAX);
+        let mut next = cursor;
+        let mut updates = Vec::new();
+        for published in state.history.iter().skip(skip).take(MAX_BATCH) {
+            next = published.id;
+            if keeps(filter, &published.symbol) {
+                updates.push(published.clone());
+            }
+        }
+        Read::Updates { updates, next }
     }
 
-    /// A new subscriber, which receives every event published from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
-        self.sender.subscribe()
+    /// The id of the latest update, announced whenever it changes.
+    pub fn watch_head(&self) -> watch::Receiver<EventId> {
+        self.head.subscribe()
     }
 
-    /// How many subscribers are connected.
+    /// The id of the latest update.
+    pub fn head(&self) -> EventId {
+        *self.head.borrow()
+    }
+
+    /// Whether `symbol` has a quote.
+    pub fn knows(&self, symbol: &Symbol) -> bool {
+        self.lock().index.contains_key(symbol)
+    }
+
+    /// How many updates the history holds now.
+    pub fn history_len(&self) -> usize {
+        self.lock().history.len()
+    }
+
+    /// How many streams are open (each watches the head).
     pub fn subscriber_count(&self) -> usize {
-        self.sender.receiver_count()
+        self.head.receiver_count()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -117,10 +219,30 @@ impl Hub {
     }
 }
 
+impl State {
+    fn snapshot(&self, filter: &Filter) -> Snapshot {
+        Snapshot {
+            last_event_id: self.head,
+            quotes: self
+                .quotes
+                .iter()
+                .filter(|quote| keeps(filter, &quote.symbol))
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+fn keeps(filter: &Filter, symbol: &Symbol) -> bool {
+    filter.as_ref().is_none_or(|symbols| symbols.contains(symbol))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use app::model::Price;
+
+    const RUN: RunId = RunId(7);
 
     fn quote(symbol: &str, price: f64) -> Quote {
         Quote {
@@ -132,14 +254,28 @@ mod tests {
         }
     }
 
+    fn id(seq: u64) -> EventId {
+        EventId { run: RUN, seq }
+    }
+
+    fn seqs(read: Read) -> (Vec<u64>, u64) {
+        match read {
+            Read::Updates { updates, next } => {
+                (updates.iter().map(|p| p.id.seq).collect(), next.seq)
+            }
+            Read::Resync(snapshot) => panic!("resync at {}", snapshot.last_event_id),
+        }
+    }
+
     #[test]
     fn ids_increase_by_one_and_the_snapshot_follows_the_stream() {
-        let hub = Hub::new(vec![quote("AAPL", 1.0), quote("MSFT", 2.0)], 8);
-        assert_eq!(hub.snapshot().last_event_id, None);
-        assert_eq!(hub.publish(quote("MSFT", 3.0)).unwrap(), EventId(1));
-        assert_eq!(hub.publish(quote("NVDA", 4.0)).unwrap(), EventId(2));
-        let snapshot = hub.snapshot();
-        assert_eq!(snapshot.last_event_id, Some(EventId(2)));
+        let hub = Hub::new(RUN, vec![quote("AAPL", 1.0), quote("MSFT", 2.0)], 8);
+        assert_eq!(hub.snapshot(&None).last_event_id, id(0));
+        assert_eq!(hub.publish(quote("MSFT", 3.0)).unwrap(), id(1));
+        assert_eq!(hub.publish(quote("NVDA", 4.0)).unwrap(), id(2));
+        let snapshot = hub.snapshot(&None);
+        assert_eq!(snapshot.last_event_id, id(2));
+        assert_eq!(hub.head(), id(2));
         let prices: Vec<_> = snapshot
             .quotes
             .iter()
@@ -156,28 +292,60 @@ mod tests {
     }
 
     #[test]
-    fn every_subscriber_gets_the_same_frame() {
-        let hub = Hub::new(vec![quote("AAPL", 1.0)], 8);
-        let (mut a, mut b) = (hub.subscribe(), hub.subscribe());
-        hub.publish(quote("AAPL", 1.5)).unwrap();
-        let (a, b) = (a.try_recv().unwrap(), b.try_recv().unwrap());
-        assert!(Arc::ptr_eq(&a, &b), "the frame was encoded twice");
-        assert_eq!(a.id, EventId(1));
+    fn reading_after_a_cursor_replays_exactly_what_followed_it() {
+        let hub = Hub::new(RUN, vec![quote("AAPL", 1.0)], 4);
+        for i in 0..6 {
+            hub.publish(quote("AAPL", 1.0 + f64::from(i))).unwrap();
+        }
+        // History holds 3..=6: a cursor at 2 still has everything after it.
+        assert_eq!(seqs(hub.read_after(id(2), &None)), (vec![3, 4, 5, 6], 6));
+        assert_eq!(seqs(hub.read_after(id(5), &None)), (vec![6], 6));
+        assert_eq!(seqs(hub.read_after(id(6), &None)), (vec![], 6));
+        assert_eq!(hub.history_len(), 4);
     }
 
     #[test]
-    fn a_subscriber_that_falls_behind_skips_ahead_without_blocking_the_producer() {
-        let hub = Hub::new(vec![quote("AAPL", 1.0)], 4);
-        let mut slow = hub.subscribe();
-        for i in 0..10 {
+    fn cursors_outside_the_history_get_a_snapshot() {
+        let hub = Hub::new(RUN, vec![quote("AAPL", 1.0)], 4);
+        for i in 0..6 {
             hub.publish(quote("AAPL", 1.0 + f64::from(i))).unwrap();
         }
-        assert!(matches!(
-            slow.try_recv(),
-            Err(broadcast::error::TryRecvError::Lagged(6))
-        ));
-        assert_eq!(slow.try_recv().unwrap().id, EventId(7));
-        drop(slow);
-        assert_eq!(hub.subscriber_count(), 0);
+        let too_old = id(1);
+        let other_run = EventId {
+            run: RunId(8),
+            seq: 5,
+        };
+        let ahead = id(7);
+        for cursor in [too_old, other_run, ahead] {
+            match hub.read_after(cursor, &None) {
+                Read::Resync(snapshot) => assert_eq!(snapshot.last_event_id, id(6)),
+                Read::Updates { .. } => panic!("{cursor} was replayed"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_filter_keeps_its_symbols_and_still_moves_the_cursor() {
+        let hub = Hub::new(RUN, vec![quote("AAPL", 1.0), quote("MSFT", 2.0)], 8);
+        hub.publish(quote("AAPL", 1.5)).unwrap();
+        hub.publish(quote("MSFT", 2.5)).unwrap();
+        hub.publish(quote("MSFT", 2.6)).unwrap();
+        let msft: Filter = Some(Arc::new(["MSFT".parse().unwrap()].into()));
+        assert_eq!(seqs(hub.read_after(id(0), &msft)), (vec![2, 3], 3));
+        let snapshot = hub.snapshot(&msft);
+        assert_eq!(snapshot.quotes.len(), 1);
+        assert_eq!(snapshot.quotes[0].price.get(), 2.6);
+    }
+
+    #[test]
+    fn a_long_replay_comes_in_slices() {
+        let hub = Hub::new(RUN, vec![quote("AAPL", 1.0)], MAX_BATCH * 2);
+        for _ in 0..MAX_BATCH + 10 {
+            hub.publish(quote("AAPL", 1.0)).unwrap();
+        }
+        let (first, next) = seqs(hub.read_after(id(0), &None));
+        assert_eq!((first.len(), next), (MAX_BATCH, MAX_BATCH as u64));
+        let (rest, next) = seqs(hub.read_after(id(next), &None));
+        assert_eq!((rest.len(), next), (10, MAX_BATCH as u64 + 10));
     }
 }

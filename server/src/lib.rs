@@ -5,11 +5,14 @@
 //! Data flows one way, top to bottom:
 //! - [`feed`]: the built-in price simulator, a seeded random walk per symbol.
 //! - [`hub`]: the fan-out. It keeps the latest quote per symbol, numbers every update
-//!   with an [`EventId`](app::model::EventId), encodes it once and broadcasts the
-//!   same frame to every subscriber.
+//!   with an [`EventId`](app::model::EventId) (server run and position), encodes it
+//!   once into a bounded history that every subscriber reads at its own pace.
 //! - [`wire`]: how each kind of event looks on the wire.
-//! - [`sse`]: `GET /events`, one subscriber's stream.
-//! - [`api`]: `GET /api/snapshot`.
+//! - [`sse`]: `GET /events`, one subscriber's stream: catch up (snapshot or
+//!   replay), then live updates, heartbeats and notices.
+//! - [`params`]: the query parameters (`symbols`, `lastEventId`) and their errors.
+//! - [`api`]: `GET /api/snapshot` and `GET /api/stats`.
+//! - [`listener`]: accepted connections, with a write timeout for stalled clients.
 //! - [`startup`]: the router, the server's life cycle and graceful shutdown.
 //! - [`config`]: command-line flags and `TICKERTAPE_*` environment variables.
 //! - [`telemetry`]: logging through `tracing`.
@@ -21,6 +24,8 @@ pub mod api;
 pub mod config;
 pub mod feed;
 pub mod hub;
+pub mod listener;
+pub mod params;
 pub mod sse;
 pub mod startup;
 pub mod telemetry;

@@ -1,49 +1,232 @@
 //! `GET /events`: one viewer's Server-Sent Events stream.
 //!
-//! The stream sends the `retry:` delay, then every price the hub publishes from
-//! the moment of connection, and keep-alive comments while it is quiet. It ends
-//! when the server shuts down; when the client goes away, dropping the response
-//! body drops the subscription and everything it held.
+//! A stream sends its `retry:` delay, catches up, sends a heartbeat and goes live:
+//!
+//! - **fresh** (no id): a `snapshot` of every symbol it asked for;
+//! - **resume** (`Last-Event-ID` header, or the `lastEventId` query parameter for
+//!   a new `EventSource`): the updates it missed, replayed from the hub's history
+//!   in order, when the id is still there;
+//! - **resync** (an id from another run, too old, or not an id): a `snapshot`,
+//!   and a notice saying why. Always `200`: browsers stop reconnecting otherwise.
+//!
+//! Then every update, a `heartbeat` each interval (whatever the traffic) and, at
+//! shutdown, a notice before the stream ends. A stream that falls out of the
+//! history while connected gets a fresh snapshot rather than a hole. When the
+//! client goes away, dropping the response body drops everything it held.
 
-use crate::startup::AppState;
+use crate::{
+    feed,
+    hub::{Counters, Filter, Hub, Read},
+    params::{FeedQuery, ParamsError, symbol_filter},
+    startup::AppState,
+    wire,
+};
+use app::model::{EventId, Heartbeat, Snapshot};
 use axum::{
-    extract::State,
-    http::{HeaderName, HeaderValue},
+    extract::{Query, State, rejection::QueryRejection},
+    http::{HeaderMap, HeaderName, HeaderValue},
     response::{IntoResponse, Sse, sse::Event},
 };
-use futures::{StreamExt, stream};
-use std::convert::Infallible;
-use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
+use futures::{FutureExt, Stream, stream};
+use std::{collections::VecDeque, convert::Infallible, sync::Arc, time::Duration};
+use tokio::{
+    sync::watch,
+    time::{Interval, MissedTickBehavior},
+};
+use tokio_util::sync::CancellationToken;
 
 /// Tells nginx (and proxies that follow it) not to buffer the stream.
 const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
 
-/// The handler of `GET /events`.
-pub async fn events(State(state): State<AppState>) -> impl IntoResponse {
-    let subscription = BroadcastStream::new(state.hub.subscribe());
-    tracing::info!(streams = state.hub.subscriber_count(), "stream opened");
-    let closed = OnDrop(|| tracing::info!("stream closed"));
+/// The header a browser's `EventSource` sends when it reconnects by itself.
+const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
 
-    let updates = subscription.filter_map(move |received| {
-        let _closed = &closed;
-        async move {
-            match received {
-                Ok(published) => Some(Ok::<Event, Infallible>(published.frame.clone())),
-                Err(BroadcastStreamRecvError::Lagged(skipped)) => {
-                    tracing::warn!(skipped, "a slow stream skipped ahead");
-                    None
+/// The handler of `GET /events`.
+pub async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<FeedQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, ParamsError> {
+    let Query(query) = query?;
+    let filter = symbol_filter(query.symbols.as_deref(), &state.hub)?;
+    // The browser's header is newer than the id in the URL it keeps reconnecting to.
+    let resume_from = headers
+        .get(LAST_EVENT_ID)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        .or(query.last_event_id)
+        .filter(|id| !id.is_empty());
+
+    // Subscribe before catching up, so no update falls between the two.
+    let head = state.hub.watch_head();
+    let mut catch_up = VecDeque::new();
+    let cursor = match resume_from {
+        None => push_snapshot(&mut catch_up, state.hub.snapshot(&filter)),
+        Some(text) => resume(&state.hub, &text, &filter, &mut catch_up),
+    };
+    let delay = wire::jittered(state.retry, &mut rand::rng());
+    catch_up.push_front(wire::retry(delay));
+    tracing::info!(
+        streams = state.hub.subscriber_count(),
+        from = %cursor,
+        "stream opened"
+    );
+
+    let subscriber = Subscriber {
+        hub: state.hub,
+        filter,
+        cursor,
+        head,
+        pending: catch_up,
+        caught_up: false,
+        heartbeat: heartbeat_interval(state.heartbeat),
+        heartbeat_every: state.heartbeat,
+        shutdown: state.shutdown,
+        ended: false,
+        _closed: OnDrop(|| tracing::info!("stream closed")),
+    };
+    Ok((
+        [(X_ACCEL_BUFFERING, HeaderValue::from_static("no"))],
+        Sse::new(subscriber.into_stream()),
+    ))
+}
+
+/// Starts a stream from the id `text`: the updates after it when the history
+/// still has them, a snapshot and a notice otherwise. Returns the cursor.
+fn resume(hub: &Hub, text: &str, filter: &Filter, out: &mut VecDeque<Event>) -> EventId {
+    let why = match text.parse::<EventId>() {
+        Ok(id) => match hub.read_after(id, filter) {
+            Read::Updates { updates, next } => {
+                Counters::bump(&hub.counters.resumed);
+                tracing::info!(from = %id, replayed = updates.len(), "stream resumed");
+                out.extend(updates.iter().map(|published| published.frame.clone()));
+                return next;
+            }
+            Read::Resync(snapshot) if id.run != snapshot.last_event_id.run => {
+                format!("event {id} is from another server run")
+            }
+            Read::Resync(_) => format!("event {id} is not in the server's history"),
+        },
+        Err(error) => error.to_string(),
+    };
+    Counters::bump(&hub.counters.resynced);
+    tracing::info!(reason = %why, "stream resynced with a snapshot");
+    let cursor = push_snapshot(out, hub.snapshot(filter));
+    out.push_back(wire::notice(&format!(
+        "resynced from a snapshot: {why}"
+    )));
+    cursor
+}
+
+/// Queues a `snapshot` event and returns the id it continues from.
+fn push_snapshot(out: &mut VecDeque<Event>, snapshot: Snapshot) -> EventId {
+    match wire::snapshot(&snapshot) {
+        Ok(frame) => out.push_back(frame),
+        // Quotes are plain data; this cannot fail, but a stream is no place to panic.
+        Err(error) => tracing::error!(%error, "could not encode a snapshot"),
+    }
+    snapshot.last_event_id
+}
+
+fn heartbeat_interval(every: Duration) -> Interval {
+    // The first tick is immediate: the heartbeat that ends the catch-up.
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    interval
+}
+
+/// One stream's state: where it is in the hub's history and what it has queued.
+struct Subscriber {
+    hub: Arc<Hub>,
+    filter: Filter,
+    /// The id of the last update this stream has looked at.
+    cursor: EventId,
+    head: watch::Receiver<EventId>,
+    /// Frames read but not yet sent: at most one batch from the history.
+    pending: VecDeque<Event>,
+    /// Whether the stream has reached the head once (its first heartbeat says so).
+    caught_up: bool,
+    heartbeat: Interval,
+    heartbeat_every: Duration,
+    shutdown: CancellationToken,
+    ended: bool,
+    _closed: OnDrop<fn()>,
+}
+
+impl Subscriber {
+    fn into_stream(self) -> impl Stream<Item = Result<Event, Infallible>> {
+        stream::unfold(self, |mut subscriber| async move {
+            let frame = subscriber.next_frame().await?;
+            Some((Ok(frame), subscriber))
+        })
+    }
+
+    async fn next_frame(&mut self) -> Option<Event> {
+        loop {
+            if self.ended {
+                return None;
+            }
+            if self.shutdown.is_cancelled() {
+                return Some(self.end());
+            }
+            if let Some(frame) = self.pending.pop_front() {
+                return Some(frame);
+            }
+            if self.cursor != *self.head.borrow_and_update() {
+                // Behind: read on, but keep the heartbeat going for a slow reader.
+                if self.caught_up && self.heartbeat.tick().now_or_never().is_some() {
+                    return Some(self.heartbeat());
                 }
+                self.read();
+                continue;
+            }
+            self.caught_up = true;
+            tokio::select! {
+                biased;
+                () = self.shutdown.cancelled() => return Some(self.end()),
+                _ = self.heartbeat.tick() => return Some(self.heartbeat()),
+                changed = self.head.changed() => if changed.is_err() {
+                    return None;
+                },
             }
         }
-    });
-    let frames = stream::once(async move { Ok(state.retry) })
-        .chain(updates)
-        .take_until(state.shutdown.cancelled_owned());
+    }
 
-    (
-        [(X_ACCEL_BUFFERING, HeaderValue::from_static("no"))],
-        Sse::new(frames).keep_alive(state.keep_alive),
-    )
+    /// Reads the next batch after the cursor into `pending`.
+    fn read(&mut self) {
+        match self.hub.read_after(self.cursor, &self.filter) {
+            Read::Updates { updates, next } => {
+                self.pending
+                    .extend(updates.iter().map(|published| published.frame.clone()));
+                self.cursor = next;
+            }
+            Read::Resync(snapshot) => {
+                Counters::bump(&self.hub.counters.slow_snapshots);
+                tracing::warn!(
+                    at = %self.cursor,
+                    "a slow stream fell out of the history; sending a snapshot"
+                );
+                self.cursor = push_snapshot(&mut self.pending, snapshot);
+            }
+        }
+    }
+
+    fn heartbeat(&self) -> Event {
+        let heartbeat = Heartbeat {
+            time: feed::now_ms(),
+            last_event_id: self.cursor,
+            interval_ms: self.heartbeat_every.as_millis().try_into().unwrap_or(u64::MAX),
+        };
+        wire::heartbeat(&heartbeat).unwrap_or_else(|error| {
+            tracing::error!(%error, "could not encode a heartbeat");
+            Event::default().comment("heartbeat")
+        })
+    }
+
+    /// The shutdown notice; the stream ends after it.
+    fn end(&mut self) -> Event {
+        self.ended = true;
+        wire::notice(wire::SHUTDOWN_NOTICE)
+    }
 }
 
 /// Runs its function when dropped: here, when the response body is dropped.

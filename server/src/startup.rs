@@ -1,16 +1,16 @@
 //! Building the application and running it until shutdown.
 
-use crate::{api, config::Config, feed, hub, hub::Hub, sse, wire};
+use crate::{api, config::Config, feed, hub::Hub, listener::StallGuardListener, sse};
+use app::model::RunId;
 use app::{App, shell};
 use axum::{
     Router,
     extract::FromRef,
-    response::sse::{Event, KeepAlive},
     routing::get,
 };
 use leptos::prelude::{LeptosOptions, get_configuration, provide_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use std::{future::Future, io, net::SocketAddr, sync::Arc};
+use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::{
@@ -23,10 +23,10 @@ use tower_http::{
 pub struct AppState {
     /// The fan-out of prices.
     pub hub: Arc<Hub>,
-    /// The first frame of every stream (`retry:`), built once.
-    pub retry: Event,
-    /// The keep-alive comment and its interval, built once.
-    pub keep_alive: KeepAlive,
+    /// The base of every stream's `retry:` delay (each gets it with jitter).
+    pub retry: Duration,
+    /// The interval between heartbeats.
+    pub heartbeat: Duration,
     /// Cancelled when the server shuts down; ends every stream.
     pub shutdown: CancellationToken,
     /// Leptos's settings, for rendering pages and serving the built site.
@@ -54,9 +54,13 @@ impl Application {
         let addr = listener.local_addr()?;
         let seed = config.seed.unwrap_or_else(rand::random);
         let simulator = feed::Simulator::new(&config.symbols, seed);
+        // Ids carry the run, so an id from an earlier run is never taken for a
+        // position in this one.
+        let run = RunId(rand::random());
         let hub = Arc::new(Hub::new(
+            run,
             simulator.opening_quotes(feed::now_ms()),
-            hub::DEFAULT_CAPACITY,
+            config.history(),
         ));
         // Leptos reads its other settings (LEPTOS_RELOAD_PORT, LEPTOS_ENV, ...) from the
         // environment; the address and site root are ours, so `--help` documents them.
@@ -67,7 +71,7 @@ impl Application {
         leptos.site_root = config.site_root.to_string_lossy().as_ref().into();
         leptos.site_addr = addr;
         tracing::info!(
-            "tickertape {} starting with\n{config}",
+            "tickertape {} starting run {run} with\n{config}",
             env!("CARGO_PKG_VERSION")
         );
         if config.seed.is_none() {
@@ -78,8 +82,8 @@ impl Application {
         }
         let state = AppState {
             hub,
-            retry: wire::retry(config.retry()),
-            keep_alive: wire::keep_alive(config.keep_alive()),
+            retry: config.retry(),
+            heartbeat: config.heartbeat(),
             shutdown: CancellationToken::new(),
             leptos,
         };
@@ -127,10 +131,8 @@ impl Application {
         });
 
         tracing::info!("listening on http://{}", listener.local_addr()?);
-        let server = axum::serve(
-            listener,
-            router(state, &config).into_make_service_with_connect_info::<SocketAddr>(),
-        )
+        let listener = StallGuardListener::new(listener, config.stall_timeout(), state.hub.clone());
+        let server = axum::serve(listener, router(state, &config))
         .with_graceful_shutdown(token.clone().cancelled_owned());
 
         let grace = config.shutdown_grace();
@@ -153,6 +155,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
     let feed = Router::new()
         .route("/events", get(sse::events))
         .route("/api/snapshot", get(api::snapshot))
+        .route("/api/stats", get(api::stats))
         .layer(cors(config));
 
     let pages = generate_route_list(App);
@@ -162,7 +165,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .leptos_routes_with_context(
             &state,
             pages,
-            move || provide_context(hub.snapshot()),
+            move || provide_context(hub.snapshot(&None)),
             move || shell(leptos.clone()),
         )
         .merge(feed)

@@ -1,4 +1,5 @@
-//! `GET /api/snapshot` and the server-rendered dashboard against a real server.
+//! `GET /api/snapshot`, `GET /api/stats`, the `symbols` filter and the
+//! server-rendered dashboard against a real server.
 
 mod helpers;
 
@@ -29,7 +30,9 @@ async fn the_snapshot_has_every_symbol_in_order_and_the_last_id() {
         .map(|q| q["symbol"].as_str().unwrap())
         .collect();
     assert_eq!(symbols.join(","), SYMBOLS);
-    assert!(snapshot["lastEventId"].as_u64().unwrap() >= seen.id);
+    let last: app::model::EventId = snapshot["lastEventId"].as_str().unwrap().parse().unwrap();
+    assert_eq!(last.run, seen.id.run);
+    assert!(last.seq >= seen.id.seq);
     for quote in snapshot["quotes"].as_array().unwrap() {
         assert!(quote["price"].as_f64().unwrap() > 0.0);
         assert!(quote["changePct"].is_number() && quote["ts"].is_u64());
@@ -66,4 +69,91 @@ async fn the_dashboard_html_already_holds_the_current_prices() {
             quote.symbol
         );
     }
+}
+
+#[tokio::test]
+async fn symbols_filter_the_snapshot_and_the_stream() {
+    let app = spawn_app(&["--symbols", SYMBOLS, "--rate", "300"]).await;
+
+    let snapshot: serde_json::Value = app
+        .client
+        .get(app.url("/api/snapshot?symbols=ZZZZ,AAPL"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let symbols: Vec<&str> = snapshot["quotes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["symbol"].as_str().unwrap())
+        .collect();
+    assert_eq!(symbols, ["AAPL", "ZZZZ"], "configured order, only those listed");
+
+    let mut stream = app.open_stream_at("/events?symbols=BRK.B", None).await;
+    let first = stream.next_of("snapshot").await.unwrap().json();
+    assert_eq!(first["quotes"].as_array().unwrap().len(), 1);
+    assert_eq!(first["quotes"][0]["symbol"], "BRK.B");
+    for update in stream.updates(30).await {
+        assert_eq!(update.symbol(), "BRK.B");
+    }
+}
+
+#[tokio::test]
+async fn bad_symbol_lists_get_a_400_that_says_what_was_wrong() {
+    let app = spawn_app(&["--symbols", SYMBOLS]).await;
+
+    for path in ["/events", "/api/snapshot"] {
+        for (query, code, says) in [
+            ("symbols=AAPL,NOPE,ZZZ", "unknown_symbols", "NOPE, ZZZ"),
+            ("symbols=", "malformed_symbols", "empty"),
+            ("symbols=AAPL,,ZZZZ", "malformed_symbols", "cannot be empty"),
+            ("symbols=aapl", "malformed_symbols", "A-Z"),
+            ("symbols=%FF", "malformed_symbols", ""),
+        ] {
+            let response = app
+                .client
+                .get(app.url(&format!("{path}?{query}")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 400, "{path}?{query}");
+            assert_eq!(response.headers()["content-type"], "application/json");
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(body["error"], code, "{path}?{query}: {body}");
+            let message = body["message"].as_str().unwrap();
+            assert!(message.contains(says), "{path}?{query}: {message}");
+        }
+    }
+    let body: serde_json::Value = app
+        .client
+        .get(app.url("/events?symbols=AAPL,NOPE"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["symbols"], serde_json::json!(["NOPE"]));
+    assert_eq!(app.hub.subscriber_count(), 0, "a refused stream was opened");
+}
+
+#[tokio::test]
+async fn stats_count_streams_and_resumes() {
+    let app = spawn_app(&["--rate", "200"]).await;
+    let mut stream = app.open_stream().await;
+    let update = stream.next_update().await.unwrap();
+    let _resumed = app
+        .open_stream_at("/events", Some(&update.id.to_string()))
+        .await;
+    let _resynced = app.open_stream_at("/events", Some("nonsense")).await;
+
+    let stats = app.stats().await;
+
+    assert_eq!(stats["streams"], 3);
+    assert_eq!((stats["resumed"].as_u64(), stats["resynced"].as_u64()), (Some(1), Some(1)));
+    assert!(stats["historyLen"].as_u64().unwrap() >= 1);
+    assert_eq!(stats["slowSnapshots"], 0);
 }

@@ -3,7 +3,11 @@
 mod helpers;
 
 use helpers::{Update, spawn_app};
-use std::{collections::HashMap, time::SystemTime};
+use app::model::EventId;
+use std::{
+    collections::{HashMap, HashSet},
+    time::SystemTime,
+};
 use tokio::io::AsyncWriteExt;
 
 #[tokio::test]
@@ -55,13 +59,62 @@ async fn cors_is_restricted_to_the_configured_origins() {
 }
 
 #[tokio::test]
-async fn frames_are_exactly_retry_then_price_updates() {
-    let app = spawn_app(&["--retry-ms", "1234", "--rate", "100"]).await;
+async fn a_fresh_stream_is_retry_snapshot_heartbeat_then_price_updates() {
+    let app = spawn_app(&["--retry-ms", "2000", "--rate", "100", "--symbols", "AAPL,MSFT"]).await;
     let mut stream = app.open_stream().await;
 
-    assert_eq!(stream.next_frame().await.unwrap(), "retry: 1234\n\n");
+    // retry: the base ± 25 %, in whole milliseconds.
+    let retry = stream.next_frame().await.unwrap();
+    let ms: u64 = retry
+        .strip_prefix("retry: ")
+        .and_then(|rest| rest.strip_suffix("\n\n"))
+        .unwrap_or_else(|| panic!("not a retry frame: {retry:?}"))
+        .parse()
+        .unwrap();
+    assert!((1500..=2500).contains(&ms), "retry {ms}");
+
+    let snapshot = stream.next_event().await.unwrap();
+    let data = snapshot.json();
+    let id = snapshot.id.clone().unwrap();
+    assert_eq!(
+        snapshot.raw,
+        format!("event: snapshot\nid: {id}\ndata: {}\n\n", snapshot.data)
+    );
+    assert_eq!(data["lastEventId"], id.as_str());
+    let symbols: Vec<&str> = data["quotes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["symbol"].as_str().unwrap())
+        .collect();
+    assert_eq!(symbols, ["AAPL", "MSFT"]);
+
+    // The heartbeat ends the catch-up, at the id of the last update before it
+    // (updates published while the stream started come first, in order).
+    let mut position: EventId = id.parse().unwrap();
+    let heartbeat = loop {
+        let frame = stream.next_event().await.unwrap();
+        if frame.kind() == "heartbeat" {
+            break frame;
+        }
+        let update = Update::from(frame);
+        assert!(update.id.follows(position), "{} after {position}", update.id);
+        position = update.id;
+    };
+    let beat = heartbeat.json();
+    let at = heartbeat.id.clone().unwrap();
+    assert_eq!(
+        heartbeat.raw,
+        format!(
+            "event: heartbeat\nid: {at}\ndata: {{\"time\":{},\"lastEventId\":\"{at}\",\"intervalMs\":5000}}\n\n",
+            beat["time"]
+        )
+    );
+    assert_eq!(heartbeat.event_id(), position);
+    assert!(now_ms().abs_diff(u128::from(beat["time"].as_u64().unwrap())) < 5_000);
 
     let update = stream.next_update().await.unwrap();
+    assert_eq!(update.id, heartbeat.event_id().next(), "the first update follows");
     let fields: Vec<&str> = update
         .data
         .as_object()
@@ -82,25 +135,46 @@ async fn frames_are_exactly_retry_then_price_updates() {
     );
     assert_eq!(update.raw, expected);
 
-    let now_ms = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_millis();
     let ts = u128::from(update.data["ts"].as_u64().unwrap());
-    assert!(now_ms.abs_diff(ts) < 5_000, "ts {ts} is not now ({now_ms})");
+    assert!(now_ms().abs_diff(ts) < 5_000, "ts {ts} is not now");
     let price = update.price();
     assert!(price > 0.0 && (price * 100.0 - (price * 100.0).round()).abs() < 1e-6);
 }
 
-#[tokio::test]
-async fn a_quiet_stream_sends_keep_alive_comments() {
-    // One update every 1000 s: nothing but keep-alives in this test's lifetime.
-    let app = spawn_app(&["--rate", "0.001", "--keep-alive-ms", "200"]).await;
-    let mut stream = app.open_stream().await;
+fn now_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+}
 
-    assert!(stream.next_frame().await.unwrap().starts_with("retry: "));
-    assert_eq!(stream.next_frame().await.unwrap(), ": keep-alive\n\n");
-    assert_eq!(stream.next_frame().await.unwrap(), ": keep-alive\n\n");
+#[tokio::test]
+async fn retry_delays_vary_between_connections() {
+    let app = spawn_app(&["--retry-ms", "3000"]).await;
+    let mut delays = HashSet::new();
+    for _ in 0..10 {
+        let mut stream = app.open_stream().await;
+        delays.insert(stream.next_frame().await.unwrap());
+    }
+    assert!(delays.len() >= 5, "retry barely varies: {delays:?}");
+}
+
+#[tokio::test]
+async fn a_quiet_stream_sends_heartbeats_with_its_position() {
+    // One update every 1000 s: nothing but heartbeats in this test's lifetime.
+    let app = spawn_app(&["--rate", "0.001", "--heartbeat-ms", "200"]).await;
+    let mut stream = app.open_stream().await;
+    let snapshot = stream.next_of("snapshot").await.unwrap();
+
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        let heartbeat = stream.next_event().await.unwrap();
+        assert_eq!(heartbeat.kind(), "heartbeat", "{:?}", heartbeat.raw);
+        assert_eq!(heartbeat.id, snapshot.id);
+        assert_eq!(heartbeat.json()["intervalMs"], 200);
+    }
+    // The first comes at once, the next two one interval apart.
+    assert!(started.elapsed().as_millis() >= 380, "{:?}", started.elapsed());
 }
 
 #[tokio::test]
@@ -108,7 +182,7 @@ async fn ids_increase_by_one_with_every_update() {
     let app = spawn_app(&["--rate", "500"]).await;
     let mut stream = app.open_stream().await;
 
-    let ids: Vec<u64> = stream.updates(200).await.iter().map(|u| u.id).collect();
+    let ids: Vec<u64> = stream.updates(200).await.iter().map(|u| u.id.seq).collect();
 
     for pair in ids.windows(2) {
         assert_eq!(pair[1], pair[0] + 1, "ids jumped: {ids:?}");
@@ -123,7 +197,7 @@ async fn prices_by_id(seed: &str, n: usize) -> HashMap<u64, (String, f64)> {
         .updates(n)
         .await
         .into_iter()
-        .map(|u| (u.id, (u.symbol().to_owned(), u.price())))
+        .map(|u| (u.id.seq, (u.symbol().to_owned(), u.price())))
         .collect()
 }
 
@@ -165,7 +239,7 @@ async fn two_clients_receive_the_same_events() {
 
     let (a, b): (Vec<Update>, Vec<Update>) = tokio::join!(a.updates(100), b.updates(100));
 
-    let b: HashMap<u64, &Update> = b.iter().map(|u| (u.id, u)).collect();
+    let b: HashMap<EventId, &Update> = b.iter().map(|u| (u.id, u)).collect();
     let shared: Vec<&Update> = a.iter().filter(|u| b.contains_key(&u.id)).collect();
     assert!(shared.len() >= 90, "only {} events in common", shared.len());
     for update in shared {
@@ -186,35 +260,49 @@ async fn a_dropped_client_is_released() {
 }
 
 #[tokio::test]
-async fn a_client_that_stops_reading_does_not_hold_up_the_others() {
-    let app = spawn_app(&["--rate", "5000"]).await;
-    // A raw connection that asks for the stream and then never reads a byte.
-    let mut stalled = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+async fn a_client_that_stops_reading_does_not_hold_up_the_others_and_is_disconnected() {
+    let app = spawn_app(&["--rate", "5000", "--stall-timeout-ms", "1000"]).await;
+    // A raw connection with a small receive buffer that asks for the stream and
+    // then never reads a byte.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(app.addr).await.unwrap();
     stalled
         .write_all(b"GET /events HTTP/1.1\r\nHost: tickertape\r\n\r\n")
         .await
         .unwrap();
     app.wait_for_subscribers(1).await;
-    let mut reader = app.open_stream().await;
+    let mut readers = Vec::new();
+    for _ in 0..4 {
+        readers.push(app.open_stream().await);
+    }
 
-    // Ten times the stalled client's buffer in the hub, without a gap.
-    let ids: Vec<u64> = reader.updates(10_000).await.iter().map(|u| u.id).collect();
-
-    assert!(
-        ids.windows(2).all(|pair| pair[1] == pair[0] + 1),
-        "the reader missed events"
-    );
-    drop(stalled);
-    app.wait_for_subscribers(1).await;
+    // Every reader gets 10 000 consecutive updates (two seconds of prices) in time.
+    let results = futures::future::join_all(readers.iter_mut().map(|r| r.updates(10_000))).await;
+    for ids in results {
+        assert!(
+            ids.windows(2).all(|pair| pair[1].id.follows(pair[0].id)),
+            "a reader missed events"
+        );
+    }
+    // The stalled client is cut off; its stream and buffers are freed.
+    let deadline = std::time::Instant::now() + helpers::PATIENCE * 3;
+    while app.stats().await["stalledDisconnects"] != 1 {
+        assert!(std::time::Instant::now() < deadline, "the stalled client is still connected");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    drop(readers);
+    app.wait_for_subscribers(0).await;
+    assert!(app.hub.history_len() <= server::hub::DEFAULT_HISTORY);
 }
 
 #[tokio::test]
-async fn shutdown_ends_every_stream_promptly() {
+async fn shutdown_tells_every_stream_and_ends_it_promptly() {
     let app = spawn_app(&["--rate", "100"]).await;
     let mut streams = Vec::new();
-    for _ in 0..50 {
+    for _ in 0..200 {
         let mut stream = app.open_stream().await;
-        stream.next_frame().await.unwrap();
+        stream.next_of("heartbeat").await.unwrap();
         streams.push(stream);
     }
 
@@ -222,6 +310,10 @@ async fn shutdown_ends_every_stream_promptly() {
 
     assert!(took.as_secs_f64() < 2.0, "shutdown took {took:?}");
     for stream in &mut streams {
-        while stream.next_frame().await.is_some() {}
+        let last = stream.rest().await.pop().expect("no frame before the end");
+        assert_eq!(
+            last.raw,
+            "data: server restarting\ndata: your browser reconnects and catches up by itself\n\n"
+        );
     }
 }

@@ -5,6 +5,7 @@
 use bytes::Bytes;
 use clap::Parser;
 use futures::{Stream, StreamExt};
+use app::model::EventId;
 use server::{config::Config, hub::Hub, startup::Application};
 use std::{
     io,
@@ -61,9 +62,25 @@ impl TestApp {
 
     /// Opens `GET /events` and checks that it answers 200.
     pub async fn open_stream(&self) -> SseClient {
-        let response = self.client.get(self.url("/events")).send().await.unwrap();
-        assert_eq!(response.status(), 200);
+        self.open_stream_at("/events", None).await
+    }
+
+    /// Opens `path` (`/events?...`), with a `Last-Event-ID` header when given, and
+    /// checks that it answers 200.
+    pub async fn open_stream_at(&self, path: &str, last_event_id: Option<&str>) -> SseClient {
+        let mut request = self.client.get(self.url(path));
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200, "GET {path}");
         SseClient::new(response)
+    }
+
+    /// `GET /api/stats` as JSON.
+    pub async fn stats(&self) -> serde_json::Value {
+        let response = self.client.get(self.url("/api/stats")).send().await.unwrap();
+        response.json().await.unwrap()
     }
 
     /// Sends the shutdown signal and returns how long the server took to stop.
@@ -92,10 +109,12 @@ impl TestApp {
     }
 }
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// An SSE response read frame by frame (a frame ends with a blank line).
 pub struct SseClient {
     pub headers: reqwest::header::HeaderMap,
-    body: Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    body: Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>,
     buffer: String,
 }
 
@@ -103,7 +122,38 @@ impl SseClient {
     pub fn new(response: reqwest::Response) -> Self {
         Self {
             headers: response.headers().clone(),
-            body: Box::pin(response.bytes_stream()),
+            body: Box::pin(response.bytes_stream().map(|r| r.map_err(BoxError::from))),
+            buffer: String::new(),
+        }
+    }
+
+    /// Opens `path` on a connection whose receive buffer is only `recv_buffer`
+    /// bytes, so that not reading pushes back on the server at once (a slow
+    /// client, without megabytes of kernel buffers in between).
+    pub async fn open_with_small_buffer(addr: SocketAddr, path: &str, recv_buffer: u32) -> Self {
+        use http_body_util::{BodyExt, Empty};
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(recv_buffer).unwrap();
+        let tcp = socket.connect(addr).await.unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        let request = hyper::Request::get(path)
+            .header("host", addr.to_string())
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        Self {
+            headers: response.headers().clone(),
+            body: Box::pin(
+                response
+                    .into_body()
+                    .into_data_stream()
+                    .map(|r| r.map_err(BoxError::from)),
+            ),
             buffer: String::new(),
         }
     }
@@ -125,14 +175,29 @@ impl SseClient {
         }
     }
 
-    /// The next `priceUpdate` frame, skipping `retry:` and keep-alive frames.
-    pub async fn next_update(&mut self) -> Option<Update> {
+    /// The next frame that is an event (skipping `retry:`-only frames and comments).
+    pub async fn next_event(&mut self) -> Option<Frame> {
         loop {
-            let frame = self.next_frame().await?;
-            if frame.starts_with("event: priceUpdate\n") {
-                return Some(Update::parse(frame));
+            let frame = Frame::parse(self.next_frame().await?);
+            if frame.event.is_some() || !frame.data.is_empty() {
+                return Some(frame);
             }
         }
+    }
+
+    /// The next event of type `kind` (`message` for notices), skipping others.
+    pub async fn next_of(&mut self, kind: &str) -> Option<Frame> {
+        loop {
+            let frame = self.next_event().await?;
+            if frame.kind() == kind {
+                return Some(frame);
+            }
+        }
+    }
+
+    /// The next `priceUpdate`, skipping every other frame.
+    pub async fn next_update(&mut self) -> Option<Update> {
+        self.next_of("priceUpdate").await.map(Update::from)
     }
 
     /// The next `n` price updates.
@@ -143,35 +208,89 @@ impl SseClient {
         }
         updates
     }
+
+    /// Reads to the end of the stream and returns every event.
+    pub async fn rest(&mut self) -> Vec<Frame> {
+        let mut frames = Vec::new();
+        while let Some(frame) = self.next_event().await {
+            frames.push(frame);
+        }
+        frames
+    }
+}
+
+/// One frame, raw and split into its fields (a simple reader for the frames this
+/// server writes: one field per line, `name: value`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub raw: String,
+    pub event: Option<String>,
+    pub id: Option<String>,
+    pub retry: Option<u64>,
+    /// The `data:` lines joined with newlines.
+    pub data: String,
+}
+
+impl Frame {
+    pub fn parse(raw: String) -> Self {
+        let mut frame = Self {
+            raw: raw.clone(),
+            event: None,
+            id: None,
+            retry: None,
+            data: String::new(),
+        };
+        let mut data = Vec::new();
+        for line in raw.lines() {
+            let (name, value) = line.split_once(": ").unwrap_or((line, ""));
+            match name {
+                "event" => frame.event = Some(value.to_owned()),
+                "id" => frame.id = Some(value.to_owned()),
+                "retry" => frame.retry = Some(value.parse().expect("a numeric retry")),
+                "data" => data.push(value),
+                _ => {}
+            }
+        }
+        frame.data = data.join("\n");
+        frame
+    }
+
+    /// The event type, `message` when unnamed.
+    pub fn kind(&self) -> &str {
+        self.event.as_deref().unwrap_or("message")
+    }
+
+    /// The data as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.data).unwrap_or_else(|e| panic!("{e}: {:?}", self.raw))
+    }
+
+    /// The `id:` as an event id.
+    pub fn event_id(&self) -> EventId {
+        self.id.as_deref().expect("an id").parse().unwrap()
+    }
 }
 
 /// One `priceUpdate` frame, raw and parsed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Update {
     pub raw: String,
-    pub id: u64,
+    pub id: EventId,
     pub data: serde_json::Value,
 }
 
-impl Update {
-    fn parse(raw: String) -> Self {
-        let mut lines = raw.lines();
-        assert_eq!(lines.next(), Some("event: priceUpdate"), "{raw:?}");
-        let id = lines
-            .next()
-            .and_then(|l| l.strip_prefix("id: "))
-            .expect("an id line");
-        let data = lines
-            .next()
-            .and_then(|l| l.strip_prefix("data: "))
-            .expect("a data line");
+impl From<Frame> for Update {
+    fn from(frame: Frame) -> Self {
+        assert_eq!(frame.kind(), "priceUpdate", "{:?}", frame.raw);
         Self {
-            id: id.parse().expect("a numeric id"),
-            data: serde_json::from_str(data).expect("JSON data"),
-            raw,
+            id: frame.event_id(),
+            data: frame.json(),
+            raw: frame.raw,
         }
     }
+}
 
+impl Update {
     pub fn symbol(&self) -> &str {
         self.data["symbol"].as_str().unwrap()
     }

@@ -1,0 +1,147 @@
+//! The query parameters of `GET /events` and `GET /api/snapshot`, checked at the
+//! edge, and the `400` JSON errors they give.
+
+use crate::hub::{Filter, Hub};
+use app::model::Symbol;
+use axum::{
+    Json,
+    extract::rejection::QueryRejection,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde::{Deserialize, Serialize};
+use std::{collections::HashSet, sync::Arc};
+
+/// The query string, as sent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedQuery {
+    /// `symbols=AAPL,MSFT`: only these symbols.
+    pub symbols: Option<String>,
+    /// `lastEventId=…`: resume after this id (the `Last-Event-ID` header wins).
+    pub last_event_id: Option<String>,
+}
+
+/// Why a request's parameters were refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ParamsError {
+    /// The query string could not be read.
+    #[error("malformed query string: {0}")]
+    Query(String),
+    /// `symbols` was not a comma-separated list of symbols.
+    #[error("malformed symbols list {list:?}: {reason}")]
+    MalformedSymbols {
+        /// The list as sent (cut to 100 characters).
+        list: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// `symbols` named symbols the server does not quote.
+    #[error("unknown symbols: {}", .0.join(", "))]
+    UnknownSymbols(Vec<String>),
+}
+
+/// The JSON body of an error: a stable code, a sentence for people and, for
+/// unknown symbols, which ones.
+#[derive(Debug, Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    symbols: Option<&'a [String]>,
+}
+
+impl IntoResponse for ParamsError {
+    fn into_response(self) -> Response {
+        let (error, symbols) = match &self {
+            Self::Query(_) => ("malformed_query", None),
+            Self::MalformedSymbols { .. } => ("malformed_symbols", None),
+            Self::UnknownSymbols(unknown) => ("unknown_symbols", Some(unknown.as_slice())),
+        };
+        let body = ErrorBody {
+            error,
+            message: self.to_string(),
+            symbols,
+        };
+        (StatusCode::BAD_REQUEST, Json(body)).into_response()
+    }
+}
+
+impl From<QueryRejection> for ParamsError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::Query(rejection.body_text())
+    }
+}
+
+/// Reads `symbols=AAPL,MSFT` into a filter of symbols `hub` quotes; no parameter
+/// means every symbol. Repeated symbols are kept once.
+pub fn symbol_filter(list: Option<&str>, hub: &Hub) -> Result<Filter, ParamsError> {
+    let Some(list) = list else {
+        return Ok(None);
+    };
+    let malformed = |reason: String| ParamsError::MalformedSymbols {
+        list: list.chars().take(100).collect(),
+        reason,
+    };
+    if list.trim().is_empty() {
+        return Err(malformed(
+            "it is empty; list symbols separated by commas, such as AAPL,MSFT".into(),
+        ));
+    }
+    let mut symbols = HashSet::new();
+    let mut unknown = Vec::new();
+    for item in list.split(',') {
+        let symbol: Symbol = item.trim().parse().map_err(|e| malformed(format!("{e}")))?;
+        if !hub.knows(&symbol) {
+            if !unknown.contains(&symbol.to_string()) {
+                unknown.push(symbol.to_string());
+            }
+        } else {
+            symbols.insert(symbol);
+        }
+    }
+    if unknown.is_empty() {
+        Ok(Some(Arc::new(symbols)))
+    } else {
+        Err(ParamsError::UnknownSymbols(unknown))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::model::{Price, Quote, RunId};
+
+    fn hub() -> Hub {
+        let quotes = ["AAPL", "MSFT"].map(|symbol| Quote {
+            symbol: symbol.parse().unwrap(),
+            price: Price::new(1.0).unwrap(),
+            change: 0.0,
+            change_pct: 0.0,
+            ts: 0,
+        });
+        Hub::new(RunId(1), quotes.into(), 10)
+    }
+
+    #[test]
+    fn a_list_of_known_symbols_is_a_filter() {
+        let hub = hub();
+        assert!(symbol_filter(None, &hub).unwrap().is_none());
+        let filter = symbol_filter(Some("MSFT, AAPL,MSFT"), &hub).unwrap().unwrap();
+        assert_eq!(filter.len(), 2);
+    }
+
+    #[test]
+    fn bad_lists_say_what_was_wrong() {
+        let hub = hub();
+        for (list, says) in [
+            ("", "empty"),
+            ("AAPL,,MSFT", "cannot be empty"),
+            ("aapl", "A-Z"),
+            ("AAPL,NOPE,ZZZ", "NOPE, ZZZ"),
+        ] {
+            let error = symbol_filter(Some(list), &hub).unwrap_err();
+            assert!(error.to_string().contains(says), "{list:?}: {error}");
+        }
+    }
+}
