@@ -16,7 +16,7 @@ use leptos::prelude::*;
 /// it takes the same snapshot from the page and opens the live stream.
 #[component]
 pub fn Dashboard() -> impl IntoView {
-    let initial = SharedValue::new(|| use_context::<Snapshot>()).into_inner();
+    let initial = SharedValue::new(use_context::<Snapshot>).into_inner();
     let (quotes, last_event_id) = initial.map_or((Vec::new(), None), |snapshot| {
         (snapshot.quotes, Some(snapshot.last_event_id))
     });

@@ -187,7 +187,8 @@ impl FromStr for EventId {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let invalid = || EventIdError(text.chars().take(64).collect());
         let (run, seq) = text.split_once('-').ok_or_else(invalid)?;
-        let hex = |s: &str| s.len() == 8 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let hex =
+            |s: &str| s.len() == 8 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
         if !hex(run) || !digits(seq) {
             return Err(invalid());
@@ -338,9 +339,21 @@ mod tests {
         assert_eq!(serde_json::to_string(&id).unwrap(), r#""3f9a0c21-42""#);
         assert!(id.next().follows(id));
         assert!(!id.follows(id));
-        let other_run = EventId { run: RunId(1), ..id.next() };
+        let other_run = EventId {
+            run: RunId(1),
+            ..id.next()
+        };
         assert!(!other_run.follows(id));
-        for bad in ["", "42", "3f9a0c21-", "3F9A0C21-42", "3f9a0c2-42", "3f9a0c21-4x", "3f9a0c21--1", "3f9a0c21-99999999999999999999"] {
+        for bad in [
+            "",
+            "42",
+            "3f9a0c21-",
+            "3F9A0C21-42",
+            "3f9a0c2-42",
+            "3f9a0c21-4x",
+            "3f9a0c21--1",
+            "3f9a0c21-99999999999999999999",
+        ] {
             assert!(bad.parse::<EventId>().is_err(), "{bad:?} was accepted");
         }
     }

@@ -174,7 +174,10 @@ mod tests {
         assert_eq!(c.phase, Phase::Connecting, "only a live stream goes stale");
         c.opened();
         c.went_quiet();
-        assert_eq!((c.phase, c.describe().as_str()), (Phase::Stale, "Stale: no data from the server"));
+        assert_eq!(
+            (c.phase, c.describe().as_str()),
+            (Phase::Stale, "Stale: no data from the server")
+        );
         c.heard();
         assert_eq!(c.phase, Phase::Live);
         c.went_quiet();

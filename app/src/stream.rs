@@ -32,6 +32,9 @@ const DEFAULT_HEARTBEAT_MS: f64 = 5000.0;
 /// How often the silence is checked.
 const STALE_CHECK: Duration = Duration::from_millis(250);
 
+/// Handles one event's `data` and `lastEventId`; a [`Gap`] means an update was lost.
+type Handler = Box<dyn FnMut(&str, &str) -> Result<(), Gap>>;
+
 /// The signals a stream writes to.
 #[derive(Clone, Copy)]
 pub(crate) struct Sinks {
@@ -67,7 +70,7 @@ impl PriceStream {
         let broken = Rc::new(Cell::new(false));
 
         // Every named event: note that the stream spoke, then handle it.
-        let listen = |name: &str, mut handle: Box<dyn FnMut(&str, &str) -> Result<(), Gap>>| {
+        let listen = |name: &str, mut handle: Handler| {
             let heard = heard.clone();
             let broken = broken.clone();
             let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
@@ -95,7 +98,9 @@ impl PriceStream {
             SNAPSHOT_EVENT,
             Box::new(move |data, _| {
                 if let Some(snapshot) = parse::<Snapshot>(SNAPSHOT_EVENT, data) {
-                    let recovery = sinks.sync.try_update(|sync| sync.snapshot(snapshot.last_event_id));
+                    let recovery = sinks
+                        .sync
+                        .try_update(|sync| sync.snapshot(snapshot.last_event_id));
                     sinks.table.reset(snapshot.quotes);
                     if let Some(recovery) = recovery.flatten() {
                         sinks.recovery.set(Some(recovery));
@@ -114,7 +119,10 @@ impl PriceStream {
                     logging::warn!("ignored a {PRICE_UPDATE_EVENT} without a valid id: {id:?}");
                     return Ok(());
                 };
-                sinks.sync.try_update(|sync| sync.update(id)).unwrap_or(Ok(()))?;
+                sinks
+                    .sync
+                    .try_update(|sync| sync.update(id))
+                    .unwrap_or(Ok(()))?;
                 sinks.table.apply(quote);
                 Ok(())
             }),

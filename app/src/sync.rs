@@ -136,10 +136,7 @@ mod tests {
     use crate::model::RunId;
 
     fn id(seq: u64) -> EventId {
-        EventId {
-            run: RunId(1),
-            seq,
-        }
+        EventId { run: RunId(1), seq }
     }
 
     #[test]

@@ -204,11 +204,7 @@ mod tests {
         owner.with(|| {
             let table = Table::new(vec![quote("AAPL", 10.0), quote("MSFT", 20.0)]);
             table.reset(vec![quote("NVDA", 5.0), quote("AAPL", 11.0)]);
-            let order: Vec<String> = table
-                .symbols()
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
+            let order: Vec<String> = table.symbols().iter().map(|s| s.to_string()).collect();
             assert_eq!(order, ["NVDA", "AAPL"]);
             assert_eq!(price_of(&table, "AAPL"), 11.0);
             assert!(table.row(&"MSFT".parse().unwrap()).is_none());

@@ -234,7 +234,9 @@ impl State {
 }
 
 fn keeps(filter: &Filter, symbol: &Symbol) -> bool {
-    filter.as_ref().is_none_or(|symbols| symbols.contains(symbol))
+    filter
+        .as_ref()
+        .is_none_or(|symbols| symbols.contains(symbol))
 }
 
 #[cfg(test)]

@@ -127,7 +127,9 @@ mod tests {
     fn a_list_of_known_symbols_is_a_filter() {
         let hub = hub();
         assert!(symbol_filter(None, &hub).unwrap().is_none());
-        let filter = symbol_filter(Some("MSFT, AAPL,MSFT"), &hub).unwrap().unwrap();
+        let filter = symbol_filter(Some("MSFT, AAPL,MSFT"), &hub)
+            .unwrap()
+            .unwrap();
         assert_eq!(filter.len(), 2);
     }
 

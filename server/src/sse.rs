@@ -111,9 +111,7 @@ fn resume(hub: &Hub, text: &str, filter: &Filter, out: &mut VecDeque<Event>) -> 
     Counters::bump(&hub.counters.resynced);
     tracing::info!(reason = %why, "stream resynced with a snapshot");
     let cursor = push_snapshot(out, hub.snapshot(filter));
-    out.push_back(wire::notice(&format!(
-        "resynced from a snapshot: {why}"
-    )));
+    out.push_back(wire::notice(&format!("resynced from a snapshot: {why}")));
     cursor
 }
 
@@ -214,7 +212,11 @@ impl Subscriber {
         let heartbeat = Heartbeat {
             time: feed::now_ms(),
             last_event_id: self.cursor,
-            interval_ms: self.heartbeat_every.as_millis().try_into().unwrap_or(u64::MAX),
+            interval_ms: self
+                .heartbeat_every
+                .as_millis()
+                .try_into()
+                .unwrap_or(u64::MAX),
         };
         wire::heartbeat(&heartbeat).unwrap_or_else(|error| {
             tracing::error!(%error, "could not encode a heartbeat");

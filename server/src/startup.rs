@@ -3,11 +3,7 @@
 use crate::{api, config::Config, feed, hub::Hub, listener::StallGuardListener, sse};
 use app::model::RunId;
 use app::{App, shell};
-use axum::{
-    Router,
-    extract::FromRef,
-    routing::get,
-};
+use axum::{Router, extract::FromRef, routing::get};
 use leptos::prelude::{LeptosOptions, get_configuration, provide_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
@@ -133,7 +129,7 @@ impl Application {
         tracing::info!("listening on http://{}", listener.local_addr()?);
         let listener = StallGuardListener::new(listener, config.stall_timeout(), state.hub.clone());
         let server = axum::serve(listener, router(state, &config))
-        .with_graceful_shutdown(token.clone().cancelled_owned());
+            .with_graceful_shutdown(token.clone().cancelled_owned());
 
         let grace = config.shutdown_grace();
         let result = tokio::select! {

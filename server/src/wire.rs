@@ -49,7 +49,9 @@ pub fn jittered(base: Duration, rng: &mut impl Rng) -> Duration {
 /// The first frame of every stream: how long the browser waits before
 /// reconnecting, in whole milliseconds.
 pub fn retry(delay: Duration) -> Event {
-    Event::default().retry(Duration::from_millis(delay.as_millis().try_into().unwrap_or(u64::MAX)))
+    Event::default().retry(Duration::from_millis(
+        delay.as_millis().try_into().unwrap_or(u64::MAX),
+    ))
 }
 
 /// A `priceUpdate` event carrying `quote` as camelCase JSON.
@@ -97,6 +99,9 @@ mod tests {
             .map(|_| jittered(base, &mut rng).as_millis())
             .collect();
         assert!(delays.len() > 50, "retry delays barely vary: {delays:?}");
-        assert!(delays.iter().all(|ms| (2250..=3750).contains(ms)), "{delays:?}");
+        assert!(
+            delays.iter().all(|ms| (2250..=3750).contains(ms)),
+            "{delays:?}"
+        );
     }
 }

@@ -90,7 +90,11 @@ async fn symbols_filter_the_snapshot_and_the_stream() {
         .iter()
         .map(|q| q["symbol"].as_str().unwrap())
         .collect();
-    assert_eq!(symbols, ["AAPL", "ZZZZ"], "configured order, only those listed");
+    assert_eq!(
+        symbols,
+        ["AAPL", "ZZZZ"],
+        "configured order, only those listed"
+    );
 
     let mut stream = app.open_stream_at("/events?symbols=BRK.B", None).await;
     let first = stream.next_of("snapshot").await.unwrap().json();
@@ -153,7 +157,10 @@ async fn stats_count_streams_and_resumes() {
     let stats = app.stats().await;
 
     assert_eq!(stats["streams"], 3);
-    assert_eq!((stats["resumed"].as_u64(), stats["resynced"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (stats["resumed"].as_u64(), stats["resynced"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert!(stats["historyLen"].as_u64().unwrap() >= 1);
     assert_eq!(stats["slowSnapshots"], 0);
 }

@@ -52,7 +52,9 @@ async fn two_independent_parsers_read_the_same_events() {
     while let Some(chunk) = body.next().await {
         raw.extend_from_slice(&chunk.unwrap());
     }
-    assert!(raw.ends_with(b"data: server restarting\ndata: your browser reconnects and catches up by itself\n\n"));
+    assert!(raw.ends_with(
+        b"data: server restarting\ndata: your browser reconnects and catches up by itself\n\n"
+    ));
 
     let rust = parse_with_eventsource_stream(&raw).await;
     let node = parse_with_eventsource_parser(&raw);
@@ -122,5 +124,8 @@ fn parse_with_eventsource_parser(raw: &[u8]) -> NodeParse {
 }
 
 fn count(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack.windows(needle.len()).filter(|w| *w == needle).count()
+    haystack
+        .windows(needle.len())
+        .filter(|w| *w == needle)
+        .count()
 }

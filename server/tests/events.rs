@@ -2,8 +2,8 @@
 
 mod helpers;
 
-use helpers::{Update, spawn_app};
 use app::model::EventId;
+use helpers::{Update, spawn_app};
 use std::{
     collections::{HashMap, HashSet},
     time::SystemTime,
@@ -60,7 +60,15 @@ async fn cors_is_restricted_to_the_configured_origins() {
 
 #[tokio::test]
 async fn a_fresh_stream_is_retry_snapshot_heartbeat_then_price_updates() {
-    let app = spawn_app(&["--retry-ms", "2000", "--rate", "100", "--symbols", "AAPL,MSFT"]).await;
+    let app = spawn_app(&[
+        "--retry-ms",
+        "2000",
+        "--rate",
+        "100",
+        "--symbols",
+        "AAPL,MSFT",
+    ])
+    .await;
     let mut stream = app.open_stream().await;
 
     // retry: the base ± 25 %, in whole milliseconds.
@@ -98,7 +106,11 @@ async fn a_fresh_stream_is_retry_snapshot_heartbeat_then_price_updates() {
             break frame;
         }
         let update = Update::from(frame);
-        assert!(update.id.follows(position), "{} after {position}", update.id);
+        assert!(
+            update.id.follows(position),
+            "{} after {position}",
+            update.id
+        );
         position = update.id;
     };
     let beat = heartbeat.json();
@@ -114,7 +126,11 @@ async fn a_fresh_stream_is_retry_snapshot_heartbeat_then_price_updates() {
     assert!(now_ms().abs_diff(u128::from(beat["time"].as_u64().unwrap())) < 5_000);
 
     let update = stream.next_update().await.unwrap();
-    assert_eq!(update.id, heartbeat.event_id().next(), "the first update follows");
+    assert_eq!(
+        update.id,
+        heartbeat.event_id().next(),
+        "the first update follows"
+    );
     let fields: Vec<&str> = update
         .data
         .as_object()
@@ -174,7 +190,11 @@ async fn a_quiet_stream_sends_heartbeats_with_its_position() {
         assert_eq!(heartbeat.json()["intervalMs"], 200);
     }
     // The first comes at once, the next two one interval apart.
-    assert!(started.elapsed().as_millis() >= 380, "{:?}", started.elapsed());
+    assert!(
+        started.elapsed().as_millis() >= 380,
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -288,7 +308,10 @@ async fn a_client_that_stops_reading_does_not_hold_up_the_others_and_is_disconne
     // The stalled client is cut off; its stream and buffers are freed.
     let deadline = std::time::Instant::now() + helpers::PATIENCE * 3;
     while app.stats().await["stalledDisconnects"] != 1 {
-        assert!(std::time::Instant::now() < deadline, "the stalled client is still connected");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stalled client is still connected"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     drop(readers);

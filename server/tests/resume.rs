@@ -82,7 +82,10 @@ async fn the_last_event_id_query_parameter_resumes_too_and_the_header_wins() {
     // A browser reconnecting to that URL sends its newer id in the header.
     let newer = missed[20].id;
     let mut both = app
-        .open_stream_at(&format!("/events?lastEventId={cut_at}"), Some(&newer.to_string()))
+        .open_stream_at(
+            &format!("/events?lastEventId={cut_at}"),
+            Some(&newer.to_string()),
+        )
         .await;
     let missed = replayed(&mut both).await;
     assert_continues(newer, &missed);
@@ -93,9 +96,7 @@ async fn resuming_at_the_head_replays_nothing() {
     let app = spawn_app(&["--rate", "0.001"]).await;
     let head = app.hub.head();
 
-    let mut stream = app
-        .open_stream_at("/events", Some(&head.to_string()))
-        .await;
+    let mut stream = app.open_stream_at("/events", Some(&head.to_string())).await;
 
     assert!(replayed(&mut stream).await.is_empty());
 }
@@ -202,7 +203,11 @@ async fn a_reader_that_falls_out_of_the_history_gets_a_snapshot_not_a_hole() {
             }
             "priceUpdate" => {
                 let update = Update::from(frame);
-                assert!(update.id.follows(previous), "{} after {previous}", update.id);
+                assert!(
+                    update.id.follows(previous),
+                    "{} after {previous}",
+                    update.id
+                );
                 previous = update.id;
                 updates += 1;
             }

@@ -2,10 +2,10 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+use app::model::EventId;
 use bytes::Bytes;
 use clap::Parser;
 use futures::{Stream, StreamExt};
-use app::model::EventId;
 use server::{config::Config, hub::Hub, startup::Application};
 use std::{
     io,
@@ -79,7 +79,12 @@ impl TestApp {
 
     /// `GET /api/stats` as JSON.
     pub async fn stats(&self) -> serde_json::Value {
-        let response = self.client.get(self.url("/api/stats")).send().await.unwrap();
+        let response = self
+            .client
+            .get(self.url("/api/stats"))
+            .send()
+            .await
+            .unwrap();
         response.json().await.unwrap()
     }
 
