@@ -75,8 +75,9 @@ pub fn Dashboard() -> impl IntoView {
     #[cfg(not(feature = "hydrate"))]
     let reconnect = || {};
 
+    let phase = Memo::new(move |_| connection.with(|c| c.phase.slug()));
     view! {
-        <div class="page">
+        <div class="page" data-phase=phase>
             <header class="topbar">
                 <h1 class="brand">
                     <span class="brand-mark" aria-hidden="true">"▮▮"</span>

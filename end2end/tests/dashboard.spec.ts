@@ -1,6 +1,7 @@
 import { test, expect } from "./fixtures";
 
 const SYMBOLS = ["AAPL", "MSFT", "NVDA", "BRK.B", "ZZZZ"];
+const EVENT_ID = /^[0-9a-f]{8}-\d+$/;
 
 test.use({ serverArgs: ["--symbols", SYMBOLS.join(","), "--rate", "40", "--retry-ms", "500"] });
 
@@ -14,32 +15,65 @@ test("the table fills with every symbol, goes live and prices move", async ({ da
 
   const before = await dashboard.prices();
   await dashboard.expectPricesToMoveFrom(before);
-  await expect(dashboard.lastEventId).toHaveText(/^\d+$/);
+  await expect(dashboard.lastEventId).toHaveText(EVENT_ID);
   await expect(dashboard.rows).toHaveCount(SYMBOLS.length);
+  // A first load that resumed from the page's own snapshot has nothing to report.
+  await expect(dashboard.recovery).toHaveCount(0);
 });
 
-test("the status shows Reconnecting while the server is down and Live once it is back", async ({
-  dashboard,
-  server,
-  page,
-}) => {
-  await expect(dashboard.status).toHaveAttribute("data-state", "live");
-  await expect(dashboard.reconnects).toHaveText("0");
+test.describe("a server restart", () => {
+  // Slow enough that the table and /api/snapshot can be caught at the same id.
+  test.use({ serverArgs: ["--symbols", SYMBOLS.join(","), "--rate", "3", "--retry-ms", "500"] });
 
-  await server.stop();
+  test("goes Reconnecting, then Live, resynced, and the table equals the new snapshot", async ({
+    dashboard,
+    server,
+    page,
+  }) => {
+    await expect(dashboard.status).toHaveAttribute("data-state", "live");
+    await expect(dashboard.reconnects).toHaveText("0");
+    const before = await dashboard.lastEventId.textContent();
 
-  await expect(dashboard.status).toHaveAttribute("data-state", "reconnecting");
-  await expect(dashboard.status).toContainText("Reconnecting");
-  const idWhileDown = await dashboard.lastEventId.textContent();
+    await server.stop();
 
-  await server.start(["--seed", "99"]);
+    await expect(dashboard.notice).toContainText("server restarting");
+    await expect(dashboard.status).toHaveAttribute("data-state", "reconnecting");
+    await expect(dashboard.status).toContainText(/Reconnecting… \(attempt \d+\)/);
 
-  await expect(dashboard.status).toHaveAttribute("data-state", "live");
-  await expect(dashboard.reconnects).toHaveText("1");
-  await expect(dashboard.lastEventId).not.toHaveText(idWhileDown ?? "");
-  const before = await dashboard.prices();
-  await dashboard.expectPricesToMoveFrom(before);
-  await page.screenshot({ path: test.info().outputPath("after-reconnect.png") });
+    await server.start(["--seed", "99"]);
+
+    await expect(dashboard.status).toHaveAttribute("data-state", "live");
+    await expect(dashboard.reconnects).toHaveText("1");
+    await expect(dashboard.recovery).toHaveText("resynced from snapshot");
+    // The new run's ids, not a continuation of the old ones.
+    await expect(dashboard.lastEventId).toHaveText(EVENT_ID);
+    expect((await dashboard.lastEventId.textContent())!.split("-")[0]).not.toBe(before!.split("-")[0]);
+    await dashboard.expectToEqualSnapshot(server.url);
+    await page.screenshot({ path: test.info().outputPath("after-restart.png") });
+  });
+});
+
+test.describe("a stalled feed", () => {
+  test.use({ serverArgs: ["--symbols", "AAPL,MSFT", "--rate", "20", "--heartbeat-ms", "400"] });
+
+  test("shows Stale while nothing arrives and Live once it flows again", async ({ dashboard, server, page }) => {
+    await expect(dashboard.status).toHaveAttribute("data-state", "live");
+
+    server.pause();
+    try {
+      // 2.5 heartbeat intervals (1 s) without a word.
+      await expect(dashboard.status).toHaveAttribute("data-state", "stale");
+      await expect(dashboard.status).toContainText("Stale");
+      await page.screenshot({ path: test.info().outputPath("stale.png") });
+    } finally {
+      server.resume();
+    }
+
+    await expect(dashboard.status).toHaveAttribute("data-state", "live");
+    await expect(dashboard.reconnects).toHaveText("0");
+    const before = await dashboard.prices();
+    await dashboard.expectPricesToMoveFrom(before);
+  });
 });
 
 test.describe("in another time zone", () => {

@@ -1,5 +1,6 @@
 import { test as base, expect, Page, Locator } from "@playwright/test";
 import { ChildProcess, spawn } from "node:child_process";
+import net from "node:net";
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 
@@ -59,6 +60,16 @@ export class TickertapeServer {
     });
   }
 
+  /** Freezes the process (SIGSTOP): connections stay open, nothing is sent. */
+  pause(): void {
+    this.process?.kill("SIGSTOP");
+  }
+
+  /** Lets a paused process run again (SIGCONT). */
+  resume(): void {
+    this.process?.kill("SIGCONT");
+  }
+
   /** Stops the server with SIGTERM and waits for the process to exit. */
   async stop(): Promise<void> {
     const child = this.process;
@@ -69,15 +80,82 @@ export class TickertapeServer {
   }
 }
 
+/**
+ * A TCP proxy on 127.0.0.1 in front of the server, as an operator's proxy would
+ * be, that a test can use to cut every connection or answer 503 to new ones.
+ */
+export class CuttingProxy {
+  private readonly server = net.createServer((client) => this.accept(client));
+  private readonly sockets = new Set<net.Socket>();
+  private refusing = false;
+  port = 0;
+
+  constructor(private readonly target: () => number) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    this.port = (this.server.address() as net.AddressInfo).port;
+  }
+
+  /** Drops every open connection, as a network failure would. */
+  cutAll(): void {
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+  }
+
+  /** While set, new connections get `503 Service Unavailable` (browsers then close
+   * their EventSource for good). */
+  refuse(refusing: boolean): void {
+    this.refusing = refusing;
+  }
+
+  async stop(): Promise<void> {
+    this.cutAll();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+
+  private accept(client: net.Socket): void {
+    if (this.refusing) {
+      client.once("data", () =>
+        client.end("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"),
+      );
+      return;
+    }
+    const upstream = net.connect(this.target(), "127.0.0.1");
+    for (const [a, b] of [
+      [client, upstream],
+      [upstream, client],
+    ]) {
+      this.sockets.add(a);
+      a.pipe(b);
+      a.on("error", () => b.destroy());
+      a.on("close", () => {
+        this.sockets.delete(a);
+        b.destroy();
+      });
+    }
+  }
+}
+
 /** The dashboard, as a viewer sees it. */
 export class Dashboard {
   readonly status: Locator;
   readonly rows: Locator;
   readonly reconnects: Locator;
   readonly lastEventId: Locator;
+  readonly recovery: Locator;
+  readonly notice: Locator;
+  readonly reconnectButton: Locator;
 
   constructor(readonly page: Page) {
     this.status = page.getByTestId("connection-status");
+    this.recovery = page.getByTestId("recovery");
+    this.notice = page.getByTestId("notice");
+    this.reconnectButton = page.getByRole("button", { name: "Reconnect" });
     this.rows = page.getByTestId("ticker-table").locator("tbody").getByTestId("quote-row");
     this.reconnects = page.getByTestId("reconnect-count");
     this.lastEventId = page.getByTestId("last-event-id");
@@ -96,6 +174,25 @@ export class Dashboard {
       ]),
     );
     return Object.fromEntries(entries);
+  }
+
+  /** Waits until the table shows exactly `GET /api/snapshot` of `serverUrl`: the
+   * same symbols in the same order, at the same prices, at the same event id. */
+  async expectToEqualSnapshot(serverUrl: string): Promise<void> {
+    await expect(async () => {
+      const shownId = await this.lastEventId.textContent();
+      const snapshot = await (await this.page.request.get(`${serverUrl}/api/snapshot`)).json();
+      expect(shownId).toBe(snapshot.lastEventId);
+      const shown = Object.entries(await this.prices()).map(([symbol, text]) => [
+        symbol,
+        Number(text.replace(/[^\d.]/g, "")),
+      ]);
+      const expected = snapshot.quotes.map((q: { symbol: string; price: number }) => [
+        q.symbol,
+        Number(q.price.toFixed(2)),
+      ]);
+      expect(shown).toEqual(expected);
+    }).toPass({ timeout: 15_000 });
   }
 
   /** Waits until some price differs from `before`. */
