@@ -9,6 +9,13 @@
 //! cargo bench -p server --bench fanout                    # defaults
 //! STREAMS=2000 STALLED=20 RATE=200 SECONDS=20 cargo bench -p server --bench fanout
 //! ```
+//!
+//! Client and server share this process (and its RSS figure); stalled clients are
+//! disconnected once their buffers (hyper's ~400 KB and the kernel's) are full and
+//! a write has waited 2 s, so give them enough updates to fill those.
+//!
+//! ```text
+//! ```
 
 use clap::Parser;
 use futures::StreamExt;
@@ -56,12 +63,17 @@ async fn read_stream(url: String, until: Instant) -> Vec<u64> {
         buffer.push_str(&String::from_utf8_lossy(&chunk));
         while let Some(end) = buffer.find("\n\n") {
             let frame: String = buffer.drain(..end + 2).collect();
+            if !frame.starts_with("event: priceUpdate") {
+                continue;
+            }
             if let Some(at) = frame.find("\"ts\":") {
-                let ts: u64 = frame[at + 5..]
-                    .trim_end_matches(|c: char| !c.is_ascii_digit())
-                    .parse()
-                    .unwrap_or(0);
-                latencies.push(now_ms().saturating_sub(ts));
+                let digits: String = frame[at + 5..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                if let Ok(ts) = digits.parse::<u64>() {
+                    latencies.push(now_ms().saturating_sub(ts));
+                }
             }
         }
     }
