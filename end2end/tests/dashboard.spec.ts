@@ -1,4 +1,4 @@
-import { test, expect } from "./fixtures";
+import { test, expect, Dashboard } from "./fixtures";
 
 const SYMBOLS = ["AAPL", "MSFT", "NVDA", "BRK.B", "ZZZZ"];
 const EVENT_ID = /^[0-9a-f]{8}-\d+$/;
@@ -19,6 +19,31 @@ test("the table fills with every symbol, goes live and prices move", async ({ da
   await expect(dashboard.rows).toHaveCount(SYMBOLS.length);
   // A first load that resumed from the page's own snapshot has nothing to report.
   await expect(dashboard.recovery).toHaveCount(0);
+});
+
+test("Connecting until the stream answers, then Live", async ({ page, server }) => {
+  // Hold the stream request until the page has hydrated and shown Connecting.
+  let release = () => {};
+  let requested = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const streamRequested = new Promise<void>((resolve) => (requested = resolve));
+  await page.route("**/events**", async (route) => {
+    requested();
+    await held;
+    await route.continue();
+  });
+  await page.goto(server.url);
+  const dashboard = new Dashboard(page);
+
+  await expect(dashboard.status).toHaveAttribute("data-state", "connecting");
+  await expect(dashboard.status).toHaveText("Connecting…");
+  await streamRequested; // hydrated, and the EventSource is waiting for an answer
+  await expect(dashboard.status).toHaveAttribute("data-state", "connecting");
+
+  release();
+
+  await expect(dashboard.status).toHaveAttribute("data-state", "live");
+  await expect(dashboard.status).toHaveText("Live");
 });
 
 test.describe("a server restart", () => {
