@@ -1,4 +1,5 @@
-//! The real `tickertape` binary: SIGTERM with thousands of open streams.
+//! The real `tickertape` binary: its memory with a client that stops reading, and
+//! SIGTERM with thousands of open streams.
 
 use std::{
     io::{BufRead, BufReader},
@@ -13,10 +14,11 @@ use tokio::{
 
 const STREAMS: usize = 2000;
 
-/// Starts the binary on a free port and returns it with its address.
-fn start() -> (Child, SocketAddr) {
+/// Starts the binary on a free port with `args` and returns it with its address.
+fn start(args: &[&str]) -> (Child, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tickertape"))
-        .args(["--addr", "127.0.0.1:0", "--rate", "50"])
+        .args(["--addr", "127.0.0.1:0"])
+        .args(args)
         .env("NO_COLOR", "1")
         .env("RUST_LOG", "warn,server::startup=info")
         .stdout(Stdio::piped())
@@ -68,7 +70,7 @@ async fn told_and_ended(mut tcp: TcpStream, mut seen: Vec<u8>) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_tells_thousands_of_streams_and_exits_within_two_seconds() {
     rlimit::increase_nofile_limit(4 * STREAMS as u64 + 100).unwrap();
-    let (mut child, addr) = start();
+    let (mut child, addr) = start(&["--rate", "50"]);
     let mut streams = Vec::with_capacity(STREAMS);
     for _ in 0..STREAMS / 100 {
         let batch = (0..100).map(|_| open(addr));
@@ -107,4 +109,86 @@ async fn sigterm_tells_thousands_of_streams_and_exits_within_two_seconds() {
         told, STREAMS,
         "only {told} of {STREAMS} streams got the shutdown notice"
     );
+}
+
+/// The resident memory of process `pid`, in bytes.
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+/// Waits until the server has published `count` updates.
+async fn wait_for_published(client: &reqwest::Client, addr: SocketAddr, count: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let stats: serde_json::Value = client
+            .get(format!("http://{addr}/api/stats"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = stats["lastEventId"].as_str().unwrap();
+        let seq: u64 = id.split_once('-').unwrap().1.parse().unwrap();
+        if seq >= count {
+            return;
+        }
+        assert!(Instant::now() < deadline, "only {seq} updates published");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_does_not_grow_the_servers_memory() {
+    // The stalled client is never disconnected here: memory must stay bounded anyway.
+    let (mut child, addr) = start(&["--rate", "50000", "--stall-timeout-ms", "3600000"]);
+    let mut stalled = TcpStream::connect(addr).await.unwrap();
+    stalled
+        .write_all(b"GET /events HTTP/1.1\r\nHost: tickertape\r\n\r\n")
+        .await
+        .unwrap();
+    // Readers that keep up, reading and discarding.
+    let mut readers = Vec::new();
+    for _ in 0..3 {
+        let (mut tcp, _) = open(addr).await;
+        readers.push(tokio::spawn(async move {
+            let mut chunk = vec![0; 64 * 1024];
+            while matches!(tcp.read(&mut chunk).await, Ok(n) if n > 0) {}
+        }));
+    }
+    let client = reqwest::Client::new();
+
+    // Past the history's fill (10 000) and the stalled client's buffers.
+    wait_for_published(&client, addr, 100_000).await;
+    let before = rss(child.id());
+    wait_for_published(&client, addr, 400_000).await;
+    let after = rss(child.id());
+
+    // An unbounded queue for the stalled client would hold 300 000 more frames
+    // (about 45 MB) by now.
+    let grown = after.saturating_sub(before);
+    eprintln!(
+        "RSS {} KiB after 100 000 updates, {} KiB after 400 000",
+        before >> 10,
+        after >> 10
+    );
+    assert!(
+        grown < 15 << 20,
+        "RSS grew by {} KiB (from {} to {} KiB)",
+        grown >> 10,
+        before >> 10,
+        after >> 10
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(stalled);
+    for reader in readers {
+        reader.abort();
+    }
 }
