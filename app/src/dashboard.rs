@@ -75,15 +75,15 @@ pub fn Dashboard() -> impl IntoView {
     #[cfg(not(feature = "hydrate"))]
     let reconnect = || {};
 
-    let phase = Memo::new(move |_| connection.with(|c| c.phase.slug()));
+    let phase = Memo::new(move |_| connection.with(|c| c.phase));
     view! {
-        <div class="page" data-phase=phase>
+        <div class="page" data-phase=move || phase.get().slug()>
             <header class="topbar">
                 <h1 class="brand">
                     <span class="brand-mark" aria-hidden="true">"▮▮"</span>
                     "tickertape"
                 </h1>
-                <StatusBar connection sync recovery reconnect />
+                <StatusBar connection phase sync recovery reconnect />
             </header>
             <NoticeBar notice />
             <main>
@@ -102,11 +102,11 @@ pub fn Dashboard() -> impl IntoView {
 #[component]
 fn StatusBar(
     connection: RwSignal<Connection>,
+    phase: Memo<Phase>,
     sync: RwSignal<StreamSync>,
     recovery: RwSignal<Option<Recovery>>,
     reconnect: impl Fn() + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
-    let phase = Memo::new(move |_| connection.with(|c| c.phase));
     // How the stream came back: after a reconnect, or whenever it had to resync.
     let came_back = move || {
         let reconnected = connection.with(|c| c.reconnects > 0);

@@ -75,15 +75,7 @@ async fn the_dashboard_html_already_holds_the_current_prices() {
 async fn symbols_filter_the_snapshot_and_the_stream() {
     let app = spawn_app(&["--symbols", SYMBOLS, "--rate", "300"]).await;
 
-    let snapshot: serde_json::Value = app
-        .client
-        .get(app.url("/api/snapshot?symbols=ZZZZ,AAPL"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let snapshot = app.get_json("/api/snapshot?symbols=ZZZZ,AAPL").await;
     let symbols: Vec<&str> = snapshot["quotes"]
         .as_array()
         .unwrap()
@@ -131,15 +123,7 @@ async fn bad_symbol_lists_get_a_400_that_says_what_was_wrong() {
             assert!(message.contains(says), "{path}?{query}: {message}");
         }
     }
-    let body: serde_json::Value = app
-        .client
-        .get(app.url("/events?symbols=AAPL,NOPE"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = app.get_json("/events?symbols=AAPL,NOPE").await;
     assert_eq!(body["symbols"], serde_json::json!(["NOPE"]));
     assert_eq!(app.hub.subscriber_count(), 0, "a refused stream was opened");
 }

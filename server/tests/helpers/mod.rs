@@ -77,15 +77,15 @@ impl TestApp {
         SseClient::new(response)
     }
 
+    /// `GET path`, whatever its status, with its body as JSON.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
     /// `GET /api/stats` as JSON.
     pub async fn stats(&self) -> serde_json::Value {
-        let response = self
-            .client
-            .get(self.url("/api/stats"))
-            .send()
-            .await
-            .unwrap();
-        response.json().await.unwrap()
+        self.get_json("/api/stats").await
     }
 
     /// Sends the shutdown signal and returns how long the server took to stop.
