@@ -26,6 +26,9 @@ const EVENTS_URL: &str = "/events";
 /// A stream is stale after this many heartbeat intervals without a word.
 const STALE_AFTER_HEARTBEATS: f64 = 2.5;
 
+/// A stale stream is reopened (from the last id) after this many intervals.
+const REOPEN_AFTER_HEARTBEATS: f64 = 6.0;
+
 /// The heartbeat interval assumed until the first heartbeat says otherwise.
 const DEFAULT_HEARTBEAT_MS: f64 = 5000.0;
 
@@ -175,9 +178,19 @@ impl PriceStream {
 
         let stale_check = set_interval_with_handle(
             move || {
-                let live = sinks.connection.with_untracked(|c| c.phase == Phase::Live);
-                if live && heard.silent_for() > STALE_AFTER_HEARTBEATS * heard.interval_ms.get() {
+                let phase = sinks.connection.with_untracked(|c| c.phase);
+                let silent = heard.silent_for() / heard.interval_ms.get();
+                if phase == Phase::Live && silent > STALE_AFTER_HEARTBEATS {
                     sinks.connection.update(Connection::went_quiet);
+                } else if phase == Phase::Stale && silent > REOPEN_AFTER_HEARTBEATS && !broken.get()
+                {
+                    // Heartbeats promise traffic: this long a silence is a dead connection
+                    // (a sleeping laptop, a dropped NAT entry) that the browser has not noticed.
+                    logging::warn!(
+                        "no word from the server for {silent:.0} heartbeats; reopening the stream"
+                    );
+                    broken.set(true);
+                    sinks.restart.notify();
                 }
             },
             STALE_CHECK,

@@ -79,14 +79,14 @@ test.describe("a server restart", () => {
 });
 
 test.describe("a stalled feed", () => {
-  test.use({ serverArgs: ["--symbols", "AAPL,MSFT", "--rate", "20", "--heartbeat-ms", "400"] });
+  test.use({ serverArgs: ["--symbols", "AAPL,MSFT", "--rate", "20", "--heartbeat-ms", "800"] });
 
   test("shows Stale while nothing arrives and Live once it flows again", async ({ dashboard, server, page }) => {
     await expect(dashboard.status).toHaveAttribute("data-state", "live");
 
     server.pause();
     try {
-      // 2.5 heartbeat intervals (1 s) without a word.
+      // 2.5 heartbeat intervals (2 s) without a word; reopening would take 6 (4.8 s).
       await expect(dashboard.status).toHaveAttribute("data-state", "stale");
       await expect(dashboard.status).toContainText("Stale");
       await page.screenshot({ path: test.info().outputPath("stale.png") });
@@ -98,6 +98,27 @@ test.describe("a stalled feed", () => {
     await expect(dashboard.reconnects).toHaveText("0");
     const before = await dashboard.prices();
     await dashboard.expectPricesToMoveFrom(before);
+  });
+});
+
+test.describe("a feed silent for six heartbeats", () => {
+  test.use({ serverArgs: ["--symbols", "AAPL,MSFT", "--rate", "20", "--heartbeat-ms", "300"] });
+
+  test("is reopened from the last id and resumes once the server answers", async ({ dashboard, server }) => {
+    await expect(dashboard.status).toHaveAttribute("data-state", "live");
+
+    server.pause();
+    try {
+      await expect(dashboard.status).toHaveAttribute("data-state", "stale");
+      // The connection is presumed dead and a new one waits on the frozen server.
+      await expect(dashboard.status).toHaveAttribute("data-state", "reconnecting");
+    } finally {
+      server.resume();
+    }
+
+    await expect(dashboard.status).toHaveAttribute("data-state", "live");
+    await expect(dashboard.reconnects).toHaveText("1");
+    await expect(dashboard.recovery).toHaveText(/^resumed, \d+ missed updates? replayed$/);
   });
 });
 
