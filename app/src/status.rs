@@ -79,11 +79,15 @@ impl Connection {
         }
     }
 
-    /// Something arrived on the open stream.
-    pub fn heard(&mut self) {
-        if self.phase == Phase::Stale {
+    /// Something arrived on the open stream. Returns whether that changed the
+    /// state (only a stale stream comes back to life), so that the signal holding
+    /// it is not notified on every event.
+    pub fn heard(&mut self) -> bool {
+        let stale = self.phase == Phase::Stale;
+        if stale {
             self.phase = Phase::Live;
         }
+        stale
     }
 
     /// The stream reported an error (the `error` event). `browser_retries` is true
@@ -178,12 +182,13 @@ mod tests {
             (c.phase, c.describe().as_str()),
             (Phase::Stale, "Stale: no data from the server")
         );
-        c.heard();
+        assert!(c.heard(), "coming back to life is a change");
         assert_eq!(c.phase, Phase::Live);
+        assert!(!c.heard(), "hearing a live stream changes nothing");
         c.went_quiet();
         c.errored(true);
         assert_eq!(c.phase, Phase::Reconnecting);
-        c.heard();
+        assert!(!c.heard());
         assert_eq!(c.phase, Phase::Reconnecting);
     }
 }

@@ -81,7 +81,7 @@ impl PriceStream {
                     return;
                 }
                 heard.now();
-                sinks.connection.update(Connection::heard);
+                sinks.connection.maybe_update(Connection::heard);
                 let data = event.data().as_string().unwrap_or_default();
                 if let Err(gap) = handle(&data, &event.last_event_id()) {
                     logging::warn!(

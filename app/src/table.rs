@@ -139,9 +139,7 @@ impl Table {
                         row.update(|row| row.move_to(quote));
                     }
                 }
-                None => self.rows.update_value(|rows| {
-                    _ = rows.insert(quote.symbol.clone(), RwSignal::new(Row::new(quote)));
-                }),
+                None => self.insert(quote),
             }
         }
         if self.order.with_untracked(|old| *old != order) {

@@ -307,6 +307,22 @@ mod tests {
     }
 
     #[test]
+    fn every_reader_gets_the_same_frame() {
+        let hub = Hub::new(RUN, vec![quote("AAPL", 1.0)], 8);
+        hub.publish(quote("AAPL", 1.5)).unwrap();
+        let first = |read: Read| match read {
+            Read::Updates { mut updates, .. } => updates.remove(0),
+            Read::Resync(_) => panic!("resync"),
+        };
+        let (a, b) = (
+            first(hub.read_after(id(0), &None)),
+            first(hub.read_after(id(0), &None)),
+        );
+        assert!(Arc::ptr_eq(&a, &b), "the frame was encoded twice");
+        assert_eq!(a.id, id(1));
+    }
+
+    #[test]
     fn cursors_outside_the_history_get_a_snapshot() {
         let hub = Hub::new(RUN, vec![quote("AAPL", 1.0)], 4);
         for i in 0..6 {

@@ -79,7 +79,6 @@ pub async fn events(
         pending: catch_up,
         caught_up: false,
         heartbeat: heartbeat_interval(state.heartbeat),
-        heartbeat_every: state.heartbeat,
         shutdown: state.shutdown,
         ended: false,
         _closed: OnDrop(|| tracing::info!("stream closed")),
@@ -93,7 +92,7 @@ pub async fn events(
 /// Starts a stream from the id `text`: the updates after it when the history
 /// still has them, a snapshot and a notice otherwise. Returns the cursor.
 fn resume(hub: &Hub, text: &str, filter: &Filter, out: &mut VecDeque<Event>) -> EventId {
-    let why = match text.parse::<EventId>() {
+    let (snapshot, why) = match text.parse::<EventId>() {
         Ok(id) => match hub.read_after(id, filter) {
             Read::Updates { updates, next } => {
                 Counters::bump(&hub.counters.resumed);
@@ -101,16 +100,20 @@ fn resume(hub: &Hub, text: &str, filter: &Filter, out: &mut VecDeque<Event>) -> 
                 out.extend(updates.iter().map(|published| published.frame.clone()));
                 return next;
             }
-            Read::Resync(snapshot) if id.run != snapshot.last_event_id.run => {
-                format!("event {id} is from another server run")
+            Read::Resync(snapshot) => {
+                let why = if id.run == snapshot.last_event_id.run {
+                    format!("event {id} is not in the server's history")
+                } else {
+                    format!("event {id} is from another server run")
+                };
+                (snapshot, why)
             }
-            Read::Resync(_) => format!("event {id} is not in the server's history"),
         },
-        Err(error) => error.to_string(),
+        Err(error) => (hub.snapshot(filter), error.to_string()),
     };
     Counters::bump(&hub.counters.resynced);
     tracing::info!(reason = %why, "stream resynced with a snapshot");
-    let cursor = push_snapshot(out, hub.snapshot(filter));
+    let cursor = push_snapshot(out, snapshot);
     out.push_back(wire::notice(&format!("resynced from a snapshot: {why}")));
     cursor
 }
@@ -144,7 +147,6 @@ struct Subscriber {
     /// Whether the stream has reached the head once (its first heartbeat says so).
     caught_up: bool,
     heartbeat: Interval,
-    heartbeat_every: Duration,
     shutdown: CancellationToken,
     ended: bool,
     _closed: OnDrop<fn()>,
@@ -213,7 +215,8 @@ impl Subscriber {
             time: feed::now_ms(),
             last_event_id: self.cursor,
             interval_ms: self
-                .heartbeat_every
+                .heartbeat
+                .period()
                 .as_millis()
                 .try_into()
                 .unwrap_or(u64::MAX),

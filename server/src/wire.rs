@@ -47,11 +47,9 @@ pub fn jittered(base: Duration, rng: &mut impl Rng) -> Duration {
 }
 
 /// The first frame of every stream: how long the browser waits before
-/// reconnecting, in whole milliseconds.
+/// reconnecting (axum writes it in whole milliseconds).
 pub fn retry(delay: Duration) -> Event {
-    Event::default().retry(Duration::from_millis(
-        delay.as_millis().try_into().unwrap_or(u64::MAX),
-    ))
+    Event::default().retry(delay)
 }
 
 /// A `priceUpdate` event carrying `quote` as camelCase JSON.
