@@ -3,7 +3,7 @@
 
 mod helpers;
 
-use helpers::spawn_app;
+use helpers::{spawn_app, symbols_of};
 
 const SYMBOLS: &str = "AAPL,BRK.B,ZZZZ";
 
@@ -23,13 +23,7 @@ async fn the_snapshot_has_every_symbol_in_order_and_the_last_id() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
     let snapshot: serde_json::Value = response.json().await.unwrap();
-    let symbols: Vec<&str> = snapshot["quotes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|q| q["symbol"].as_str().unwrap())
-        .collect();
-    assert_eq!(symbols.join(","), SYMBOLS);
+    assert_eq!(symbols_of(&snapshot).join(","), SYMBOLS);
     let last: app::model::EventId = snapshot["lastEventId"].as_str().unwrap().parse().unwrap();
     assert_eq!(last.run, seen.id.run);
     assert!(last.seq >= seen.id.seq);
@@ -42,15 +36,7 @@ async fn the_snapshot_has_every_symbol_in_order_and_the_last_id() {
 #[tokio::test]
 async fn the_dashboard_html_already_holds_the_current_prices() {
     let app = spawn_app(&["--symbols", SYMBOLS, "--rate", "0.001"]).await;
-    let snapshot: app::model::Snapshot = app
-        .client
-        .get(app.url("/api/snapshot"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let snapshot: app::model::Snapshot = app.get_json("/api/snapshot").await;
 
     let response = app.client.get(app.url("/")).send().await.unwrap();
 
@@ -75,15 +61,9 @@ async fn the_dashboard_html_already_holds_the_current_prices() {
 async fn symbols_filter_the_snapshot_and_the_stream() {
     let app = spawn_app(&["--symbols", SYMBOLS, "--rate", "300"]).await;
 
-    let snapshot = app.get_json("/api/snapshot?symbols=ZZZZ,AAPL").await;
-    let symbols: Vec<&str> = snapshot["quotes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|q| q["symbol"].as_str().unwrap())
-        .collect();
+    let snapshot: serde_json::Value = app.get_json("/api/snapshot?symbols=ZZZZ,AAPL").await;
     assert_eq!(
-        symbols,
+        symbols_of(&snapshot),
         ["AAPL", "ZZZZ"],
         "configured order, only those listed"
     );
@@ -123,7 +103,7 @@ async fn bad_symbol_lists_get_a_400_that_says_what_was_wrong() {
             assert!(message.contains(says), "{path}?{query}: {message}");
         }
     }
-    let body = app.get_json("/events?symbols=AAPL,NOPE").await;
+    let body: serde_json::Value = app.get_json("/events?symbols=AAPL,NOPE").await;
     assert_eq!(body["symbols"], serde_json::json!(["NOPE"]));
     assert_eq!(app.hub.subscriber_count(), 0, "a refused stream was opened");
 }

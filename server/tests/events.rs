@@ -3,7 +3,7 @@
 mod helpers;
 
 use app::model::EventId;
-use helpers::{Update, spawn_app};
+use helpers::{Update, spawn_app, symbols_of};
 use std::{
     collections::{HashMap, HashSet},
     time::SystemTime,
@@ -89,13 +89,7 @@ async fn a_fresh_stream_is_retry_snapshot_heartbeat_then_price_updates() {
         format!("event: snapshot\nid: {id}\ndata: {}\n\n", snapshot.data)
     );
     assert_eq!(data["lastEventId"], id.as_str());
-    let symbols: Vec<&str> = data["quotes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|q| q["symbol"].as_str().unwrap())
-        .collect();
-    assert_eq!(symbols, ["AAPL", "MSFT"]);
+    assert_eq!(symbols_of(&data), ["AAPL", "MSFT"]);
 
     // The heartbeat ends the catch-up, at the id of the last update before it
     // (updates published while the stream started come first, in order).
@@ -105,13 +99,7 @@ async fn a_fresh_stream_is_retry_snapshot_heartbeat_then_price_updates() {
         if frame.kind() == "heartbeat" {
             break frame;
         }
-        let update = Update::from(frame);
-        assert!(
-            update.id.follows(position),
-            "{} after {position}",
-            update.id
-        );
-        position = update.id;
+        position = Update::from(frame).assert_follows(position);
     };
     let beat = heartbeat.json();
     let at = heartbeat.id.clone().unwrap();

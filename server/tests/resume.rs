@@ -39,12 +39,7 @@ async fn replayed(stream: &mut SseClient) -> Vec<Update> {
 fn assert_continues(from: EventId, updates: &[Update]) {
     let mut previous = from;
     for update in updates {
-        assert!(
-            update.id.follows(previous),
-            "{} came after {previous}",
-            update.id
-        );
-        previous = update.id;
+        previous = update.assert_follows(previous);
     }
 }
 
@@ -202,13 +197,7 @@ async fn a_reader_that_falls_out_of_the_history_gets_a_snapshot_not_a_hole() {
                 previous = frame.event_id();
             }
             "priceUpdate" => {
-                let update = Update::from(frame);
-                assert!(
-                    update.id.follows(previous),
-                    "{} after {previous}",
-                    update.id
-                );
-                previous = update.id;
+                previous = Update::from(frame).assert_follows(previous);
                 updates += 1;
             }
             _ => {}

@@ -78,7 +78,7 @@ impl TestApp {
     }
 
     /// `GET path`, whatever its status, with its body as JSON.
-    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
         let response = self.client.get(self.url(path)).send().await.unwrap();
         response.json().await.unwrap()
     }
@@ -296,6 +296,17 @@ impl From<Frame> for Update {
 }
 
 impl Update {
+    /// Asserts that this update comes right after `previous` (no hole, no
+    /// duplicate) and returns its id, the next `previous`.
+    pub fn assert_follows(&self, previous: EventId) -> EventId {
+        assert!(
+            self.id.follows(previous),
+            "{} came after {previous}",
+            self.id
+        );
+        self.id
+    }
+
     pub fn symbol(&self) -> &str {
         self.data["symbol"].as_str().unwrap()
     }
@@ -303,4 +314,14 @@ impl Update {
     pub fn price(&self) -> f64 {
         self.data["price"].as_f64().unwrap()
     }
+}
+
+/// The symbols of a snapshot's quotes (JSON), in order.
+pub fn symbols_of(snapshot: &serde_json::Value) -> Vec<&str> {
+    snapshot["quotes"]
+        .as_array()
+        .expect("a quotes array")
+        .iter()
+        .map(|quote| quote["symbol"].as_str().unwrap())
+        .collect()
 }
