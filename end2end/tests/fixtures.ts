@@ -165,6 +165,34 @@ export class Dashboard {
     return this.rows.and(this.page.locator(`[data-symbol="${symbol}"]`));
   }
 
+  /** Starts recording every state the status pill passes through, so a state that
+   * lasts less than a polling interval is still seen (see `expectStatesSeen`). */
+  async recordStates(): Promise<void> {
+    await this.status.evaluate((pill) => {
+      const seen: string[] = [pill.getAttribute("data-state") ?? ""];
+      (window as unknown as { seenStates: string[] }).seenStates = seen;
+      new MutationObserver(() => {
+        const state = pill.getAttribute("data-state") ?? "";
+        if (seen[seen.length - 1] !== state) seen.push(state);
+      }).observe(pill, { attributes: true, attributeFilter: ["data-state"] });
+    });
+  }
+
+  /** Waits until the pill has passed through `states` in this order (other states may
+   * come between them) since `recordStates`. */
+  async expectStatesSeen(states: string[]): Promise<void> {
+    await expect
+      .poll(async () => {
+        const seen = await this.page.evaluate(
+          () => (window as unknown as { seenStates: string[] }).seenStates,
+        );
+        let next = 0;
+        for (const state of seen) if (state === states[next]) next += 1;
+        return { seen, inOrder: next === states.length };
+      })
+      .toMatchObject({ inOrder: true });
+  }
+
   /** Every row's price, by symbol. */
   async prices(): Promise<Record<string, string>> {
     const entries = await this.rows.evaluateAll((rows) =>
