@@ -1,112 +1,185 @@
-//! The dashboard page: a header with the connection status and the ticker table.
+//! The dashboard page: a header with the connection status and the stream's
+//! figures, a toolbar (filter, watchlist) and the ticker table.
 
 use crate::{
     format,
     model::{Snapshot, Symbol},
+    sort::{Column, Sort},
     status::{Connection, Phase},
     sync::{Recovery, StreamSync},
     table::{Row, Table},
+    watchlist::Watchlist,
 };
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What the server renders the page from, carried into hydration unchanged.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PageData {
+    /// The watched symbols' quotes.
+    pub snapshot: Snapshot,
+    /// Every symbol the server quotes, for the watchlist.
+    pub symbols: Vec<Symbol>,
+    /// The watchlist the page was rendered with (from the viewer's cookie).
+    pub watchlist: Watchlist,
+}
+
+impl PageData {
+    /// The page for `watchlist` out of the full `snapshot`.
+    pub fn new(mut snapshot: Snapshot, watchlist: Watchlist) -> Self {
+        let symbols = snapshot.quotes.iter().map(|q| q.symbol.clone()).collect();
+        snapshot.quotes.retain(|quote| watchlist.watches(&quote.symbol));
+        snapshot.recent.retain(|symbol, _| watchlist.watches(symbol));
+        Self {
+            snapshot,
+            symbols,
+            watchlist,
+        }
+    }
+
+    /// On the server: the full snapshot the server provides as context, cut to
+    /// the watchlist in the request's cookie.
+    #[cfg(feature = "ssr")]
+    fn from_request() -> Option<Self> {
+        let snapshot = use_context::<Snapshot>()?;
+        let watchlist = use_context::<http::request::Parts>()
+            .and_then(|parts| {
+                let header = parts.headers.get(http::header::COOKIE)?.to_str().ok()?;
+                crate::watchlist::from_cookie_header(header)
+            })
+            .unwrap_or_default();
+        Some(Self::new(snapshot, watchlist))
+    }
+
+    #[cfg(not(feature = "ssr"))]
+    fn from_request() -> Option<Self> {
+        None
+    }
+}
+
+/// The signals the page is drawn from.
+#[derive(Clone, Copy)]
+struct View {
+    table: Table,
+    connection: RwSignal<Connection>,
+    phase: Memo<Phase>,
+    sync: RwSignal<StreamSync>,
+    recovery: RwSignal<Option<Recovery>>,
+    notice: RwSignal<Option<String>>,
+    /// The viewer's clock in milliseconds: the snapshot's time until hydration,
+    /// then ticking.
+    clock: RwSignal<f64>,
+    /// Server clock minus the viewer's, once a heartbeat told.
+    offset: RwSignal<Option<f64>>,
+    /// Updates per second received, and the median publish-to-screen latency.
+    rate: RwSignal<Option<f64>>,
+    latency: RwSignal<Option<f64>>,
+    /// When the next reconnection attempt starts (viewer's clock).
+    next_try: RwSignal<Option<f64>>,
+    /// Whether times are shown in the viewer's time zone (after hydration).
+    local_time: RwSignal<bool>,
+    sort: RwSignal<Sort>,
+    filter: RwSignal<String>,
+    symbols: RwSignal<Vec<Symbol>>,
+    watchlist: RwSignal<Watchlist>,
+}
+
+/// What the viewer can do to the stream.
+#[derive(Clone, Copy)]
+struct Controls {
+    reconnect: Callback<()>,
+    pause: Callback<()>,
+    resume: Callback<()>,
+    watch: Callback<Watchlist>,
+}
 
 /// The dashboard at `/`.
 ///
-/// On the server it renders the current prices, which the server provides as a
-/// [`Snapshot`] context, so the first HTML already holds the table. In the browser
-/// it takes the same snapshot from the page and opens the live stream.
+/// On the server it renders the current prices of the viewer's watchlist, so the
+/// first HTML already holds the table. In the browser it takes the same data
+/// from the page and opens the live stream.
 #[component]
 pub fn Dashboard() -> impl IntoView {
-    let initial = SharedValue::new(use_context::<Snapshot>).into_inner();
-    let (quotes, last_event_id) = initial.map_or((Vec::new(), None), |snapshot| {
-        (snapshot.quotes, Some(snapshot.last_event_id))
-    });
-    let table = Table::new(quotes);
+    let page = SharedValue::new(PageData::from_request).into_inner();
+    let (snapshot, symbols, watchlist) = match page {
+        Some(page) => (Some(page.snapshot), page.symbols, page.watchlist),
+        None => (None, Vec::new(), Watchlist::default()),
+    };
+    let (quotes, recent, last_event_id, time) = match snapshot {
+        Some(s) => (s.quotes, s.recent, Some(s.last_event_id), s.time as f64),
+        None => Default::default(),
+    };
     let connection = RwSignal::new(Connection::default());
-    // The stream resumes from the snapshot the page was rendered with.
-    let sync = RwSignal::new(StreamSync::new(last_event_id));
-    let recovery = RwSignal::new(None::<Recovery>);
-    let notice = RwSignal::new(None::<String>);
+    let view = View {
+        table: Table::new(quotes, recent),
+        connection,
+        phase: Memo::new(move |_| connection.with(|c| c.phase)),
+        // The stream resumes from the snapshot the page was rendered with.
+        sync: RwSignal::new(StreamSync::new(last_event_id)),
+        recovery: RwSignal::new(None),
+        notice: RwSignal::new(None),
+        clock: RwSignal::new(time),
+        offset: RwSignal::new(None),
+        rate: RwSignal::new(None),
+        latency: RwSignal::new(None),
+        next_try: RwSignal::new(None),
+        local_time: RwSignal::new(false),
+        sort: RwSignal::new(Sort::default()),
+        filter: RwSignal::new(String::new()),
+        symbols: RwSignal::new(symbols),
+        watchlist: RwSignal::new(watchlist),
+    };
     // The server cannot know the viewer's time zone, so the first HTML shows UTC and
     // hydration must render the same; effects run once hydration is done, and this
     // one switches every time shown to the viewer's local time.
-    let local_time = RwSignal::new(false);
-    Effect::new(move |_| local_time.set(true));
+    Effect::new(move |_| view.local_time.set(true));
 
     #[cfg(feature = "hydrate")]
-    let reconnect = {
-        use crate::stream::{PriceStream, Sinks};
-
-        let restart = Trigger::new();
-        let sinks = Sinks {
-            table,
-            connection,
-            sync,
-            recovery,
-            notice,
-            restart,
-        };
-        let stream = StoredValue::new_local(None::<PriceStream>);
-        let open = move || {
-            let from = sync.with_untracked(StreamSync::last);
-            match PriceStream::open(sinks, from) {
-                Ok(opened) => stream.set_value(Some(opened)),
-                Err(error) => {
-                    leptos::logging::error!("could not open the price stream: {error:?}");
-                    connection.update(|c| c.errored(false));
-                }
-            }
-        };
-        open();
-        on_cleanup(move || _ = stream.try_update_value(Option::take));
-        let reopen = move || {
-            stream.set_value(None);
-            connection.update(Connection::reconnecting_by_hand);
-            open();
-        };
-        // A lost update: reopen from the last good id (after the callback returns).
-        Effect::new(move |first: Option<()>| {
-            restart.track();
-            if first.is_some() {
-                reopen();
-            }
-        });
-        reopen
-    };
+    let controls = live::start(view);
     #[cfg(not(feature = "hydrate"))]
-    let reconnect = || {};
+    let controls = Controls {
+        reconnect: Callback::new(|()| {}),
+        pause: Callback::new(|()| {}),
+        resume: Callback::new(|()| {}),
+        watch: Callback::new(|_| {}),
+    };
 
-    let phase = Memo::new(move |_| connection.with(|c| c.phase));
     view! {
-        <div class="page" data-phase=move || phase.get().slug()>
+        <div class="page" data-phase=move || view.phase.get().slug()>
             <header class="topbar">
                 <h1 class="brand">
                     <span class="brand-mark" aria-hidden="true">"▮▮"</span>
                     "tickertape"
                 </h1>
-                <StatusBar connection phase sync recovery reconnect />
+                <StatusBar view controls />
+                <Stats view />
             </header>
-            <NoticeBar notice />
+            <NoticeBar notice=view.notice />
             <main>
-                <TickerTable table local_time />
+                <Toolbar view controls />
+                <TickerTable view />
             </main>
             <footer class="footnote">
-                "Change is measured against the session's opening price. "
-                "Times are your local time."
+                "Change, high and low are for the session, against its opening price. "
+                "Latency is from publication on the server to this screen; "
+                "times are your local time."
             </footer>
         </div>
     }
 }
 
-/// The connection indicator, how the stream came back, the reconnect count and
-/// the last event id.
+/// The status pill (announced to screen readers), the countdown to the next
+/// reconnection attempt, how the stream came back, and pause / reconnect.
 #[component]
-fn StatusBar(
-    connection: RwSignal<Connection>,
-    phase: Memo<Phase>,
-    sync: RwSignal<StreamSync>,
-    recovery: RwSignal<Option<Recovery>>,
-    reconnect: impl Fn() + Clone + Send + Sync + 'static,
-) -> impl IntoView {
+fn StatusBar(view: View, controls: Controls) -> impl IntoView {
+    let View {
+        connection,
+        phase,
+        recovery,
+        next_try,
+        clock,
+        ..
+    } = view;
     // How the stream came back: after a reconnect, or whenever it had to resync.
     let came_back = move || {
         let reconnected = connection.with(|c| c.reconnects > 0);
@@ -115,6 +188,12 @@ fn StatusBar(
             .filter(|r| reconnected || *r == Recovery::Resynced)
             .map(Recovery::describe)
     };
+    let countdown = move || {
+        let at = next_try.get()?;
+        (phase.get() == Phase::Reconnecting)
+            .then(|| format!("next try in {}", format::countdown(at - clock.get())))
+    };
+    let paused = move || phase.get() == Phase::Paused;
     view! {
         <div class="statusbar">
             <div
@@ -127,31 +206,73 @@ fn StatusBar(
                 <span class="status-dot" aria-hidden="true"></span>
                 <span class="status-text">{move || connection.with(Connection::describe)}</span>
             </div>
+            // Outside the live region: a countdown read out every second is noise.
+            <Show when=move || countdown().is_some()>
+                <span class="next-try" data-testid="next-try">{countdown}</span>
+            </Show>
             <Show when=move || came_back().is_some()>
-                <span class="recovery" data-testid="recovery">{came_back}</span>
+                <span class="recovery" data-testid="recovery" aria-live="polite">{came_back}</span>
             </Show>
             <Show when=move || phase.get() == Phase::Closed>
-                <button class="reconnect" type="button" on:click={
-                    let reconnect = reconnect.clone();
-                    move |_| reconnect()
-                }>"Reconnect"</button>
+                <button class="button reconnect" type="button" on:click=move |_| controls.reconnect.run(())>
+                    "Reconnect"
+                </button>
             </Show>
-            <dl class="stats">
-                <div>
-                    <dt>"Reconnects"</dt>
-                    <dd data-testid="reconnect-count">
-                        {move || connection.with(|c| c.reconnects)}
-                    </dd>
-                </div>
-                <div>
-                    <dt>"Last event id"</dt>
-                    <dd data-testid="last-event-id">
-                        {move || sync.with(StreamSync::last).map_or("—".to_owned(), |id| id.to_string())}
-                    </dd>
-                </div>
-            </dl>
+            <button
+                class="button pause"
+                type="button"
+                data-testid="pause"
+                aria-pressed=move || paused().to_string()
+                on:click=move |_| {
+                    if paused() { controls.resume.run(()) } else { controls.pause.run(()) }
+                }
+            >
+                {move || if paused() { "Resume" } else { "Pause" }}
+            </button>
         </div>
     }
+    .into_any()
+}
+
+/// The stream's figures.
+#[component]
+fn Stats(view: View) -> impl IntoView {
+    let View {
+        connection,
+        sync,
+        rate,
+        latency,
+        offset,
+        ..
+    } = view;
+    let or_dash = |text: Option<String>| text.unwrap_or_else(|| "—".to_owned());
+    view! {
+        <dl class="stats">
+            <div>
+                <dt>"Updates"</dt>
+                <dd data-testid="update-rate">{move || or_dash(rate.get().map(format::rate))}</dd>
+            </div>
+            <div>
+                <dt><abbr title="median time from publication on the server to this screen">"Latency"</abbr></dt>
+                <dd data-testid="latency">{move || or_dash(latency.get().map(format::millis))}</dd>
+            </div>
+            <div>
+                <dt><abbr title="how far the server's clock is ahead of this device's">"Clock offset"</abbr></dt>
+                <dd data-testid="clock-offset">{move || or_dash(offset.get().map(format::signed_millis))}</dd>
+            </div>
+            <div>
+                <dt>"Reconnects"</dt>
+                <dd data-testid="reconnect-count">{move || connection.with(|c| c.reconnects)}</dd>
+            </div>
+            <div>
+                <dt>"Last event id"</dt>
+                <dd data-testid="last-event-id">
+                    {move || or_dash(sync.with(StreamSync::last).map(|id| id.to_string()))}
+                </dd>
+            </div>
+        </dl>
+    }
+    .into_any()
 }
 
 /// The latest notice from the server, such as "server restarting".
@@ -167,44 +288,203 @@ fn NoticeBar(notice: RwSignal<Option<String>>) -> impl IntoView {
             </p>
         </Show>
     }
+    .into_any()
 }
 
-/// The table of quotes, one keyed row per symbol.
+/// The filter box and the watchlist.
 #[component]
-fn TickerTable(table: Table, local_time: RwSignal<bool>) -> impl IntoView {
+fn Toolbar(view: View, controls: Controls) -> impl IntoView {
+    let View {
+        filter,
+        symbols,
+        watchlist,
+        ..
+    } = view;
+    let shown = move || {
+        let all = symbols.with(Vec::len);
+        let watched = symbols.with(|all| {
+            watchlist.with(|w| all.iter().filter(|s| w.watches(s)).count())
+        });
+        if watchlist.with(Watchlist::is_all) {
+            format!("Watching all {all} symbols")
+        } else {
+            format!("Watching {watched} of {all} symbols")
+        }
+    };
     view! {
-        <table class="tickers" data-testid="ticker-table">
-            <caption class="visually-hidden">"Latest prices"</caption>
-            <thead>
-                <tr>
-                    <th scope="col" class="symbol">"Symbol"</th>
-                    <th scope="col" class="num">"Price"</th>
-                    <th scope="col" class="num">"Change"</th>
-                    <th scope="col" class="num">"Change %"</th>
-                    <th scope="col" class="num time">"Updated"</th>
-                </tr>
-            </thead>
-            <tbody>
-                <For
-                    each=move || table.symbols()
-                    key=Symbol::clone
-                    children=move |symbol| {
-                        table.row(&symbol).map(|row| view! { <QuoteRow symbol row local_time /> })
-                    }
+        <div class="toolbar">
+            <label class="filter">
+                <span class="visually-hidden">"Filter symbols"</span>
+                <input
+                    type="search"
+                    placeholder="Filter symbols"
+                    data-testid="filter"
+                    autocomplete="off"
+                    spellcheck="false"
+                    bind:value=filter
                 />
-            </tbody>
-        </table>
+            </label>
+            <details class="watchlist" data-testid="watchlist">
+                <summary class="button">"Watchlist"</summary>
+                <fieldset>
+                    <legend>"Symbols to stream"</legend>
+                    <For
+                        each=move || symbols.get()
+                        key=Symbol::clone
+                        children=move |symbol| {
+                            let name = symbol.to_string();
+                            let checked = {
+                                let symbol = symbol.clone();
+                                move || watchlist.with(|w| w.watches(&symbol))
+                            };
+                            let last = {
+                                let symbol = symbol.clone();
+                                move || watchlist.with(|w| w.is_last(&symbol))
+                            };
+                            view! {
+                                <label class="watch">
+                                    <input
+                                        type="checkbox"
+                                        data-symbol=name.clone()
+                                        prop:checked=checked.clone()
+                                        checked=checked
+                                        disabled=last
+                                        on:change=move |_| {
+                                            let next = symbols.with(|all| {
+                                                watchlist.with(|w| w.toggled(&symbol, all))
+                                            });
+                                            controls.watch.run(next);
+                                        }
+                                    />
+                                    {name}
+                                </label>
+                            }
+                        }
+                    />
+                </fieldset>
+            </details>
+            <span class="shown" data-testid="watching">{shown}</span>
+        </div>
     }
+    .into_any()
 }
 
-/// One row: re-renders its own cells when its signal changes, nothing else.
+/// The table of quotes, one keyed row per symbol, in the viewer's order.
 #[component]
-fn QuoteRow(symbol: Symbol, row: RwSignal<Row>, local_time: RwSignal<bool>) -> impl IntoView {
+fn TickerTable(view: View) -> impl IntoView {
+    let View {
+        table,
+        sort,
+        filter,
+        clock,
+        ..
+    } = view;
+    let order = Memo::new(move |_| {
+        let sort = sort.get();
+        // A live column re-sorts as the clock ticks, not on every update.
+        if sort.column().is_some_and(Column::is_live) {
+            clock.track();
+        }
+        let symbols = table.symbols();
+        filter.with(|filter| {
+            let rows = symbols.iter().filter_map(|symbol| {
+                let row = table.row(symbol)?;
+                Some((symbol, row.get_untracked()))
+            });
+            sort.apply(rows, filter)
+        })
+    });
+    let heading = move |column: Column| {
+        let narrow = matches!(column, Column::Change | Column::High | Column::Low);
+        let class = match column {
+            Column::Symbol => "symbol",
+            _ if narrow => "num wide-only",
+            _ => "num",
+        };
+        view! {
+            <th scope="col" class=class aria-sort=move || sort.get().aria(column)>
+                <button type="button" class="sort" on:click=move |_| sort.update(|s| *s = s.toggled(column))>
+                    {column.label()}
+                    <span class="sort-mark" aria-hidden="true">
+                        {move || match sort.get().aria(column) {
+                            "ascending" => "↑",
+                            "descending" => "↓",
+                            _ => "",
+                        }}
+                    </span>
+                </button>
+            </th>
+        }
+    };
+    view! {
+        <div class="table-wrap">
+            <table class="tickers" data-testid="ticker-table">
+                <caption class="visually-hidden">
+                    "Latest prices; the column headings sort the table"
+                </caption>
+                <thead>
+                    <tr>
+                        {heading(Column::Symbol)}
+                        {heading(Column::Price)}
+                        {heading(Column::Change)}
+                        {heading(Column::ChangePct)}
+                        {heading(Column::High)}
+                        {heading(Column::Low)}
+                        <th scope="col" class="spark">"Trend"</th>
+                        {heading(Column::Updated)}
+                    </tr>
+                </thead>
+                <tbody>
+                    <For
+                        each=move || order.get()
+                        key=Symbol::clone
+                        children=move |symbol| {
+                            table.row(&symbol).map(|row| view! { <QuoteRow symbol row view /> })
+                        }
+                    />
+                </tbody>
+            </table>
+            <Show when=move || order.with(Vec::is_empty) && !table.symbols().is_empty()>
+                <p class="empty">"No symbol matches the filter."</p>
+            </Show>
+        </div>
+    }
+    .into_any()
+}
+
+/// The sparkline's drawing box.
+const SPARK_WIDTH: f64 = 60.0;
+const SPARK_HEIGHT: f64 = 18.0;
+
+/// One row: re-renders its own cells when its signal changes, and its age as
+/// the clock ticks; nothing else.
+#[component]
+fn QuoteRow(symbol: Symbol, row: RwSignal<Row>, view: View) -> impl IntoView {
+    let View {
+        clock,
+        offset,
+        local_time,
+        ..
+    } = view;
     let price = move || row.with(|r| format::price(r.quote.price.get()));
     let change = move || row.with(|r| r.quote.change);
     let change_pct = move || row.with(|r| r.quote.change_pct);
-    let trend = |value: f64| format!("num {}", format::trend_class(value));
+    let trend = |value: f64, extra: &str| format!("num {} {extra}", format::trend_class(value));
     let tick = move || row.with(|r| r.tick);
+    let points = move || {
+        row.with(|r| format::sparkline_points(r.recent.iter().copied(), SPARK_WIDTH, SPARK_HEIGHT))
+    };
+    let spark_class = move || {
+        row.with(|r| {
+            let first = r.recent.front().copied().unwrap_or_default();
+            format!("sparkline {}", format::trend_class(r.quote.price.get() - first))
+        })
+    };
+    let age = move || {
+        let now = clock.get() + offset.get().unwrap_or_default();
+        format::age(now - row.with(|r| r.quote.ts) as f64)
+    };
+    let at = move || row.with(|r| format::time_of_day(r.quote.ts, local_time.get()));
     view! {
         <tr class=move || row.with(Row::flash_class) data-testid="quote-row" data-symbol=symbol.to_string()>
             <th scope="row" class="symbol">{symbol.to_string()}</th>
@@ -213,11 +493,235 @@ fn QuoteRow(symbol: Symbol, row: RwSignal<Row>, local_time: RwSignal<bool>) -> i
                 <span class="visually-hidden">{move || tick().word()}</span>
                 {price}
             </td>
-            <td class=move || trend(change()) data-testid="change">{move || format::change(change())}</td>
-            <td class=move || trend(change_pct()) data-testid="change-pct">{move || format::percent(change_pct())}</td>
-            <td class="num time" data-testid="updated">
-                {move || row.with(|r| format::time_of_day(r.quote.ts, local_time.get()))}
+            <td class=move || trend(change(), "wide-only") data-testid="change">{move || format::change(change())}</td>
+            <td class=move || trend(change_pct(), "") data-testid="change-pct">{move || format::percent(change_pct())}</td>
+            <td class="num wide-only" data-testid="high">{move || row.with(|r| format::price(r.quote.high.get()))}</td>
+            <td class="num wide-only" data-testid="low">{move || row.with(|r| format::price(r.quote.low.get()))}</td>
+            <td class="spark">
+                <svg
+                    class=spark_class
+                    viewBox=format!("0 0 {SPARK_WIDTH} {SPARK_HEIGHT}")
+                    preserveAspectRatio="none"
+                    aria-hidden="true"
+                    data-testid="sparkline"
+                >
+                    <polyline points=points />
+                </svg>
             </td>
+            <td class="num age" data-testid="updated" title=at>{age}</td>
         </tr>
+    }
+    .into_any()
+}
+
+/// The browser side: the stream, the clocks and the viewer's controls.
+#[cfg(feature = "hydrate")]
+mod live {
+    use super::{Controls, View};
+    use crate::{
+        status::{self, Connection, Phase},
+        stream::{Meters, PriceStream, Sinks},
+        sync::StreamSync,
+        watchlist::{self, Watchlist},
+    };
+    use leptos::{logging, prelude::*};
+    use std::time::Duration;
+    use wasm_bindgen::JsCast;
+
+    /// How often the clock (ages, countdown) ticks.
+    const CLOCK_TICK: Duration = Duration::from_millis(500);
+
+    /// How often the header's figures are refreshed.
+    const STATS_TICK: Duration = Duration::from_secs(1);
+
+    /// The base reconnection delay until a heartbeat gives the server's.
+    const DEFAULT_RETRY_MS: f64 = 1000.0;
+
+    /// Opens the stream and wires up the clocks and controls.
+    pub(super) fn start(view: View) -> Controls {
+        let View {
+            connection, sync, ..
+        } = view;
+        let sinks = Sinks {
+            table: view.table,
+            connection,
+            sync,
+            recovery: view.recovery,
+            notice: view.notice,
+            restart: Trigger::new(),
+            lost: Trigger::new(),
+            meters: StoredValue::new(Meters::default()),
+        };
+        let stream = StoredValue::new_local(None::<PriceStream>);
+        let retry_timer = StoredValue::new_local(None::<TimeoutHandle>);
+
+        let open = move || {
+            let from = sync.with_untracked(StreamSync::last);
+            let symbols = view.watchlist.with_untracked(Watchlist::query);
+            match PriceStream::open(sinks, from, symbols.as_deref()) {
+                Ok(opened) => stream.set_value(Some(opened)),
+                Err(error) => {
+                    logging::error!("could not open the price stream: {error:?}");
+                    connection.update(|c| c.errored(false));
+                }
+            }
+        };
+        let stop = move || {
+            stream.set_value(None);
+            if let Some(timer) = retry_timer.try_update_value(Option::take).flatten() {
+                timer.clear();
+            }
+            view.next_try.set(None);
+        };
+        on_cleanup(stop);
+
+        let reconnect = Callback::new(move |()| {
+            stop();
+            connection.update(Connection::reconnecting_by_hand);
+            open();
+        });
+        // A lost update: reopen from the last good id (after the callback returns).
+        Effect::new(move |first: Option<()>| {
+            sinks.restart.track();
+            if first.is_some() {
+                reconnect.run(());
+            }
+        });
+        // A dropped connection: try again after a backoff, counted down on screen.
+        Effect::new(move |first: Option<()>| {
+            sinks.lost.track();
+            if first.is_none() {
+                return;
+            }
+            stop();
+            let attempt = connection.with_untracked(|c| c.attempts);
+            let base = sinks
+                .meters
+                .with_value(|m| m.retry_ms)
+                .unwrap_or(DEFAULT_RETRY_MS);
+            let delay = status::backoff(base, attempt, js_sys::Math::random());
+            view.next_try.set(Some(js_sys::Date::now() + delay));
+            let timer = set_timeout_with_handle(
+                move || {
+                    retry_timer.set_value(None);
+                    view.next_try.set(None);
+                    open();
+                },
+                Duration::from_millis(delay as u64),
+            )
+            .map_err(|error| logging::error!("could not schedule a reconnection: {error:?}"))
+            .ok();
+            retry_timer.set_value(timer);
+        });
+
+        let pause = Callback::new(move |()| {
+            stop();
+            connection.update(Connection::paused);
+        });
+        let resume = Callback::new(move |()| {
+            stop();
+            connection.update(Connection::resumed);
+            open();
+        });
+        let watch = Callback::new(move |next: Watchlist| {
+            save(&next);
+            if view.watchlist.with_untracked(|current| *current == next) {
+                return;
+            }
+            view.watchlist.set(next);
+            if connection.with_untracked(|c| c.phase) == Phase::Paused {
+                // Resuming will catch up with the new list.
+                sync.set(StreamSync::new(None));
+                return;
+            }
+            // A new list is a new stream: its snapshot holds the newly watched rows.
+            stop();
+            sync.set(StreamSync::new(None));
+            view.recovery.set(None);
+            connection.update(Connection::resumed);
+            open();
+        });
+
+        // Once hydrated (an effect runs after it): the viewer's stored watchlist
+        // wins over the cookie the page was rendered with, which only mirrors it;
+        // then the stream opens.
+        Effect::new(move |_| {
+            let stored = load();
+            if view.watchlist.with_untracked(|w| *w != stored) {
+                view.watchlist.set(stored.clone());
+                sync.set(StreamSync::new(None));
+            }
+            save(&stored);
+            open();
+        });
+
+        tick(CLOCK_TICK, move || view.clock.set(js_sys::Date::now()));
+        tick(STATS_TICK, move || {
+            let now = js_sys::Date::now();
+            let (rate, latency, offset) = sinks.meters.with_value(|m| {
+                (m.throughput.clone(), m.latency.median(), m.offset.estimate())
+            });
+            let mut rate = rate;
+            let per_second = rate.sample(now);
+            sinks.meters.update_value(|m| m.throughput = rate);
+            view.rate.set(Some(per_second));
+            view.latency.set(latency);
+            view.offset.set(offset);
+        });
+
+        Controls {
+            reconnect,
+            pause,
+            resume,
+            watch,
+        }
+    }
+
+    /// Calls `f` every `period` for as long as the page lives.
+    fn tick(period: Duration, f: impl Fn() + 'static) {
+        match set_interval_with_handle(f, period) {
+            Ok(handle) => on_cleanup(move || handle.clear()),
+            Err(error) => logging::warn!("no timer: {error:?}"),
+        }
+    }
+
+    fn storage() -> Option<web_sys::Storage> {
+        window().local_storage().ok().flatten()
+    }
+
+    /// The watchlist kept in `localStorage` (every symbol when there is none).
+    fn load() -> Watchlist {
+        storage()
+            .and_then(|s| s.get_item(watchlist::STORAGE_KEY).ok().flatten())
+            .map(|text| Watchlist::parse(&text))
+            .unwrap_or_default()
+    }
+
+    /// Keeps `list` in `localStorage` and mirrors it in the cookie the server
+    /// renders the page with.
+    fn save(list: &Watchlist) {
+        let stored = list.stored();
+        if let Some(storage) = storage() {
+            let saved = if list.is_all() {
+                storage.remove_item(watchlist::STORAGE_KEY)
+            } else {
+                storage.set_item(watchlist::STORAGE_KEY, &stored)
+            };
+            if let Err(error) = saved {
+                logging::warn!("could not save the watchlist: {error:?}");
+            }
+        }
+        let cookie = if list.is_all() {
+            format!("{}=; Path=/; Max-Age=0; SameSite=Lax", watchlist::COOKIE)
+        } else {
+            format!(
+                "{}={stored}; Path=/; Max-Age=31536000; SameSite=Lax",
+                watchlist::COOKIE
+            )
+        };
+        let document: web_sys::HtmlDocument = document().unchecked_into();
+        if let Err(error) = document.set_cookie(&cookie) {
+            logging::warn!("could not set the watchlist cookie: {error:?}");
+        }
     }
 }

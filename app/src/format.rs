@@ -71,6 +71,79 @@ fn utc_hms(ts_ms: u64) -> (u32, u32, u32) {
     (secs_of_day / 3600, secs_of_day / 60 % 60, secs_of_day % 60)
 }
 
+/// How long ago something happened, from a duration in milliseconds: `now`,
+/// `42s`, `3m 05s`, `2h 07m`. Negative durations (clock skew) read `now`.
+pub fn age(ms: f64) -> String {
+    let secs = (ms / 1000.0).floor();
+    if secs < 1.0 {
+        return "now".to_owned();
+    }
+    let secs = secs as u64;
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m {:02}s", secs / 60, secs % 60),
+        _ => format!("{}h {:02}m", secs / 3600, secs / 60 % 60),
+    }
+}
+
+/// Whole seconds until a deadline `ms` away, never below zero: `3 s`.
+pub fn countdown(ms: f64) -> String {
+    let secs = (ms / 1000.0).ceil().max(0.0) as u64;
+    format!("{secs} s")
+}
+
+/// A duration in milliseconds, whole below ten seconds: `8 ms`, `1,250 ms`,
+/// `12.3 s`.
+pub fn millis(ms: f64) -> String {
+    if ms.abs() < 10_000.0 {
+        let whole = price(ms.round()).replace(".00", "");
+        format!("{whole} ms")
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
+}
+
+/// A signed duration in milliseconds, for the clock offset: `+12 ms`, `−3 ms`.
+pub fn signed_millis(ms: f64) -> String {
+    let rounded = ms.round();
+    if rounded > 0.0 {
+        format!("+{}", millis(rounded))
+    } else if rounded < 0.0 {
+        format!("\u{2212}{}", millis(-rounded))
+    } else {
+        "0 ms".to_owned()
+    }
+}
+
+/// A rate per second with one decimal: `49.8/s`.
+pub fn rate(per_second: f64) -> String {
+    format!("{per_second:.1}/s")
+}
+
+/// The `points` of a sparkline polyline drawn in a `width` × `height` box: the
+/// prices from left to right, the lowest at the bottom and the highest at the
+/// top (a flat line in the middle when they are all equal).
+pub fn sparkline_points(prices: impl ExactSizeIterator<Item = f64> + Clone, width: f64, height: f64) -> String {
+    let n = prices.len();
+    let (low, high) = prices
+        .clone()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p), hi.max(p)));
+    let step = if n > 1 { width / (n - 1) as f64 } else { 0.0 };
+    let mut points = String::with_capacity(n * 10);
+    for (i, price) in prices.enumerate() {
+        let y = if high > low {
+            height - (price - low) / (high - low) * height
+        } else {
+            height / 2.0
+        };
+        if i > 0 {
+            points.push(' ');
+        }
+        points.push_str(&format!("{:.1},{:.1}", i as f64 * step, y));
+    }
+    points
+}
+
 #[cfg(feature = "hydrate")]
 fn local_hms(ts_ms: u64) -> (u32, u32, u32) {
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ts_ms as f64));
@@ -103,6 +176,31 @@ mod tests {
         assert_eq!(percent(0.651), "+0.65%");
         assert_eq!(trend_class(-0.001), "flat");
         assert_eq!(trend_class(-0.01), "down");
+    }
+
+    #[test]
+    fn ages_durations_and_rates() {
+        assert_eq!(age(-50.0), "now");
+        assert_eq!(age(999.0), "now");
+        assert_eq!(age(42_500.0), "42s");
+        assert_eq!(age(185_000.0), "3m 05s");
+        assert_eq!(age(7_620_000.0), "2h 07m");
+        assert_eq!(countdown(2_100.0), "3 s");
+        assert_eq!(countdown(-5.0), "0 s");
+        assert_eq!(millis(7.6), "8 ms");
+        assert_eq!(millis(1_250.0), "1,250 ms");
+        assert_eq!(millis(12_340.0), "12.3 s");
+        assert_eq!(signed_millis(12.2), "+12 ms");
+        assert_eq!(signed_millis(-3.0), "\u{2212}3 ms");
+        assert_eq!(signed_millis(0.3), "0 ms");
+        assert_eq!(rate(49.84), "49.8/s");
+    }
+
+    #[test]
+    fn sparklines_span_the_box() {
+        let points = sparkline_points([10.0, 12.0, 11.0].into_iter(), 60.0, 20.0);
+        assert_eq!(points, "0.0,20.0 30.0,0.0 60.0,10.0");
+        assert_eq!(sparkline_points([5.0].into_iter(), 60.0, 20.0), "0.0,10.0");
     }
 
     #[test]

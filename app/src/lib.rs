@@ -5,6 +5,9 @@
 //! - [`model`]: the wire types (`Quote`, `Snapshot`, `Heartbeat`, `EventId`), with
 //!   validated `Symbol` and `Price`.
 //! - [`table`]: the ticker table's state, one signal per row.
+//! - [`sort`]: the viewer's sort column and filter.
+//! - [`watchlist`]: the symbols the viewer chose to stream.
+//! - [`meter`]: updates per second, latency and the server's clock offset.
 //! - [`sync`]: following event ids across reconnections: resumed, resynced or a gap.
 //! - [`status`]: the connection state machine behind the status indicator.
 //! - [`format`]: how prices, changes and times read.
@@ -15,12 +18,15 @@
 
 pub mod dashboard;
 pub mod format;
+pub mod meter;
 pub mod model;
+pub mod sort;
 pub mod status;
 #[cfg(feature = "hydrate")]
 mod stream;
 pub mod sync;
 pub mod table;
+pub mod watchlist;
 
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};

@@ -6,7 +6,7 @@
 //! parsed or deserialized, so code holding a [`Symbol`] or a [`Price`] can trust it.
 
 use serde::{Deserialize, Serialize};
-use std::{fmt, str::FromStr, sync::Arc};
+use std::{collections::BTreeMap, fmt, str::FromStr, sync::Arc};
 
 /// The longest symbol accepted, in characters.
 pub const MAX_SYMBOL_LEN: usize = 12;
@@ -223,12 +223,14 @@ pub const PRICE_UPDATE_EVENT: &str = "priceUpdate";
 /// The name of the SSE event that carries a [`Heartbeat`].
 pub const HEARTBEAT_EVENT: &str = "heartbeat";
 
-/// The latest price of one symbol, with its change against the session's opening price.
+/// The latest price of one symbol, with the session's open, high and low and its
+/// change against the open.
 ///
 /// This is the `data:` of a `priceUpdate` event and an element of [`Snapshot::quotes`]:
 ///
 /// ```json
-/// {"symbol":"AAPL","price":189.53,"change":-0.47,"changePct":-0.25,"ts":1763900000000}
+/// {"symbol":"AAPL","price":189.53,"open":190.0,"high":190.12,"low":189.4,
+///  "change":-0.47,"changePct":-0.25,"ts":1763900000000}
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -237,13 +239,59 @@ pub struct Quote {
     pub symbol: Symbol,
     /// The latest price.
     pub price: Price,
-    /// `price` minus the session's opening price.
+    /// The session's first price.
+    pub open: Price,
+    /// The session's highest price.
+    pub high: Price,
+    /// The session's lowest price.
+    pub low: Price,
+    /// `price` minus `open`.
     pub change: f64,
-    /// `change` as a percentage of the opening price.
+    /// `change` as a percentage of `open`.
     pub change_pct: f64,
-    /// When the price was produced, in milliseconds since the Unix epoch.
+    /// When the price was published, in milliseconds since the Unix epoch.
     pub ts: u64,
 }
+
+impl Quote {
+    /// The first quote of `symbol` in a session: it opens at `price`.
+    pub fn opening(symbol: Symbol, price: Price, ts: u64) -> Self {
+        Self {
+            symbol,
+            price,
+            open: price,
+            high: price,
+            low: price,
+            change: 0.0,
+            change_pct: 0.0,
+            ts,
+        }
+    }
+
+    /// The same symbol moved to `price` at `ts`, in the same session.
+    #[must_use]
+    pub fn moved_to(&self, price: Price, ts: u64) -> Self {
+        let open = self.open.get();
+        let change = round_cents(price.get() - open);
+        Self {
+            symbol: self.symbol.clone(),
+            price,
+            open: self.open,
+            high: if price > self.high { price } else { self.high },
+            low: if price < self.low { price } else { self.low },
+            change,
+            change_pct: round_cents(change / open * 100.0),
+            ts,
+        }
+    }
+}
+
+fn round_cents(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+/// How many recent prices per symbol a [`Snapshot`] carries (for sparklines).
+pub const RECENT_PRICES: usize = 60;
 
 /// The current price of every symbol: the `data:` of a `snapshot` event, the body
 /// of `GET /api/snapshot`, and what the server renders into the first HTML.
@@ -253,14 +301,20 @@ pub struct Snapshot {
     /// The id of the last update the snapshot includes; the stream continues
     /// with the update after it.
     pub last_event_id: EventId,
+    /// When the snapshot was taken: the server's clock, in milliseconds since the
+    /// Unix epoch.
+    pub time: u64,
     /// One quote per symbol, in the configured order.
     pub quotes: Vec<Quote>,
+    /// The last prices of each symbol (at most [`RECENT_PRICES`]), oldest first,
+    /// ending with its current price.
+    pub recent: BTreeMap<Symbol, Vec<Price>>,
 }
 
 /// The `data:` of a `heartbeat` event, sent every few seconds whatever the traffic.
 ///
 /// ```json
-/// {"time":1763900000000,"lastEventId":"3f9a0c21-42","intervalMs":5000}
+/// {"time":1763900000000,"lastEventId":"3f9a0c21-42","intervalMs":5000,"retryMs":1000}
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -271,6 +325,9 @@ pub struct Heartbeat {
     pub last_event_id: EventId,
     /// How often heartbeats come, in milliseconds.
     pub interval_ms: u64,
+    /// The base reconnection delay, in milliseconds (the `retry:` field jitters
+    /// around it): how long a client waits before its first reconnection attempt.
+    pub retry_ms: u64,
 }
 
 #[cfg(test)]
@@ -308,17 +365,15 @@ mod tests {
 
     #[test]
     fn quotes_use_camel_case_json_and_validate_on_the_way_in() {
-        let quote = Quote {
-            symbol: "AAPL".parse().unwrap(),
-            price: Price::new(189.53).unwrap(),
-            change: -0.47,
-            change_pct: -0.25,
-            ts: 1_763_900_000_000,
-        };
+        let price = |value| Price::new(value).unwrap();
+        let quote = Quote::opening("AAPL".parse().unwrap(), price(190.0), 1_763_899_000_000)
+            .moved_to(price(190.12), 1_763_899_500_000)
+            .moved_to(price(189.4), 1_763_899_800_000)
+            .moved_to(price(189.53), 1_763_900_000_000);
         let json = serde_json::to_string(&quote).unwrap();
         assert_eq!(
             json,
-            r#"{"symbol":"AAPL","price":189.53,"change":-0.47,"changePct":-0.25,"ts":1763900000000}"#
+            r#"{"symbol":"AAPL","price":189.53,"open":190.0,"high":190.12,"low":189.4,"change":-0.47,"changePct":-0.25,"ts":1763900000000}"#
         );
         assert_eq!(serde_json::from_str::<Quote>(&json).unwrap(), quote);
 

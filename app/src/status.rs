@@ -2,7 +2,7 @@
 //!
 //! The browser's `EventSource` reports only `open` and `error`; what the viewer needs
 //! to know is whether the table is live. This module turns those callbacks, and the
-//! silence of a stream that stopped sending, into the five states the dashboard
+//! silence of a stream that stopped sending, into the states the dashboard
 //! names, and counts reconnection attempts and how often the stream came back.
 //! It is plain data so it can be tested without a browser.
 
@@ -22,6 +22,8 @@ pub enum Phase {
     /// The browser gave up (for example on a non-200 answer); only a manual
     /// reconnect opens the stream again.
     Closed,
+    /// The viewer paused the stream; resuming catches up from the last id.
+    Paused,
 }
 
 impl Phase {
@@ -33,6 +35,7 @@ impl Phase {
             Self::Stale => "Stale",
             Self::Reconnecting => "Reconnecting",
             Self::Closed => "Closed",
+            Self::Paused => "Paused",
         }
     }
 
@@ -44,6 +47,7 @@ impl Phase {
             Self::Stale => "stale",
             Self::Reconnecting => "reconnecting",
             Self::Closed => "closed",
+            Self::Paused => "paused",
         }
     }
 }
@@ -106,6 +110,18 @@ impl Connection {
         };
     }
 
+    /// The viewer paused the stream.
+    pub fn paused(&mut self) {
+        self.phase = Phase::Paused;
+        self.attempts = 0;
+    }
+
+    /// The viewer resumed a paused stream: a new connection is being opened.
+    pub fn resumed(&mut self) {
+        self.phase = Phase::Connecting;
+        self.attempts = 0;
+    }
+
     /// A new stream is being opened by hand after the browser gave up.
     pub fn reconnecting_by_hand(&mut self) {
         self.phase = Phase::Reconnecting;
@@ -121,6 +137,19 @@ impl Connection {
             phase => phase.label().to_owned(),
         }
     }
+}
+
+/// The longest wait between two reconnection attempts.
+pub const MAX_RETRY_MS: f64 = 30_000.0;
+
+/// How long to wait before reconnection attempt `attempt` (1 for the first),
+/// given the server's base delay: the base, doubled for each further failed
+/// attempt up to [`MAX_RETRY_MS`], times a jitter factor between 0.75 and 1.25
+/// from `random` (in `0..1`), so browsers cut off together come back apart.
+pub fn backoff(base_ms: f64, attempt: u32, random: f64) -> f64 {
+    let doublings = attempt.saturating_sub(1).min(16);
+    let delay = (base_ms * f64::from(1u32 << doublings)).min(MAX_RETRY_MS);
+    delay * (0.75 + random.clamp(0.0, 1.0) / 2.0)
 }
 
 #[cfg(test)]
@@ -190,5 +219,26 @@ mod tests {
         assert_eq!(c.phase, Phase::Reconnecting);
         assert!(!c.heard());
         assert_eq!(c.phase, Phase::Reconnecting);
+    }
+
+    #[test]
+    fn backoff_doubles_from_the_base_with_jitter_and_a_ceiling() {
+        assert_eq!(backoff(1000.0, 1, 0.5), 1000.0);
+        assert_eq!(backoff(1000.0, 3, 0.5), 4000.0);
+        assert_eq!(backoff(1000.0, 1, 0.0), 750.0);
+        assert_eq!(backoff(1000.0, 1, 1.0), 1250.0);
+        assert_eq!(backoff(1000.0, 40, 0.5), MAX_RETRY_MS);
+    }
+
+    #[test]
+    fn pausing_and_resuming() {
+        let mut c = Connection::default();
+        c.opened();
+        c.paused();
+        assert_eq!(c.describe(), "Paused");
+        c.resumed();
+        assert_eq!(c.phase, Phase::Connecting);
+        c.opened();
+        assert_eq!((c.phase, c.reconnects), (Phase::Live, 1));
     }
 }

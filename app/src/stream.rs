@@ -2,15 +2,17 @@
 //!
 //! Only compiled for the browser (`hydrate`). One [`PriceStream`] is one
 //! `EventSource`, opened with `?lastEventId=` so it resumes from what the page
-//! already shows; when it drops, the browser reconnects by itself with the
-//! `Last-Event-ID` header. Dropping a `PriceStream` closes the connection and
-//! releases its callbacks.
+//! already shows, and `?symbols=` of the watchlist. When it drops, the stream
+//! closes itself and tells the dashboard, which reconnects after a backoff it
+//! can count down (the browser's own retry cannot be watched). Dropping a
+//! `PriceStream` closes the connection and releases its callbacks.
 
 use crate::{
     model::{
         EventId, HEARTBEAT_EVENT, Heartbeat, PRICE_UPDATE_EVENT, Quote, SNAPSHOT_EVENT, Snapshot,
     },
     status::{Connection, Phase},
+    meter::{ClockOffset, Latency, Throughput},
     sync::{Gap, Recovery, StreamSync},
     table::Table,
 };
@@ -49,6 +51,46 @@ pub(crate) struct Sinks {
     /// Notified when the stream lost an update and must be reopened from the last
     /// good id (a stream cannot close itself from inside its own callback).
     pub(crate) restart: Trigger,
+    /// Notified when the connection dropped: the dashboard schedules the next try.
+    pub(crate) lost: Trigger,
+    /// What the header measures.
+    pub(crate) meters: StoredValue<Meters>,
+}
+
+/// The stream's measurements, read by the header once a second.
+#[derive(Debug, Default)]
+pub(crate) struct Meters {
+    pub(crate) throughput: Throughput,
+    pub(crate) latency: Latency,
+    pub(crate) offset: ClockOffset,
+    /// The server's base reconnection delay, from heartbeats.
+    pub(crate) retry_ms: Option<f64>,
+    /// Publication times of the updates not yet on screen.
+    pending: Vec<u64>,
+}
+
+impl Meters {
+    /// Notes an update published at `ts`; the next animation frame puts it on screen.
+    fn received(meters: StoredValue<Meters>, ts: u64) {
+        let first = meters
+            .try_update_value(|m| {
+                m.throughput.add(1);
+                m.pending.push(ts);
+                m.pending.len() == 1
+            })
+            .unwrap_or(false);
+        if first {
+            request_animation_frame(move || {
+                let now = js_sys::Date::now();
+                meters.update_value(|m| {
+                    let server_now = now + m.offset.estimate().unwrap_or(0.0);
+                    for ts in std::mem::take(&mut m.pending) {
+                        m.latency.record(server_now - ts as f64);
+                    }
+                });
+            });
+        }
+    }
 }
 
 /// An open `EventSource`, the callbacks it calls and the staleness check.
@@ -61,12 +103,22 @@ pub(crate) struct PriceStream {
 }
 
 impl PriceStream {
-    /// Opens the stream, resuming after `from` when given.
-    pub(crate) fn open(sinks: Sinks, from: Option<EventId>) -> Result<Self, wasm_bindgen::JsValue> {
-        let url = match from {
-            Some(id) => format!("{EVENTS_URL}?lastEventId={id}"),
-            None => EVENTS_URL.to_owned(),
-        };
+    /// Opens the stream of `symbols` (comma-separated; all when `None`),
+    /// resuming after `from` when given.
+    pub(crate) fn open(
+        sinks: Sinks,
+        from: Option<EventId>,
+        symbols: Option<&str>,
+    ) -> Result<Self, wasm_bindgen::JsValue> {
+        let mut url = EVENTS_URL.to_owned();
+        let params = from
+            .map(|id| format!("lastEventId={id}"))
+            .into_iter()
+            .chain(symbols.map(|symbols| format!("symbols={symbols}")));
+        for (i, param) in params.enumerate() {
+            url.push(if i == 0 { '?' } else { '&' });
+            url.push_str(&param);
+        }
         let source = EventSource::new(&url)?;
         let heard = Rc::new(Hearing::default());
         // Once an update went missing, nothing more from this source is applied.
@@ -104,7 +156,7 @@ impl PriceStream {
                     let recovery = sinks
                         .sync
                         .try_update(|sync| sync.snapshot(snapshot.last_event_id));
-                    sinks.table.reset(snapshot.quotes);
+                    sinks.table.reset(snapshot.quotes, snapshot.recent);
                     if let Some(recovery) = recovery.flatten() {
                         sinks.recovery.set(Some(recovery));
                     }
@@ -126,6 +178,7 @@ impl PriceStream {
                     .sync
                     .try_update(|sync| sync.update(id))
                     .unwrap_or(Ok(()))?;
+                Meters::received(sinks.meters, quote.ts);
                 sinks.table.apply(quote);
                 Ok(())
             }),
@@ -139,6 +192,11 @@ impl PriceStream {
                         return Ok(());
                     };
                     heard.interval_ms.set(heartbeat.interval_ms as f64);
+                    sinks.meters.update_value(|m| {
+                        m.offset
+                            .record(heartbeat.time as f64, js_sys::Date::now());
+                        m.retry_ms = Some(heartbeat.retry_ms as f64);
+                    });
                     let recovery = sinks
                         .sync
                         .try_update(|sync| sync.heartbeat(heartbeat.last_event_id))
@@ -169,8 +227,17 @@ impl PriceStream {
         let on_error = {
             let source = source.clone();
             Closure::<dyn FnMut(Event)>::new(move |_: Event| {
-                let browser_retries = source.ready_state() == EventSource::CONNECTING;
-                sinks.connection.update(|c| c.errored(browser_retries));
+                // CONNECTING: the connection dropped and the browser would retry on
+                // its own schedule; the dashboard retries on one it can show instead.
+                // CLOSED: the browser gave up (the server refused the stream).
+                let retry = source.ready_state() == EventSource::CONNECTING;
+                if retry {
+                    source.close();
+                }
+                sinks.connection.update(|c| c.errored(retry));
+                if retry {
+                    sinks.lost.notify();
+                }
             })
         };
         source.set_onopen(Some(on_open.as_ref().unchecked_ref()));

@@ -52,6 +52,9 @@ pub struct StreamSync {
 struct CatchUp {
     replayed: u64,
     resynced: bool,
+    /// Whether the connection asked to resume; a fresh one's snapshot is no
+    /// recovery, just the start.
+    resuming: bool,
 }
 
 impl StreamSync {
@@ -70,7 +73,10 @@ impl StreamSync {
 
     /// A connection opened; its catch-up begins.
     pub fn opened(&mut self) {
-        self.catch_up = Some(CatchUp::default());
+        self.catch_up = Some(CatchUp {
+            resuming: self.last.is_some(),
+            ..CatchUp::default()
+        });
     }
 
     /// A snapshot arrived and replaced the table. During a catch-up the connection
@@ -108,15 +114,19 @@ impl StreamSync {
             }
             self.last = Some(id);
         }
-        Ok(self.catch_up.take().map(|catch_up| {
-            if catch_up.resynced {
-                Recovery::Resynced
-            } else {
-                Recovery::Resumed {
-                    replayed: catch_up.replayed,
+        Ok(self
+            .catch_up
+            .take()
+            .filter(|catch_up| catch_up.resuming)
+            .map(|catch_up| {
+                if catch_up.resynced {
+                    Recovery::Resynced
+                } else {
+                    Recovery::Resumed {
+                        replayed: catch_up.replayed,
+                    }
                 }
-            }
-        }))
+            }))
     }
 
     fn check(&self, id: EventId) -> Result<(), Gap> {
@@ -173,7 +183,8 @@ mod tests {
         let mut sync = StreamSync::new(None);
         sync.opened();
         sync.snapshot(id(1));
-        sync.heartbeat(id(1)).unwrap();
+        // A fresh connection's snapshot is the start, not a recovery.
+        assert_eq!(sync.heartbeat(id(1)), Ok(None));
         assert_eq!(sync.snapshot(id(500)), Some(Recovery::Resynced));
     }
 

@@ -3,9 +3,9 @@
 //! A price update touches exactly one row's signal, so only that row's cells
 //! re-render; the list of symbols changes only when a new symbol appears.
 
-use crate::model::{Quote, Symbol};
+use crate::model::{Price, Quote, RECENT_PRICES, Symbol};
 use leptos::prelude::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 /// Which way the last tick moved the price.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,11 +48,14 @@ pub struct Row {
     /// How many updates this row has had on this page; its parity restarts the
     /// flash animation on every update.
     pub updates: u64,
+    /// The last [`RECENT_PRICES`] prices, oldest first, ending with the current one.
+    pub recent: VecDeque<f64>,
 }
 
 impl Row {
-    fn new(quote: Quote) -> Self {
+    fn new(quote: Quote, recent: Option<Vec<Price>>) -> Self {
         Self {
+            recent: recent_prices(quote.price, recent.unwrap_or_default()),
             quote,
             tick: Tick::Flat,
             updates: 0,
@@ -69,6 +72,10 @@ impl Row {
         } else {
             Tick::Flat
         };
+        if self.recent.len() == RECENT_PRICES {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(new);
         self.quote = quote;
         self.updates += 1;
     }
@@ -85,6 +92,18 @@ impl Row {
     }
 }
 
+/// The last [`RECENT_PRICES`] of `recent`, ending with `current`.
+fn recent_prices(current: Price, recent: Vec<Price>) -> VecDeque<f64> {
+    let mut prices: VecDeque<f64> = recent.into_iter().map(Price::get).collect();
+    if prices.back() != Some(&current.get()) {
+        prices.push_back(current.get());
+    }
+    while prices.len() > RECENT_PRICES {
+        prices.pop_front();
+    }
+    prices
+}
+
 /// The table: symbols in display order and a signal per row.
 #[derive(Clone, Copy, Debug)]
 pub struct Table {
@@ -93,14 +112,15 @@ pub struct Table {
 }
 
 impl Table {
-    /// A table holding `quotes`, in their order.
-    pub fn new(quotes: Vec<Quote>) -> Self {
+    /// A table holding `quotes`, in their order, with their `recent` prices.
+    pub fn new(quotes: Vec<Quote>, mut recent: BTreeMap<Symbol, Vec<Price>>) -> Self {
         let table = Self {
             order: RwSignal::new(Vec::with_capacity(quotes.len())),
             rows: StoredValue::new(HashMap::with_capacity(quotes.len())),
         };
         for quote in quotes {
-            table.insert(quote);
+            let prices = recent.remove(&quote.symbol);
+            table.insert(quote, prices);
         }
         table
     }
@@ -120,26 +140,34 @@ impl Table {
     pub fn apply(&self, quote: Quote) {
         match self.row(&quote.symbol) {
             Some(row) => row.update(|row| row.move_to(quote)),
-            None => self.insert(quote),
+            None => self.insert(quote, None),
         }
     }
 
     /// Makes `quotes` the whole table, in their order: rows that changed move
-    /// (and flash), new symbols get rows, symbols no longer quoted go away.
-    pub fn reset(&self, quotes: Vec<Quote>) {
+    /// (and flash) and take their `recent` prices, new symbols get rows, symbols
+    /// no longer quoted go away.
+    pub fn reset(&self, quotes: Vec<Quote>, mut recent: BTreeMap<Symbol, Vec<Price>>) {
         let order: Vec<Symbol> = quotes.iter().map(|quote| quote.symbol.clone()).collect();
         self.rows.update_value(|rows| {
             let keep: HashSet<&Symbol> = order.iter().collect();
             rows.retain(|symbol, _| keep.contains(symbol));
         });
         for quote in quotes {
+            let prices = recent.remove(&quote.symbol);
             match self.row(&quote.symbol) {
                 Some(row) => {
                     if row.with_untracked(|row| row.quote != quote) {
-                        row.update(|row| row.move_to(quote));
+                        row.update(|row| {
+                            let price = quote.price;
+                            row.move_to(quote);
+                            if let Some(prices) = prices {
+                                row.recent = recent_prices(price, prices);
+                            }
+                        });
                     }
                 }
-                None => self.insert(quote),
+                None => self.insert(quote, prices),
             }
         }
         if self.order.with_untracked(|old| *old != order) {
@@ -147,10 +175,11 @@ impl Table {
         }
     }
 
-    fn insert(&self, quote: Quote) {
+    fn insert(&self, quote: Quote, recent: Option<Vec<Price>>) {
         let symbol = quote.symbol.clone();
+        let row = RwSignal::new(Row::new(quote, recent));
         self.rows
-            .update_value(|rows| _ = rows.insert(symbol.clone(), RwSignal::new(Row::new(quote))));
+            .update_value(|rows| _ = rows.insert(symbol.clone(), row));
         self.order.update(|order| order.push(symbol));
     }
 }
@@ -161,13 +190,11 @@ mod tests {
     use crate::model::Price;
 
     fn quote(symbol: &str, price: f64) -> Quote {
-        Quote {
-            symbol: symbol.parse().unwrap(),
-            price: Price::new(price).unwrap(),
-            change: 0.0,
-            change_pct: 0.0,
-            ts: 0,
-        }
+        Quote::opening(symbol.parse().unwrap(), Price::new(price).unwrap(), 0)
+    }
+
+    fn table(quotes: Vec<Quote>) -> Table {
+        Table::new(quotes, BTreeMap::new())
     }
 
     fn price_of(table: &Table, symbol: &str) -> f64 {
@@ -179,7 +206,7 @@ mod tests {
     fn updates_go_to_their_row_and_new_symbols_are_appended() {
         let owner = Owner::new();
         owner.with(|| {
-            let table = Table::new(vec![quote("AAPL", 10.0), quote("MSFT", 20.0)]);
+            let table = table(vec![quote("AAPL", 10.0), quote("MSFT", 20.0)]);
             table.apply(quote("MSFT", 21.0));
             table.apply(quote("NVDA", 5.0));
             assert_eq!(price_of(&table, "MSFT"), 21.0);
@@ -192,6 +219,7 @@ mod tests {
             assert_eq!(order, ["AAPL", "MSFT", "NVDA"]);
             let msft = table.row(&"MSFT".parse().unwrap()).unwrap().get_untracked();
             assert_eq!((msft.tick, msft.updates), (Tick::Up, 1));
+            assert_eq!(msft.recent, [20.0, 21.0]);
             assert_eq!(msft.flash_class(), "quote flash-up-1");
         });
     }
@@ -200,14 +228,22 @@ mod tests {
     fn a_reset_makes_the_snapshot_the_whole_table() {
         let owner = Owner::new();
         owner.with(|| {
-            let table = Table::new(vec![quote("AAPL", 10.0), quote("MSFT", 20.0)]);
-            table.reset(vec![quote("NVDA", 5.0), quote("AAPL", 11.0)]);
+            let table = table(vec![quote("AAPL", 10.0), quote("MSFT", 20.0)]);
+            let recent = BTreeMap::from([(
+                "AAPL".parse().unwrap(),
+                vec![Price::new(9.0).unwrap(), Price::new(11.0).unwrap()],
+            )]);
+            table.reset(vec![quote("NVDA", 5.0), quote("AAPL", 11.0)], recent);
             let order: Vec<String> = table.symbols().iter().map(|s| s.to_string()).collect();
             assert_eq!(order, ["NVDA", "AAPL"]);
             assert_eq!(price_of(&table, "AAPL"), 11.0);
             assert!(table.row(&"MSFT".parse().unwrap()).is_none());
             let aapl = table.row(&"AAPL".parse().unwrap()).unwrap().get_untracked();
             assert_eq!(aapl.tick, Tick::Up);
+            // The snapshot's recent prices replace the row's.
+            assert_eq!(aapl.recent, [9.0, 11.0]);
+            let nvda = table.row(&"NVDA".parse().unwrap()).unwrap().get_untracked();
+            assert_eq!(nvda.recent, [5.0]);
         });
     }
 }

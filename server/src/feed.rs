@@ -54,7 +54,6 @@ pub struct Simulator {
 #[derive(Debug)]
 struct Walk {
     symbol: Symbol,
-    open: f64,
     log_open: f64,
     log_price: f64,
     volatility: f64,
@@ -80,7 +79,6 @@ impl Simulator {
                     });
                 Walk {
                     symbol: symbol.clone(),
-                    open,
                     log_open: open.ln(),
                     log_price: open.ln(),
                     volatility,
@@ -92,11 +90,14 @@ impl Simulator {
 
     /// Every symbol at its opening price, stamped `ts`.
     pub fn opening_quotes(&self, ts: u64) -> Vec<Quote> {
-        self.walks.iter().map(|walk| walk.quote(ts)).collect()
+        self.walks
+            .iter()
+            .map(|walk| Quote::opening(walk.symbol.clone(), walk.price(), ts))
+            .collect()
     }
 
     /// The next update: one symbol moves one step. `None` without symbols.
-    pub fn step(&mut self, ts: u64) -> Option<Quote> {
+    pub fn step(&mut self) -> Option<(Symbol, Price)> {
         if self.walks.is_empty() {
             return None;
         }
@@ -105,23 +106,15 @@ impl Simulator {
         let walk = &mut self.walks[i];
         let pull = MEAN_REVERSION * (walk.log_open - walk.log_price);
         walk.log_price += pull + STEP_SIGMA * walk.volatility * z;
-        Some(walk.quote(ts))
+        Some((walk.symbol.clone(), walk.price()))
     }
 }
 
 impl Walk {
-    fn quote(&self, ts: u64) -> Quote {
+    fn price(&self) -> Price {
         // Rounding to cents can reach zero only for a price under half a cent;
         // a cent is the floor.
-        let price = round_cents(self.log_price.exp()).max(0.01);
-        let change = round_cents(price - self.open);
-        Quote {
-            symbol: self.symbol.clone(),
-            price: Price::new(price).unwrap_or(Price::MIN_TICK),
-            change,
-            change_pct: round_cents(change / self.open * 100.0),
-            ts,
-        }
+        Price::new(round_cents(self.log_price.exp())).unwrap_or(Price::MIN_TICK)
     }
 }
 
@@ -158,10 +151,10 @@ pub async fn run(mut simulator: Simulator, hub: Arc<Hub>, rate: f64, shutdown: C
         let ts = now_ms();
         while sent < owed {
             sent += 1;
-            let Some(quote) = simulator.step(ts) else {
+            let Some((symbol, price)) = simulator.step() else {
                 return;
             };
-            if let Err(error) = hub.publish(quote) {
+            if let Err(error) = hub.publish(symbol, price, ts) {
                 tracing::error!(%error, "could not encode a simulated price");
             }
         }
@@ -188,8 +181,8 @@ mod tests {
         let mut sim = Simulator::new(&default_symbols(), seed);
         (0..n)
             .map(|_| {
-                let q = sim.step(0).unwrap();
-                (q.symbol.to_string(), q.price.get())
+                let (symbol, price) = sim.step().unwrap();
+                (symbol.to_string(), price.get())
             })
             .collect()
     }
@@ -210,9 +203,9 @@ mod tests {
             .map(|q| q.price.get())
             .collect();
         for _ in 0..300_000 {
-            let q = sim.step(0).unwrap();
-            let price = q.price.get();
-            let open = opens[names.iter().position(|s| *s == q.symbol).unwrap()];
+            let (symbol, price) = sim.step().unwrap();
+            let price = price.get();
+            let open = opens[names.iter().position(|s| *s == symbol).unwrap()];
             assert!(price > 0.0);
             assert!(
                 (price * 100.0 - (price * 100.0).round()).abs() < 1e-6,
@@ -220,10 +213,8 @@ mod tests {
             );
             assert!(
                 price > open * 0.7 && price < open * 1.4,
-                "{} wandered to {price} from {open}",
-                q.symbol
+                "{symbol} wandered to {price} from {open}"
             );
-            assert!((q.change - (price - open)).abs() < 0.006);
         }
     }
 

@@ -16,7 +16,7 @@
 //! New updates are announced on a `watch` channel that carries the latest id.
 
 use crate::wire;
-use app::model::{EventId, Quote, RunId, Snapshot, Symbol};
+use app::model::{EventId, Price, Quote, RECENT_PRICES, RunId, Snapshot, Symbol};
 use axum::response::sse::Event;
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -98,6 +98,8 @@ struct State {
     /// Quotes in display order, with an index by symbol.
     quotes: Vec<Quote>,
     index: HashMap<Symbol, usize>,
+    /// The last [`RECENT_PRICES`] prices of each quote, oldest first, same order.
+    recent: Vec<VecDeque<Price>>,
     /// The last `capacity` updates, oldest first, ending at `head`.
     history: VecDeque<Arc<Published>>,
     capacity: usize,
@@ -117,11 +119,16 @@ impl Hub {
             .map(|(i, quote)| (quote.symbol.clone(), i))
             .collect();
         let start = EventId::start(run);
+        let recent = opening
+            .iter()
+            .map(|quote| recent_from(quote.price))
+            .collect();
         Self {
             state: Mutex::new(State {
                 head: start,
                 quotes: opening,
                 index,
+                recent,
                 history: VecDeque::with_capacity(history),
                 capacity: history,
             }),
@@ -130,21 +137,41 @@ impl Hub {
         }
     }
 
-    /// Publishes `quote` to every subscriber and returns its id.
+    /// Publishes `symbol` at `price` (published at `ts`, in milliseconds since the
+    /// Unix epoch) to every subscriber and returns its id. The quote's session
+    /// open, high, low and change follow from the symbol's earlier prices; a new
+    /// symbol opens at `price` and is appended to the snapshot.
     ///
     /// Numbering, recording and announcing happen under one lock, so a snapshot's
     /// `last_event_id` always matches its quotes and the history has no holes.
-    pub fn publish(&self, quote: Quote) -> Result<EventId, serde_json::Error> {
+    pub fn publish(
+        &self,
+        symbol: Symbol,
+        price: Price,
+        ts: u64,
+    ) -> Result<EventId, serde_json::Error> {
         let mut state = self.lock();
         let id = state.head.next();
+        let slot = state.index.get(&symbol).copied();
+        let quote = match slot {
+            Some(i) => state.quotes[i].moved_to(price, ts),
+            None => Quote::opening(symbol.clone(), price, ts),
+        };
         let frame = wire::price_update(id, &quote)?;
-        let symbol = quote.symbol.clone();
-        match state.index.get(&quote.symbol) {
-            Some(&i) => state.quotes[i] = quote,
+        match slot {
+            Some(i) => {
+                state.quotes[i] = quote;
+                let recent = &mut state.recent[i];
+                if recent.len() == RECENT_PRICES {
+                    recent.pop_front();
+                }
+                recent.push_back(price);
+            }
             None => {
                 let i = state.quotes.len();
-                state.index.insert(quote.symbol.clone(), i);
+                state.index.insert(symbol.clone(), i);
                 state.quotes.push(quote);
+                state.recent.push(recent_from(price));
             }
         }
         if state.history.len() == state.capacity {
@@ -221,16 +248,28 @@ impl Hub {
 
 impl State {
     fn snapshot(&self, filter: &Filter) -> Snapshot {
+        let kept = || {
+            self.quotes
+                .iter()
+                .zip(&self.recent)
+                .filter(|(quote, _)| keeps(filter, &quote.symbol))
+        };
         Snapshot {
             last_event_id: self.head,
-            quotes: self
-                .quotes
-                .iter()
-                .filter(|quote| keeps(filter, &quote.symbol))
-                .cloned()
+            time: crate::feed::now_ms(),
+            quotes: kept().map(|(quote, _)| quote.clone()).collect(),
+            recent: kept()
+                .map(|(quote, recent)| (quote.symbol.clone(), recent.iter().copied().collect()))
                 .collect(),
         }
     }
+}
+
+/// The recent prices of a symbol that has just opened at `price`.
+fn recent_from(price: Price) -> VecDeque<Price> {
+    let mut recent = VecDeque::with_capacity(RECENT_PRICES);
+    recent.push_back(price);
+    recent
 }
 
 fn keeps(filter: &Filter, symbol: &Symbol) -> bool {
@@ -242,18 +281,17 @@ fn keeps(filter: &Filter, symbol: &Symbol) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::model::Price;
 
     const RUN: RunId = RunId(7);
 
     fn quote(symbol: &str, price: f64) -> Quote {
-        Quote {
-            symbol: symbol.parse().unwrap(),
-            price: Price::new(price).unwrap(),
-            change: 0.0,
-            change_pct: 0.0,
-            ts: 1,
-        }
+        Quote::opening(symbol.parse().unwrap(), Price::new(price).unwrap(), 1)
+    }
+
+    /// Publishes `symbol` at `price`.
+    fn publish(hub: &Hub, symbol: &str, price: f64) -> EventId {
+        hub.publish(symbol.parse().unwrap(), Price::new(price).unwrap(), 1)
+            .unwrap()
     }
 
     fn id(seq: u64) -> EventId {
@@ -273,8 +311,8 @@ mod tests {
     fn ids_increase_by_one_and_the_snapshot_follows_the_stream() {
         let hub = Hub::new(RUN, vec![quote("AAPL", 1.0), quote("MSFT", 2.0)], 8);
         assert_eq!(hub.snapshot(&None).last_event_id, id(0));
-        assert_eq!(hub.publish(quote("MSFT", 3.0)).unwrap(), id(1));
-        assert_eq!(hub.publish(quote("NVDA", 4.0)).unwrap(), id(2));
+        assert_eq!(publish(&hub, "MSFT", 3.0), id(1));
+        assert_eq!(publish(&hub, "NVDA", 4.0), id(2));
         let snapshot = hub.snapshot(&None);
         assert_eq!(snapshot.last_event_id, id(2));
         assert_eq!(hub.head(), id(2));
@@ -294,10 +332,46 @@ mod tests {
     }
 
     #[test]
+    fn quotes_keep_the_session_open_high_low_and_recent_prices() {
+        let hub = Hub::new(RUN, vec![quote("AAPL", 10.0)], 8);
+        for price in [11.0, 9.5, 10.25] {
+            publish(&hub, "AAPL", price);
+        }
+        for i in 0..RECENT_PRICES {
+            publish(&hub, "MSFT", 100.0 + i as f64);
+        }
+        let snapshot = hub.snapshot(&None);
+        let aapl = &snapshot.quotes[0];
+        let get = Price::get;
+        assert_eq!(
+            (
+                get(aapl.open),
+                get(aapl.high),
+                get(aapl.low),
+                get(aapl.price)
+            ),
+            (10.0, 11.0, 9.5, 10.25)
+        );
+        assert_eq!((aapl.change, aapl.change_pct), (0.25, 2.5));
+        let recent = |symbol: &str| -> Vec<f64> {
+            snapshot.recent[&symbol.parse::<Symbol>().unwrap()]
+                .iter()
+                .map(|p| p.get())
+                .collect()
+        };
+        assert_eq!(recent("AAPL"), [10.0, 11.0, 9.5, 10.25]);
+        // A new symbol opens at its first price; the window keeps the latest prices.
+        let msft = recent("MSFT");
+        assert_eq!(msft.len(), RECENT_PRICES);
+        assert_eq!(msft.last(), Some(&(100.0 + (RECENT_PRICES - 1) as f64)));
+        assert_eq!(get(snapshot.quotes[1].open), 100.0);
+    }
+
+    #[test]
     fn reading_after_a_cursor_replays_exactly_what_followed_it() {
         let hub = Hub::new(RUN, vec![quote("AAPL", 1.0)], 4);
         for i in 0..6 {
-            hub.publish(quote("AAPL", 1.0 + f64::from(i))).unwrap();
+            publish(&hub, "AAPL", 1.0 + f64::from(i));
         }
         // History holds 3..=6: a cursor at 2 still has everything after it.
         assert_eq!(seqs(hub.read_after(id(2), &None)), (vec![3, 4, 5, 6], 6));
@@ -309,7 +383,7 @@ mod tests {
     #[test]
     fn every_reader_gets_the_same_frame() {
         let hub = Hub::new(RUN, vec![quote("AAPL", 1.0)], 8);
-        hub.publish(quote("AAPL", 1.5)).unwrap();
+        publish(&hub, "AAPL", 1.5);
         let first = |read: Read| match read {
             Read::Updates { mut updates, .. } => updates.remove(0),
             Read::Resync(_) => panic!("resync"),
@@ -326,7 +400,7 @@ mod tests {
     fn cursors_outside_the_history_get_a_snapshot() {
         let hub = Hub::new(RUN, vec![quote("AAPL", 1.0)], 4);
         for i in 0..6 {
-            hub.publish(quote("AAPL", 1.0 + f64::from(i))).unwrap();
+            publish(&hub, "AAPL", 1.0 + f64::from(i));
         }
         let too_old = id(1);
         let other_run = EventId {
@@ -345,9 +419,9 @@ mod tests {
     #[test]
     fn a_filter_keeps_its_symbols_and_still_moves_the_cursor() {
         let hub = Hub::new(RUN, vec![quote("AAPL", 1.0), quote("MSFT", 2.0)], 8);
-        hub.publish(quote("AAPL", 1.5)).unwrap();
-        hub.publish(quote("MSFT", 2.5)).unwrap();
-        hub.publish(quote("MSFT", 2.6)).unwrap();
+        publish(&hub, "AAPL", 1.5);
+        publish(&hub, "MSFT", 2.5);
+        publish(&hub, "MSFT", 2.6);
         let msft: Filter = Some(Arc::new(["MSFT".parse().unwrap()].into()));
         assert_eq!(seqs(hub.read_after(id(0), &msft)), (vec![2, 3], 3));
         let snapshot = hub.snapshot(&msft);
@@ -359,7 +433,7 @@ mod tests {
     fn a_long_replay_comes_in_slices() {
         let hub = Hub::new(RUN, vec![quote("AAPL", 1.0)], MAX_BATCH * 2);
         for _ in 0..MAX_BATCH + 10 {
-            hub.publish(quote("AAPL", 1.0)).unwrap();
+            publish(&hub, "AAPL", 1.0);
         }
         let (first, next) = seqs(hub.read_after(id(0), &None));
         assert_eq!((first.len(), next), (MAX_BATCH, MAX_BATCH as u64));

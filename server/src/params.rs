@@ -113,13 +113,8 @@ mod tests {
     use app::model::{Price, Quote, RunId};
 
     fn hub() -> Hub {
-        let quotes = ["AAPL", "MSFT"].map(|symbol| Quote {
-            symbol: symbol.parse().unwrap(),
-            price: Price::new(1.0).unwrap(),
-            change: 0.0,
-            change_pct: 0.0,
-            ts: 0,
-        });
+        let quotes = ["AAPL", "MSFT"]
+            .map(|symbol| Quote::opening(symbol.parse().unwrap(), Price::new(1.0).unwrap(), 0));
         Hub::new(RunId(1), quotes.into(), 10)
     }
 

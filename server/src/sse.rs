@@ -79,6 +79,7 @@ pub async fn events(
         pending: catch_up,
         caught_up: false,
         heartbeat: heartbeat_interval(state.heartbeat),
+        retry: state.retry,
         shutdown: state.shutdown,
         ended: false,
         _closed: OnDrop(|| tracing::info!("stream closed")),
@@ -147,6 +148,8 @@ struct Subscriber {
     /// Whether the stream has reached the head once (its first heartbeat says so).
     caught_up: bool,
     heartbeat: Interval,
+    /// The base reconnection delay, which heartbeats tell the client.
+    retry: Duration,
     shutdown: CancellationToken,
     ended: bool,
     _closed: OnDrop<fn()>,
@@ -220,6 +223,7 @@ impl Subscriber {
                 .as_millis()
                 .try_into()
                 .unwrap_or(u64::MAX),
+            retry_ms: self.retry.as_millis().try_into().unwrap_or(u64::MAX),
         };
         wire::heartbeat(&heartbeat).unwrap_or_else(|error| {
             tracing::error!(%error, "could not encode a heartbeat");

@@ -28,8 +28,19 @@ async fn the_snapshot_has_every_symbol_in_order_and_the_last_id() {
     assert_eq!(last.run, seen.id.run);
     assert!(last.seq >= seen.id.seq);
     for quote in snapshot["quotes"].as_array().unwrap() {
-        assert!(quote["price"].as_f64().unwrap() > 0.0);
+        let price = quote["price"].as_f64().unwrap();
+        assert!(price > 0.0);
         assert!(quote["changePct"].is_number() && quote["ts"].is_u64());
+        let (low, high) = (
+            quote["low"].as_f64().unwrap(),
+            quote["high"].as_f64().unwrap(),
+        );
+        assert!(low <= price && price <= high, "{quote}");
+        // The sparkline's prices end with the current one.
+        let recent = snapshot["recent"][quote["symbol"].as_str().unwrap()]
+            .as_array()
+            .unwrap();
+        assert_eq!(recent.last().unwrap().as_f64(), Some(price));
     }
 }
 

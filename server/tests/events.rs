@@ -106,7 +106,7 @@ async fn a_fresh_stream_is_retry_snapshot_heartbeat_then_price_updates() {
     assert_eq!(
         heartbeat.raw,
         format!(
-            "event: heartbeat\nid: {at}\ndata: {{\"time\":{},\"lastEventId\":\"{at}\",\"intervalMs\":5000}}\n\n",
+            "event: heartbeat\nid: {at}\ndata: {{\"time\":{},\"lastEventId\":\"{at}\",\"intervalMs\":5000,\"retryMs\":3000}}\n\n",
             beat["time"]
         )
     );
@@ -126,13 +126,28 @@ async fn a_fresh_stream_is_retry_snapshot_heartbeat_then_price_updates() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(fields, ["change", "changePct", "price", "symbol", "ts"]);
+    assert_eq!(
+        fields,
+        [
+            "change",
+            "changePct",
+            "high",
+            "low",
+            "open",
+            "price",
+            "symbol",
+            "ts"
+        ]
+    );
     // The exact bytes: the three fields in this order, compact JSON, a blank line.
     let expected = format!(
-        "event: priceUpdate\nid: {}\ndata: {{\"symbol\":\"{}\",\"price\":{},\"change\":{},\"changePct\":{},\"ts\":{}}}\n\n",
+        "event: priceUpdate\nid: {}\ndata: {{\"symbol\":\"{}\",\"price\":{},\"open\":{},\"high\":{},\"low\":{},\"change\":{},\"changePct\":{},\"ts\":{}}}\n\n",
         update.id,
         update.symbol(),
         update.data["price"],
+        update.data["open"],
+        update.data["high"],
+        update.data["low"],
         update.data["change"],
         update.data["changePct"],
         update.data["ts"],

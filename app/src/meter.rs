@@ -1,0 +1,145 @@
+//! What the header measures about the stream: updates per second, the median
+//! publish-to-screen latency and the server's clock offset. Plain data, fed with
+//! times in milliseconds, tested without a browser.
+
+use std::collections::VecDeque;
+
+/// How many seconds the update rate is averaged over.
+const RATE_WINDOW: usize = 5;
+
+/// How many recent updates the latency median is taken over.
+const LATENCY_SAMPLES: usize = 200;
+
+/// How many recent heartbeats the clock offset is estimated from.
+const OFFSET_SAMPLES: usize = 8;
+
+/// Updates received per second, averaged over the last few seconds.
+#[derive(Clone, Debug, Default)]
+pub struct Throughput {
+    /// Updates counted since the last sample.
+    counting: u64,
+    /// `(when the sample's interval began, updates in it)`, oldest first.
+    samples: VecDeque<(f64, u64)>,
+    last_sample: Option<f64>,
+}
+
+impl Throughput {
+    /// Counts `n` received updates.
+    pub fn add(&mut self, n: u64) {
+        self.counting += n;
+    }
+
+    /// Closes the current sample at `now` and returns the rate, per second.
+    pub fn sample(&mut self, now: f64) -> f64 {
+        let began = self.last_sample.replace(now).unwrap_or(now);
+        if self.samples.len() == RATE_WINDOW {
+            self.samples.pop_front();
+        }
+        self.samples.push_back((began, std::mem::take(&mut self.counting)));
+        let count: u64 = self.samples.iter().map(|(_, n)| n).sum();
+        let span = (now - self.samples[0].0) / 1000.0;
+        if span > 0.0 { count as f64 / span } else { 0.0 }
+    }
+}
+
+/// The latency of the last updates from publication to the screen.
+#[derive(Clone, Debug, Default)]
+pub struct Latency {
+    samples: VecDeque<f64>,
+}
+
+impl Latency {
+    /// Records one update's latency.
+    pub fn record(&mut self, ms: f64) {
+        if self.samples.len() == LATENCY_SAMPLES {
+            self.samples.pop_front();
+        }
+        self.samples.push_back(ms.max(0.0));
+    }
+
+    /// The median of the recorded latencies.
+    pub fn median(&self) -> Option<f64> {
+        let mut sorted: Vec<f64> = self.samples.iter().copied().collect();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        match n {
+            0 => None,
+            _ if n % 2 == 1 => Some(sorted[n / 2]),
+            _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+        }
+    }
+}
+
+/// How far the server's clock is ahead of the viewer's, from heartbeats.
+///
+/// Each heartbeat gives `server time − local arrival time`, which is the true
+/// offset minus the heartbeat's transit time; the largest of the last few is
+/// the one that travelled fastest, so it is the estimate.
+#[derive(Clone, Debug, Default)]
+pub struct ClockOffset {
+    samples: VecDeque<f64>,
+}
+
+impl ClockOffset {
+    /// Records a heartbeat stamped `server_ms` that arrived at `local_ms`.
+    pub fn record(&mut self, server_ms: f64, local_ms: f64) {
+        if self.samples.len() == OFFSET_SAMPLES {
+            self.samples.pop_front();
+        }
+        self.samples.push_back(server_ms - local_ms);
+    }
+
+    /// The estimated offset in milliseconds (server minus viewer), once a
+    /// heartbeat has arrived.
+    pub fn estimate(&self) -> Option<f64> {
+        self.samples.iter().copied().reduce(f64::max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throughput_averages_over_the_window() {
+        let mut rate = Throughput::default();
+        assert_eq!(rate.sample(0.0), 0.0);
+        rate.add(50);
+        assert_eq!(rate.sample(1000.0), 50.0);
+        for second in 2..=10 {
+            rate.add(if second % 2 == 0 { 40 } else { 60 });
+            rate.sample(f64::from(second) * 1000.0);
+        }
+        rate.add(10);
+        // The last five one-second samples: 60, 40, 60, 40 and 10.
+        let now = rate.sample(11_000.0);
+        assert_eq!(now, (60.0 + 40.0 + 60.0 + 40.0 + 10.0) / 5.0);
+    }
+
+    #[test]
+    fn latency_is_the_median_of_the_last_samples() {
+        let mut latency = Latency::default();
+        assert_eq!(latency.median(), None);
+        for ms in [5.0, 1.0, 100.0] {
+            latency.record(ms);
+        }
+        assert_eq!(latency.median(), Some(5.0));
+        latency.record(7.0);
+        assert_eq!(latency.median(), Some(6.0));
+        for _ in 0..LATENCY_SAMPLES {
+            latency.record(2.0);
+        }
+        assert_eq!(latency.median(), Some(2.0), "old samples age out");
+    }
+
+    #[test]
+    fn the_offset_is_the_fastest_heartbeat_s() {
+        let mut offset = ClockOffset::default();
+        assert_eq!(offset.estimate(), None);
+        // The server is 100 ms ahead; heartbeats took 30, 5 and 12 ms to arrive.
+        for transit in [30.0, 5.0, 12.0] {
+            offset.record(1000.0, 1000.0 - 100.0 + transit);
+        }
+        assert_eq!(offset.estimate(), Some(95.0));
+    }
+}

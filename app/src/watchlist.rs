@@ -1,0 +1,148 @@
+//! The viewer's watchlist: the symbols they chose to see.
+//!
+//! The browser keeps it in `localStorage` (the source of truth) and mirrors it
+//! in a cookie, so the server renders the first HTML with the same rows and
+//! hydration changes nothing. The stream is opened with `?symbols=` of the
+//! watchlist, so unwatched symbols are not sent at all.
+
+use crate::model::Symbol;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// The `localStorage` key holding the watchlist.
+pub const STORAGE_KEY: &str = "tickertape.watchlist";
+
+/// The cookie mirroring it for the server.
+pub const COOKIE: &str = "tickertape_watchlist";
+
+/// Separates symbols in the stored text (`.` and `-` occur in symbols; `,` is
+/// not allowed in a cookie value).
+const SEPARATOR: char = '_';
+
+/// The symbols to watch: every symbol (the default), or a chosen set.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Watchlist(Option<BTreeSet<Symbol>>);
+
+impl Watchlist {
+    /// Watches only `symbols` (all of them when the set is empty).
+    pub fn only(symbols: impl IntoIterator<Item = Symbol>) -> Self {
+        let set: BTreeSet<Symbol> = symbols.into_iter().collect();
+        Self((!set.is_empty()).then_some(set))
+    }
+
+    /// Reads the stored form, `AAPL_MSFT`; anything that is not a symbol is
+    /// skipped, and nothing valid means every symbol.
+    pub fn parse(text: &str) -> Self {
+        Self::only(text.split(SEPARATOR).filter_map(|s| s.trim().parse().ok()))
+    }
+
+    /// The stored form (empty when every symbol is watched).
+    pub fn stored(&self) -> String {
+        self.join(SEPARATOR)
+    }
+
+    /// The `symbols` query parameter for the stream, or `None` for all.
+    pub fn query(&self) -> Option<String> {
+        self.0.as_ref().map(|_| self.join(','))
+    }
+
+    /// Whether `symbol` is watched.
+    pub fn watches(&self, symbol: &Symbol) -> bool {
+        self.0.as_ref().is_none_or(|set| set.contains(symbol))
+    }
+
+    /// Whether every symbol is watched.
+    pub fn is_all(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// Starts or stops watching `symbol`, out of `all` the symbols there are.
+    /// The last watched symbol cannot be unwatched (an empty table streams
+    /// nothing and helps nobody); watching every symbol is the default again.
+    #[must_use]
+    pub fn toggled(&self, symbol: &Symbol, all: &[Symbol]) -> Self {
+        let mut set: BTreeSet<Symbol> = match &self.0 {
+            Some(set) => set.clone(),
+            None => all.iter().cloned().collect(),
+        };
+        if !set.remove(symbol) {
+            set.insert(symbol.clone());
+        }
+        if set.is_empty() {
+            return self.clone();
+        }
+        if all.iter().all(|s| set.contains(s)) {
+            return Self::default();
+        }
+        Self(Some(set))
+    }
+
+    /// Whether `symbol` is the only one watched (so it cannot be unwatched).
+    pub fn is_last(&self, symbol: &Symbol) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|set| set.len() == 1 && set.contains(symbol))
+    }
+
+    fn join(&self, separator: char) -> String {
+        let mut text = String::new();
+        for symbol in self.0.iter().flatten() {
+            if !text.is_empty() {
+                text.push(separator);
+            }
+            text.push_str(symbol.as_str());
+        }
+        text
+    }
+}
+
+/// The watchlist cookie's value in a `Cookie` request header, if any.
+pub fn from_cookie_header(header: &str) -> Option<Watchlist> {
+    header.split(';').find_map(|pair| {
+        let (name, value) = pair.trim().split_once('=')?;
+        (name == COOKIE).then(|| Watchlist::parse(value))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn symbols(names: &[&str]) -> Vec<Symbol> {
+        names.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn stored_and_query_forms() {
+        let list = Watchlist::only(symbols(&["MSFT", "BRK.B", "AAPL"]));
+        assert_eq!(list.stored(), "AAPL_BRK.B_MSFT");
+        assert_eq!(list.query().as_deref(), Some("AAPL,BRK.B,MSFT"));
+        assert_eq!(Watchlist::parse(&list.stored()), list);
+        assert_eq!(Watchlist::default().query(), None);
+        assert_eq!(Watchlist::parse("aapl_??_"), Watchlist::default());
+        assert_eq!(Watchlist::parse("KO_bad"), Watchlist::only(symbols(&["KO"])));
+    }
+
+    #[test]
+    fn toggling_never_empties_the_list_and_all_is_the_default() {
+        let all = symbols(&["AAPL", "KO", "MSFT"]);
+        let list = Watchlist::default().toggled(&all[1], &all);
+        assert_eq!(list, Watchlist::only(symbols(&["AAPL", "MSFT"])));
+        assert!(!list.watches(&all[1]));
+        let list = list.toggled(&all[0], &all);
+        assert!(list.is_last(&all[2]));
+        assert_eq!(list.toggled(&all[2], &all), list, "the last one stays");
+        let list = list.toggled(&all[0], &all).toggled(&all[1], &all);
+        assert!(list.is_all());
+    }
+
+    #[test]
+    fn the_cookie_is_found_among_others() {
+        let header = "theme=dark; tickertape_watchlist=AAPL_KO; other=1";
+        assert_eq!(
+            from_cookie_header(header),
+            Some(Watchlist::only(symbols(&["AAPL", "KO"])))
+        );
+        assert_eq!(from_cookie_header("theme=dark"), None);
+    }
+}
