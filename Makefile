@@ -13,7 +13,7 @@ BIN := target/release/tickertape
 # Extra flags for the server, e.g. `make run ARGS="--rate 50 --seed 7"`.
 ARGS ?=
 
-.PHONY: run test setup setup-test build lint unit e2e watch clean
+.PHONY: run test setup setup-test build weight lint unit e2e bench-ui watch clean
 
 ## run: install what is missing, build for release, serve http://127.0.0.1:3000
 run: setup build
@@ -21,7 +21,7 @@ run: setup build
 	$(BIN) $(ARGS)
 
 ## test: install what is missing, then lint, Rust tests and the Playwright suite
-test: setup-test lint unit build e2e
+test: setup-test lint unit build weight e2e
 
 setup:
 	@scripts/setup.sh build
@@ -32,6 +32,10 @@ setup-test:
 ## build: the release server and the size-optimised WASM bundle
 build:
 	cargo leptos build --release --cargo-locked
+
+## weight: the front end's gzip'd size (WASM + JS + CSS); fails over 150 KB
+weight:
+	scripts/weight.sh
 
 lint:
 	cargo fmt --all --check
@@ -44,6 +48,10 @@ unit:
 
 e2e:
 	cd end2end && TICKERTAPE_BIN=../$(BIN) npx playwright test
+
+## bench-ui: the dashboard with 200 symbols at 50 updates/s in chromium (needs `make build`)
+bench-ui:
+	cd end2end && TICKERTAPE_BIN=../$(BIN) npx playwright test -c bench.config.ts
 
 ## watch: rebuild and reload on every change (development)
 watch: setup

@@ -28,13 +28,32 @@ impl PageData {
     /// The page for `watchlist` out of the full `snapshot`.
     pub fn new(mut snapshot: Snapshot, watchlist: Watchlist) -> Self {
         let symbols = snapshot.quotes.iter().map(|q| q.symbol.clone()).collect();
-        snapshot.quotes.retain(|quote| watchlist.watches(&quote.symbol));
-        snapshot.recent.retain(|symbol, _| watchlist.watches(symbol));
+        snapshot
+            .quotes
+            .retain(|quote| watchlist.watches(&quote.symbol));
         Self {
             snapshot,
             symbols,
             watchlist,
         }
+    }
+
+    /// The id of the `<script>` that carries the page data into the browser.
+    pub const SCRIPT_ID: &str = "page-data";
+
+    /// The page data as a JSON `<script>` for the document's head (server only):
+    /// the browser reads it before hydrating, so both render the same table.
+    pub fn script() -> impl IntoView {
+        #[cfg(feature = "ssr")]
+        let json = Self::from_request()
+            .and_then(|page| serde_json::to_string(&page).ok())
+            // Nothing in it may close the script early.
+            .map(|json| json.replace('<', "\\u003c"));
+        #[cfg(not(feature = "ssr"))]
+        let json: Option<String> = None;
+        json.map(|json| {
+            view! { <script type="application/json" id=Self::SCRIPT_ID inner_html=json></script> }
+        })
     }
 
     /// On the server: the full snapshot the server provides as context, cut to
@@ -51,7 +70,16 @@ impl PageData {
         Some(Self::new(snapshot, watchlist))
     }
 
-    #[cfg(not(feature = "ssr"))]
+    /// In the browser: what the server put in the page's script.
+    #[cfg(feature = "hydrate")]
+    fn from_request() -> Option<Self> {
+        let text = document()
+            .get_element_by_id(Self::SCRIPT_ID)?
+            .text_content()?;
+        crate::decode::parse(&text, crate::decode::page)
+    }
+
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
     fn from_request() -> Option<Self> {
         None
     }
@@ -100,18 +128,18 @@ struct Controls {
 /// from the page and opens the live stream.
 #[component]
 pub fn Dashboard() -> impl IntoView {
-    let page = SharedValue::new(PageData::from_request).into_inner();
+    let page = PageData::from_request();
     let (snapshot, symbols, watchlist) = match page {
         Some(page) => (Some(page.snapshot), page.symbols, page.watchlist),
         None => (None, Vec::new(), Watchlist::default()),
     };
-    let (quotes, recent, last_event_id, time) = match snapshot {
-        Some(s) => (s.quotes, s.recent, Some(s.last_event_id), s.time as f64),
+    let (quotes, last_event_id, time) = match snapshot {
+        Some(s) => (s.quotes, Some(s.last_event_id), s.time as f64),
         None => Default::default(),
     };
     let connection = RwSignal::new(Connection::default());
     let view = View {
-        table: Table::new(quotes, recent),
+        table: Table::new(quotes),
         connection,
         phase: Memo::new(move |_| connection.with(|c| c.phase)),
         // The stream resumes from the snapshot the page was rendered with.
@@ -195,7 +223,20 @@ fn StatusBar(view: View, controls: Controls) -> impl IntoView {
     };
     let paused = move || phase.get() == Phase::Paused;
     view! {
+        // The pause button first and the pill's followers only in trouble, so the
+        // pill changing its words (Connecting… to Live) moves nothing else.
         <div class="statusbar">
+            <button
+                class="button pause"
+                type="button"
+                data-testid="pause"
+                aria-pressed=move || paused().to_string()
+                on:click=move |_| {
+                    if paused() { controls.resume.run(()) } else { controls.pause.run(()) }
+                }
+            >
+                {move || if paused() { "Resume" } else { "Pause" }}
+            </button>
             <div
                 class=move || format!("status status-{}", phase.get().slug())
                 data-testid="connection-status"
@@ -218,20 +259,8 @@ fn StatusBar(view: View, controls: Controls) -> impl IntoView {
                     "Reconnect"
                 </button>
             </Show>
-            <button
-                class="button pause"
-                type="button"
-                data-testid="pause"
-                aria-pressed=move || paused().to_string()
-                on:click=move |_| {
-                    if paused() { controls.resume.run(()) } else { controls.pause.run(()) }
-                }
-            >
-                {move || if paused() { "Resume" } else { "Pause" }}
-            </button>
         </div>
     }
-    .into_any()
 }
 
 /// The stream's figures.
@@ -272,7 +301,6 @@ fn Stats(view: View) -> impl IntoView {
             </div>
         </dl>
     }
-    .into_any()
 }
 
 /// The latest notice from the server, such as "server restarting".
@@ -288,7 +316,6 @@ fn NoticeBar(notice: RwSignal<Option<String>>) -> impl IntoView {
             </p>
         </Show>
     }
-    .into_any()
 }
 
 /// The filter box and the watchlist.
@@ -302,9 +329,8 @@ fn Toolbar(view: View, controls: Controls) -> impl IntoView {
     } = view;
     let shown = move || {
         let all = symbols.with(Vec::len);
-        let watched = symbols.with(|all| {
-            watchlist.with(|w| all.iter().filter(|s| w.watches(s)).count())
-        });
+        let watched =
+            symbols.with(|all| watchlist.with(|w| all.iter().filter(|s| w.watches(s)).count()));
         if watchlist.with(Watchlist::is_all) {
             format!("Watching all {all} symbols")
         } else {
@@ -366,7 +392,6 @@ fn Toolbar(view: View, controls: Controls) -> impl IntoView {
             <span class="shown" data-testid="watching">{shown}</span>
         </div>
     }
-    .into_any()
 }
 
 /// The table of quotes, one keyed row per symbol, in the viewer's order.
@@ -449,12 +474,13 @@ fn TickerTable(view: View) -> impl IntoView {
             </Show>
         </div>
     }
-    .into_any()
 }
 
-/// The sparkline's drawing box.
+/// The sparkline's drawing box (and its `viewBox`, written out: formatting the
+/// numbers would cost the bundle a float printer).
 const SPARK_WIDTH: f64 = 60.0;
 const SPARK_HEIGHT: f64 = 18.0;
+const SPARK_VIEW_BOX: &str = "0 0 60 18";
 
 /// One row: re-renders its own cells when its signal changes, and its age as
 /// the clock ticks; nothing else.
@@ -466,52 +492,58 @@ fn QuoteRow(symbol: Symbol, row: RwSignal<Row>, view: View) -> impl IntoView {
         local_time,
         ..
     } = view;
-    let price = move || row.with(|r| format::price(r.quote.price.get()));
-    let change = move || row.with(|r| r.quote.change);
-    let change_pct = move || row.with(|r| r.quote.change_pct);
-    let trend = |value: f64, extra: &str| format!("num {} {extra}", format::trend_class(value));
-    let tick = move || row.with(|r| r.tick);
-    let points = move || {
-        row.with(|r| format::sparkline_points(r.recent.iter().copied(), SPARK_WIDTH, SPARK_HEIGHT))
-    };
-    let spark_class = move || {
-        row.with(|r| {
-            let first = r.recent.front().copied().unwrap_or_default();
-            format!("sparkline {}", format::trend_class(r.quote.price.get() - first))
-        })
-    };
-    let age = move || {
+    let cell = move |f: fn(&Row) -> String| text(move || row.with(f));
+    let spark_class = cell(|r| {
+        let first = r.recent.front().copied().unwrap_or_default();
+        format!(
+            "sparkline {}",
+            format::trend_class(r.quote.price.get() - first)
+        )
+    });
+    let age = text(move || {
         let now = clock.get() + offset.get().unwrap_or_default();
         format::age(now - row.with(|r| r.quote.ts) as f64)
-    };
-    let at = move || row.with(|r| format::time_of_day(r.quote.ts, local_time.get()));
+    });
+    let at = text(move || row.with(|r| format::time_of_day(r.quote.ts, local_time.get())));
     view! {
-        <tr class=move || row.with(Row::flash_class) data-testid="quote-row" data-symbol=symbol.to_string()>
+        <tr class=cell(Row::flash_class) data-testid="quote-row" data-symbol=symbol.to_string()>
             <th scope="row" class="symbol">{symbol.to_string()}</th>
             <td class="num price" data-testid="price">
-                <span class="tick" aria-hidden="true">{move || tick().arrow()}</span>
-                <span class="visually-hidden">{move || tick().word()}</span>
-                {price}
+                <span class="tick" aria-hidden="true">{cell(|r| r.tick.arrow().to_owned())}</span>
+                <span class="visually-hidden">{cell(|r| r.tick.word().to_owned())}</span>
+                {cell(|r| format::price(r.quote.price.get()))}
             </td>
-            <td class=move || trend(change(), "wide-only") data-testid="change">{move || format::change(change())}</td>
-            <td class=move || trend(change_pct(), "") data-testid="change-pct">{move || format::percent(change_pct())}</td>
-            <td class="num wide-only" data-testid="high">{move || row.with(|r| format::price(r.quote.high.get()))}</td>
-            <td class="num wide-only" data-testid="low">{move || row.with(|r| format::price(r.quote.low.get()))}</td>
+            <td class=cell(|r| format!("num wide-only {}", format::trend_class(r.quote.change))) data-testid="change">
+                {cell(|r| format::change(r.quote.change))}
+            </td>
+            <td class=cell(|r| format!("num {}", format::trend_class(r.quote.change_pct))) data-testid="change-pct">
+                {cell(|r| format::percent(r.quote.change_pct))}
+            </td>
+            <td class="num wide-only" data-testid="high">{cell(|r| format::price(r.quote.high.get()))}</td>
+            <td class="num wide-only" data-testid="low">{cell(|r| format::price(r.quote.low.get()))}</td>
             <td class="spark">
                 <svg
                     class=spark_class
-                    viewBox=format!("0 0 {SPARK_WIDTH} {SPARK_HEIGHT}")
+                    viewBox=SPARK_VIEW_BOX
                     preserveAspectRatio="none"
                     aria-hidden="true"
                     data-testid="sparkline"
                 >
-                    <polyline points=points />
+                    <polyline points=cell(|r| {
+                        format::sparkline_points(r.recent.iter().copied(), SPARK_WIDTH, SPARK_HEIGHT)
+                    }) />
                 </svg>
             </td>
             <td class="num age" data-testid="updated" title=at>{age}</td>
         </tr>
     }
-    .into_any()
+}
+
+/// Reactive text: every piece of text the page updates has this one type, so the
+/// bundle carries one copy of the code that renders and updates it (a closure per
+/// cell would each bring their own).
+fn text(f: impl Fn() -> String + Send + Sync + 'static) -> Signal<String> {
+    Signal::derive(f)
 }
 
 /// The browser side: the stream, the clocks and the viewer's controls.
@@ -659,7 +691,11 @@ mod live {
         tick(STATS_TICK, move || {
             let now = js_sys::Date::now();
             let (rate, latency, offset) = sinks.meters.with_value(|m| {
-                (m.throughput.clone(), m.latency.median(), m.offset.estimate())
+                (
+                    m.throughput.clone(),
+                    m.latency.median(),
+                    m.offset.estimate(),
+                )
             });
             let mut rate = rate;
             let per_second = rate.sample(now);
@@ -723,5 +759,15 @@ mod live {
         if let Err(error) = document.set_cookie(&cookie) {
             logging::warn!("could not set the watchlist cookie: {error:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sparkline_view_box_is_its_drawing_box() {
+        assert_eq!(SPARK_VIEW_BOX, format!("0 0 {SPARK_WIDTH} {SPARK_HEIGHT}"));
     }
 }

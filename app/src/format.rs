@@ -1,13 +1,19 @@
 //! How numbers and times read on the dashboard.
 
-/// A price with two decimals and thousands separators: `1,234.50`.
-pub fn price(value: f64) -> String {
-    let text = format!("{value:.2}");
-    let (whole, cents) = text.split_once('.').unwrap_or((&text, "00"));
-    let (sign, digits) = match whole.strip_prefix('-') {
-        Some(digits) => ("-", digits),
-        None => ("", whole),
-    };
+// Numbers are formatted with integer arithmetic: `{:.2}` on a float would pull
+// the float printing machinery (about 10 KB) into the browser bundle.
+
+/// `value` rounded to `decimals` places, without a sign: `(whole, fraction)`.
+fn fixed(value: f64, decimals: u32) -> (u64, String) {
+    let scale = 10u64.pow(decimals);
+    let scaled = (value.abs() * scale as f64).round() as u64;
+    let width = decimals as usize;
+    (scaled / scale, format!("{:0width$}", scaled % scale))
+}
+
+/// `whole` with a comma between each group of three digits.
+fn grouped(whole: u64) -> String {
+    let digits = whole.to_string();
     let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, digit) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i) % 3 == 0 {
@@ -15,7 +21,18 @@ pub fn price(value: f64) -> String {
         }
         grouped.push(digit);
     }
-    format!("{sign}{grouped}.{cents}")
+    grouped
+}
+
+/// A price with two decimals and thousands separators: `1,234.50`.
+pub fn price(value: f64) -> String {
+    let (whole, cents) = fixed(value, 2);
+    let sign = if value < 0.0 && (whole, cents.as_str()) != (0, "00") {
+        "-"
+    } else {
+        ""
+    };
+    format!("{sign}{}.{cents}", grouped(whole))
 }
 
 /// A signed change with two decimals: `+1.25`, `−0.40`, `0.00`.
@@ -31,14 +48,13 @@ pub fn percent(value: f64) -> String {
 }
 
 fn signed(value: f64, unit: &str) -> String {
-    let rounded = (value * 100.0).round() / 100.0;
-    if rounded > 0.0 {
-        format!("+{rounded:.2}{unit}")
-    } else if rounded < 0.0 {
-        format!("\u{2212}{:.2}{unit}", -rounded)
-    } else {
-        format!("0.00{unit}")
-    }
+    let (whole, cents) = fixed(value, 2);
+    let sign = match trend_class(value) {
+        "up" => "+",
+        "down" => "\u{2212}",
+        _ => "",
+    };
+    format!("{sign}{whole}.{cents}{unit}")
 }
 
 /// Whether a change is up, down or flat, as a CSS class.
@@ -96,10 +112,10 @@ pub fn countdown(ms: f64) -> String {
 /// `12.3 s`.
 pub fn millis(ms: f64) -> String {
     if ms.abs() < 10_000.0 {
-        let whole = price(ms.round()).replace(".00", "");
-        format!("{whole} ms")
+        format!("{} ms", grouped(fixed(ms, 0).0))
     } else {
-        format!("{:.1} s", ms / 1000.0)
+        let (whole, tenths) = fixed(ms / 1000.0, 1);
+        format!("{whole}.{tenths} s")
     }
 }
 
@@ -117,17 +133,24 @@ pub fn signed_millis(ms: f64) -> String {
 
 /// A rate per second with one decimal: `49.8/s`.
 pub fn rate(per_second: f64) -> String {
-    format!("{per_second:.1}/s")
+    let (whole, tenths) = fixed(per_second, 1);
+    format!("{whole}.{tenths}/s")
 }
 
 /// The `points` of a sparkline polyline drawn in a `width` × `height` box: the
 /// prices from left to right, the lowest at the bottom and the highest at the
 /// top (a flat line in the middle when they are all equal).
-pub fn sparkline_points(prices: impl ExactSizeIterator<Item = f64> + Clone, width: f64, height: f64) -> String {
+pub fn sparkline_points(
+    prices: impl ExactSizeIterator<Item = f64> + Clone,
+    width: f64,
+    height: f64,
+) -> String {
     let n = prices.len();
     let (low, high) = prices
         .clone()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p), hi.max(p)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+            (lo.min(p), hi.max(p))
+        });
     let step = if n > 1 { width / (n - 1) as f64 } else { 0.0 };
     let mut points = String::with_capacity(n * 10);
     for (i, price) in prices.enumerate() {
@@ -139,7 +162,9 @@ pub fn sparkline_points(prices: impl ExactSizeIterator<Item = f64> + Clone, widt
         if i > 0 {
             points.push(' ');
         }
-        points.push_str(&format!("{:.1},{:.1}", i as f64 * step, y));
+        let (x, x_tenths) = fixed(i as f64 * step, 1);
+        let (y, y_tenths) = fixed(y, 1);
+        points.push_str(&format!("{x}.{x_tenths},{y}.{y_tenths}"));
     }
     points
 }

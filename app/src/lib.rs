@@ -13,10 +13,16 @@
 //! - [`format`]: how prices, changes and times read.
 //! - [`dashboard`]: the components.
 //! - `stream` (browser only): the `EventSource` that feeds the table.
+//! - `decode` (browser only): reading the stream's JSON with the browser's parser.
 //!
 //! Build it with the `ssr` feature for the server and `hydrate` for the browser.
 
+// The dashboard's view types nest deeply.
+#![recursion_limit = "256"]
+
 pub mod dashboard;
+#[cfg(feature = "hydrate")]
+mod decode;
 pub mod format;
 pub mod meter;
 pub mod model;
@@ -29,13 +35,10 @@ pub mod table;
 pub mod watchlist;
 
 use leptos::prelude::*;
-use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
-use leptos_router::{
-    StaticSegment,
-    components::{Route, Router, Routes},
-};
 
-/// The HTML document around the app, rendered on the server.
+/// The HTML document around the app, rendered on the server only: the head is
+/// static, so the browser bundle carries no router or head manager (one page, no
+/// client-side navigation).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
@@ -43,9 +46,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="description" content="Live market prices, streamed." />
+                <meta name="color-scheme" content="light dark" />
+                <title>"tickertape"</title>
+                <link rel="stylesheet" href="/pkg/tickertape.css" />
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
-                <MetaTags />
+                {dashboard::PageData::script()}
             </head>
             <body>
                 <App />
@@ -54,20 +62,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The application: the dashboard at `/`.
+/// The application: the dashboard (hydrated in the browser).
 #[component]
 pub fn App() -> impl IntoView {
-    provide_meta_context();
-
-    view! {
-        <Stylesheet id="leptos" href="/pkg/tickertape.css" />
-        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
-        <Meta name="description" content="Live market prices, streamed." />
-        <Title text="tickertape" />
-        <Router>
-            <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
-                <Route path=StaticSegment("") view=dashboard::Dashboard />
-            </Routes>
-        </Router>
-    }
+    view! { <dashboard::Dashboard /> }
 }

@@ -35,7 +35,8 @@ impl Throughput {
         if self.samples.len() == RATE_WINDOW {
             self.samples.pop_front();
         }
-        self.samples.push_back((began, std::mem::take(&mut self.counting)));
+        self.samples
+            .push_back((began, std::mem::take(&mut self.counting)));
         let count: u64 = self.samples.iter().map(|(_, n)| n).sum();
         let span = (now - self.samples[0].0) / 1000.0;
         if span > 0.0 { count as f64 / span } else { 0.0 }

@@ -6,7 +6,7 @@
 //! parsed or deserialized, so code holding a [`Symbol`] or a [`Price`] can trust it.
 
 use serde::{Deserialize, Serialize};
-use std::{collections::BTreeMap, fmt, str::FromStr, sync::Arc};
+use std::{fmt, str::FromStr, sync::Arc};
 
 /// The longest symbol accepted, in characters.
 pub const MAX_SYMBOL_LEN: usize = 12;
@@ -251,6 +251,11 @@ pub struct Quote {
     pub change_pct: f64,
     /// When the price was published, in milliseconds since the Unix epoch.
     pub ts: u64,
+    /// In a [`Snapshot`] only: the symbol's last prices (at most
+    /// [`RECENT_PRICES`]), oldest first, ending with `price`. Empty (and left out
+    /// of the JSON) in a `priceUpdate`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent: Vec<Price>,
 }
 
 impl Quote {
@@ -265,6 +270,7 @@ impl Quote {
             change: 0.0,
             change_pct: 0.0,
             ts,
+            recent: Vec::new(),
         }
     }
 
@@ -282,6 +288,7 @@ impl Quote {
             change,
             change_pct: round_cents(change / open * 100.0),
             ts,
+            recent: Vec::new(),
         }
     }
 }
@@ -304,11 +311,9 @@ pub struct Snapshot {
     /// When the snapshot was taken: the server's clock, in milliseconds since the
     /// Unix epoch.
     pub time: u64,
-    /// One quote per symbol, in the configured order.
+    /// One quote per symbol, in the configured order, each with its `recent`
+    /// prices.
     pub quotes: Vec<Quote>,
-    /// The last prices of each symbol (at most [`RECENT_PRICES`]), oldest first,
-    /// ending with its current price.
-    pub recent: BTreeMap<Symbol, Vec<Price>>,
 }
 
 /// The `data:` of a `heartbeat` event, sent every few seconds whatever the traffic.

@@ -8,16 +8,14 @@
 //! `PriceStream` closes the connection and releases its callbacks.
 
 use crate::{
-    model::{
-        EventId, HEARTBEAT_EVENT, Heartbeat, PRICE_UPDATE_EVENT, Quote, SNAPSHOT_EVENT, Snapshot,
-    },
-    status::{Connection, Phase},
+    decode,
     meter::{ClockOffset, Latency, Throughput},
+    model::{EventId, HEARTBEAT_EVENT, PRICE_UPDATE_EVENT, SNAPSHOT_EVENT},
+    status::{Connection, Phase},
     sync::{Gap, Recovery, StreamSync},
     table::Table,
 };
 use leptos::{logging, prelude::*};
-use serde::de::DeserializeOwned;
 use std::{cell::Cell, rc::Rc, time::Duration};
 use wasm_bindgen::{JsCast, closure::Closure};
 use web_sys::{Event, EventSource, MessageEvent};
@@ -119,6 +117,7 @@ impl PriceStream {
             url.push(if i == 0 { '?' } else { '&' });
             url.push_str(&param);
         }
+        let filtered = symbols.is_some();
         let source = EventSource::new(&url)?;
         let heard = Rc::new(Hearing::default());
         // Once an update went missing, nothing more from this source is applied.
@@ -152,11 +151,11 @@ impl PriceStream {
         let on_snapshot = listen(
             SNAPSHOT_EVENT,
             Box::new(move |data, _| {
-                if let Some(snapshot) = parse::<Snapshot>(SNAPSHOT_EVENT, data) {
+                if let Some(snapshot) = parse(SNAPSHOT_EVENT, data, decode::snapshot) {
                     let recovery = sinks
                         .sync
                         .try_update(|sync| sync.snapshot(snapshot.last_event_id));
-                    sinks.table.reset(snapshot.quotes, snapshot.recent);
+                    sinks.table.reset(snapshot.quotes);
                     if let Some(recovery) = recovery.flatten() {
                         sinks.recovery.set(Some(recovery));
                     }
@@ -167,7 +166,7 @@ impl PriceStream {
         let on_update = listen(
             PRICE_UPDATE_EVENT,
             Box::new(move |data, id| {
-                let Some(quote) = parse::<Quote>(PRICE_UPDATE_EVENT, data) else {
+                let Some(quote) = parse(PRICE_UPDATE_EVENT, data, decode::quote) else {
                     return Ok(());
                 };
                 let Ok(id) = id.parse::<EventId>() else {
@@ -188,13 +187,12 @@ impl PriceStream {
             listen(
                 HEARTBEAT_EVENT,
                 Box::new(move |data, _| {
-                    let Some(heartbeat) = parse::<Heartbeat>(HEARTBEAT_EVENT, data) else {
+                    let Some(heartbeat) = parse(HEARTBEAT_EVENT, data, decode::heartbeat) else {
                         return Ok(());
                     };
                     heard.interval_ms.set(heartbeat.interval_ms as f64);
                     sinks.meters.update_value(|m| {
-                        m.offset
-                            .record(heartbeat.time as f64, js_sys::Date::now());
+                        m.offset.record(heartbeat.time as f64, js_sys::Date::now());
                         m.retry_ms = Some(heartbeat.retry_ms as f64);
                     });
                     let recovery = sinks
@@ -220,7 +218,7 @@ impl PriceStream {
             let heard = heard.clone();
             Closure::<dyn FnMut(Event)>::new(move |_: Event| {
                 heard.now();
-                sinks.sync.update(StreamSync::opened);
+                sinks.sync.update(|sync| sync.opened(filtered));
                 sinks.connection.update(Connection::opened);
             })
         };
@@ -254,7 +252,8 @@ impl PriceStream {
                     // Heartbeats promise traffic: this long a silence is a dead connection
                     // (a sleeping laptop, a dropped NAT entry) that the browser has not noticed.
                     logging::warn!(
-                        "no word from the server for {silent:.0} heartbeats; reopening the stream"
+                        "no word from the server for {} heartbeats; reopening the stream",
+                        silent as u64
                     );
                     broken.set(true);
                     sinks.restart.notify();
@@ -311,8 +310,10 @@ impl Hearing {
     }
 }
 
-fn parse<T: DeserializeOwned>(name: &str, data: &str) -> Option<T> {
-    serde_json::from_str(data)
-        .map_err(|error| logging::warn!("ignored a malformed {name} event: {error}"))
-        .ok()
+fn parse<T>(name: &str, data: &str, read: fn(&wasm_bindgen::JsValue) -> Option<T>) -> Option<T> {
+    let value = decode::parse(data, read);
+    if value.is_none() {
+        logging::warn!("ignored a malformed {name} event: {data}");
+    }
+    value
 }

@@ -6,6 +6,10 @@
 //! how each connection came back ([`Recovery`]) or that an id went missing
 //! ([`Gap`]), in which case the table can no longer be trusted and the stream
 //! must be reopened from the last good id. Plain data, tested without a browser.
+//!
+//! A stream of some symbols only (`?symbols=`) skips the ids of the others, so
+//! there an update need only come after the last one, and a heartbeat (which
+//! carries the stream's position) moves the last id up to it.
 
 use crate::model::EventId;
 
@@ -46,6 +50,8 @@ pub struct Gap {
 pub struct StreamSync {
     last: Option<EventId>,
     catch_up: Option<CatchUp>,
+    /// Whether the stream carries some symbols only, so ids may skip.
+    filtered: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -63,6 +69,7 @@ impl StreamSync {
         Self {
             last,
             catch_up: None,
+            filtered: false,
         }
     }
 
@@ -71,8 +78,10 @@ impl StreamSync {
         self.last
     }
 
-    /// A connection opened; its catch-up begins.
-    pub fn opened(&mut self) {
+    /// A connection opened, of some symbols only when `filtered`; its catch-up
+    /// begins.
+    pub fn opened(&mut self, filtered: bool) {
+        self.filtered = filtered;
         self.catch_up = Some(CatchUp {
             resuming: self.last.is_some(),
             ..CatchUp::default()
@@ -106,6 +115,9 @@ impl StreamSync {
     /// A heartbeat arrived with the stream's position. The first one after an open
     /// ends the catch-up, and says how it went.
     pub fn heartbeat(&mut self, id: EventId) -> Result<Option<Recovery>, Gap> {
+        if self.filtered && self.last.is_some_and(|last| comes_after(id, last)) {
+            self.last = Some(id);
+        }
         if self.last != Some(id) {
             // The heartbeat says the stream is at `id`: anything between is lost.
             let expected = self.last.map_or(id, EventId::next);
@@ -131,6 +143,7 @@ impl StreamSync {
 
     fn check(&self, id: EventId) -> Result<(), Gap> {
         match self.last {
+            Some(last) if self.filtered && comes_after(id, last) && id != last => Ok(()),
             Some(last) if !id.follows(last) => Err(Gap {
                 expected: last.next(),
                 got: id,
@@ -138,6 +151,11 @@ impl StreamSync {
             _ => Ok(()),
         }
     }
+}
+
+/// Whether `id` is at or after `last` in the same server run.
+fn comes_after(id: EventId, last: EventId) -> bool {
+    id.run == last.run && id.seq >= last.seq
 }
 
 #[cfg(test)]
@@ -152,7 +170,7 @@ mod tests {
     #[test]
     fn a_resume_counts_the_replayed_updates_until_the_first_heartbeat() {
         let mut sync = StreamSync::new(Some(id(10)));
-        sync.opened();
+        sync.opened(false);
         sync.update(id(11)).unwrap();
         sync.update(id(12)).unwrap();
         assert_eq!(
@@ -168,7 +186,7 @@ mod tests {
     #[test]
     fn a_snapshot_during_catch_up_is_a_resync() {
         let mut sync = StreamSync::new(Some(id(10)));
-        sync.opened();
+        sync.opened(false);
         let other_run = EventId {
             run: RunId(2),
             seq: 4,
@@ -181,7 +199,7 @@ mod tests {
     #[test]
     fn a_snapshot_while_live_is_reported_at_once() {
         let mut sync = StreamSync::new(None);
-        sync.opened();
+        sync.opened(false);
         sync.snapshot(id(1));
         // A fresh connection's snapshot is the start, not a recovery.
         assert_eq!(sync.heartbeat(id(1)), Ok(None));
@@ -209,5 +227,22 @@ mod tests {
             "resumed, 3 missed updates replayed"
         );
         assert_eq!(Recovery::Resynced.describe(), "resynced from snapshot");
+    }
+
+    #[test]
+    fn a_filtered_stream_may_skip_ids_but_not_go_back() {
+        let mut sync = StreamSync::new(Some(id(10)));
+        sync.opened(true);
+        sync.update(id(13)).unwrap();
+        sync.update(id(20)).unwrap();
+        assert!(sync.update(id(20)).is_err(), "a duplicate");
+        assert!(sync.update(id(19)).is_err(), "going back");
+        // The heartbeat moves the position past the other symbols' updates.
+        assert_eq!(
+            sync.heartbeat(id(25)),
+            Ok(Some(Recovery::Resumed { replayed: 2 }))
+        );
+        assert_eq!(sync.last(), Some(id(25)));
+        assert!(sync.heartbeat(id(24)).is_err());
     }
 }

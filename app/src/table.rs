@@ -5,7 +5,7 @@
 
 use crate::model::{Price, Quote, RECENT_PRICES, Symbol};
 use leptos::prelude::*;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 
 /// Which way the last tick moved the price.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,17 +53,18 @@ pub struct Row {
 }
 
 impl Row {
-    fn new(quote: Quote, recent: Option<Vec<Price>>) -> Self {
+    fn new(mut quote: Quote) -> Self {
         Self {
-            recent: recent_prices(quote.price, recent.unwrap_or_default()),
+            recent: recent_prices(quote.price, std::mem::take(&mut quote.recent)),
             quote,
             tick: Tick::Flat,
             updates: 0,
         }
     }
 
-    /// Moves the row to `quote`, noting the direction of the move.
-    fn move_to(&mut self, quote: Quote) {
+    /// Moves the row to `quote`, noting the direction of the move; a quote from
+    /// a snapshot brings its recent prices.
+    fn move_to(&mut self, mut quote: Quote) {
         let (old, new) = (self.quote.price.get(), quote.price.get());
         self.tick = if new > old {
             Tick::Up
@@ -72,10 +73,15 @@ impl Row {
         } else {
             Tick::Flat
         };
-        if self.recent.len() == RECENT_PRICES {
-            self.recent.pop_front();
+        let recent = std::mem::take(&mut quote.recent);
+        if recent.is_empty() {
+            if self.recent.len() == RECENT_PRICES {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(new);
+        } else {
+            self.recent = recent_prices(quote.price, recent);
         }
-        self.recent.push_back(new);
         self.quote = quote;
         self.updates += 1;
     }
@@ -105,22 +111,24 @@ fn recent_prices(current: Price, recent: Vec<Price>) -> VecDeque<f64> {
 }
 
 /// The table: symbols in display order and a signal per row.
+///
+/// Rows are found by a linear scan: a dashboard holds a few hundred symbols at
+/// most, and a map would cost the browser bundle more than the scan costs time.
 #[derive(Clone, Copy, Debug)]
 pub struct Table {
     order: RwSignal<Vec<Symbol>>,
-    rows: StoredValue<HashMap<Symbol, RwSignal<Row>>>,
+    rows: StoredValue<Vec<(Symbol, RwSignal<Row>)>>,
 }
 
 impl Table {
     /// A table holding `quotes`, in their order, with their `recent` prices.
-    pub fn new(quotes: Vec<Quote>, mut recent: BTreeMap<Symbol, Vec<Price>>) -> Self {
+    pub fn new(quotes: Vec<Quote>) -> Self {
         let table = Self {
             order: RwSignal::new(Vec::with_capacity(quotes.len())),
-            rows: StoredValue::new(HashMap::with_capacity(quotes.len())),
+            rows: StoredValue::new(Vec::with_capacity(quotes.len())),
         };
         for quote in quotes {
-            let prices = recent.remove(&quote.symbol);
-            table.insert(quote, prices);
+            table.insert(quote);
         }
         table
     }
@@ -132,7 +140,8 @@ impl Table {
 
     /// The signal of `symbol`'s row, if the table has one.
     pub fn row(&self, symbol: &Symbol) -> Option<RwSignal<Row>> {
-        self.rows.with_value(|rows| rows.get(symbol).copied())
+        self.rows
+            .with_value(|rows| rows.iter().find(|(s, _)| s == symbol).map(|(_, row)| *row))
     }
 
     /// Applies a live update. A symbol the table has not seen yet gets a new row
@@ -140,34 +149,28 @@ impl Table {
     pub fn apply(&self, quote: Quote) {
         match self.row(&quote.symbol) {
             Some(row) => row.update(|row| row.move_to(quote)),
-            None => self.insert(quote, None),
+            None => self.insert(quote),
         }
     }
 
     /// Makes `quotes` the whole table, in their order: rows that changed move
     /// (and flash) and take their `recent` prices, new symbols get rows, symbols
     /// no longer quoted go away.
-    pub fn reset(&self, quotes: Vec<Quote>, mut recent: BTreeMap<Symbol, Vec<Price>>) {
+    pub fn reset(&self, quotes: Vec<Quote>) {
         let order: Vec<Symbol> = quotes.iter().map(|quote| quote.symbol.clone()).collect();
-        self.rows.update_value(|rows| {
-            let keep: HashSet<&Symbol> = order.iter().collect();
-            rows.retain(|symbol, _| keep.contains(symbol));
-        });
+        self.rows
+            .update_value(|rows| rows.retain(|(symbol, _)| order.contains(symbol)));
         for quote in quotes {
-            let prices = recent.remove(&quote.symbol);
             match self.row(&quote.symbol) {
                 Some(row) => {
-                    if row.with_untracked(|row| row.quote != quote) {
-                        row.update(|row| {
-                            let price = quote.price;
-                            row.move_to(quote);
-                            if let Some(prices) = prices {
-                                row.recent = recent_prices(price, prices);
-                            }
-                        });
+                    let moved = row.with_untracked(|row| {
+                        (row.quote.price, row.quote.ts) != (quote.price, quote.ts)
+                    });
+                    if moved {
+                        row.update(|row| row.move_to(quote));
                     }
                 }
-                None => self.insert(quote, prices),
+                None => self.insert(quote),
             }
         }
         if self.order.with_untracked(|old| *old != order) {
@@ -175,11 +178,11 @@ impl Table {
         }
     }
 
-    fn insert(&self, quote: Quote, recent: Option<Vec<Price>>) {
+    fn insert(&self, quote: Quote) {
         let symbol = quote.symbol.clone();
-        let row = RwSignal::new(Row::new(quote, recent));
+        let row = RwSignal::new(Row::new(quote));
         self.rows
-            .update_value(|rows| _ = rows.insert(symbol.clone(), row));
+            .update_value(|rows| rows.push((symbol.clone(), row)));
         self.order.update(|order| order.push(symbol));
     }
 }
@@ -194,7 +197,7 @@ mod tests {
     }
 
     fn table(quotes: Vec<Quote>) -> Table {
-        Table::new(quotes, BTreeMap::new())
+        Table::new(quotes)
     }
 
     fn price_of(table: &Table, symbol: &str) -> f64 {
@@ -229,11 +232,11 @@ mod tests {
         let owner = Owner::new();
         owner.with(|| {
             let table = table(vec![quote("AAPL", 10.0), quote("MSFT", 20.0)]);
-            let recent = BTreeMap::from([(
-                "AAPL".parse().unwrap(),
-                vec![Price::new(9.0).unwrap(), Price::new(11.0).unwrap()],
-            )]);
-            table.reset(vec![quote("NVDA", 5.0), quote("AAPL", 11.0)], recent);
+            let aapl = Quote {
+                recent: vec![Price::new(9.0).unwrap(), Price::new(11.0).unwrap()],
+                ..quote("AAPL", 11.0)
+            };
+            table.reset(vec![quote("NVDA", 5.0), aapl]);
             let order: Vec<String> = table.symbols().iter().map(|s| s.to_string()).collect();
             assert_eq!(order, ["NVDA", "AAPL"]);
             assert_eq!(price_of(&table, "AAPL"), 11.0);

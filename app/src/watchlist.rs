@@ -7,7 +7,6 @@
 
 use crate::model::Symbol;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
 
 /// The `localStorage` key holding the watchlist.
 pub const STORAGE_KEY: &str = "tickertape.watchlist";
@@ -19,14 +18,17 @@ pub const COOKIE: &str = "tickertape_watchlist";
 /// not allowed in a cookie value).
 const SEPARATOR: char = '_';
 
-/// The symbols to watch: every symbol (the default), or a chosen set.
+/// The symbols to watch: every symbol (the default), or a chosen set, kept
+/// sorted and without duplicates.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Watchlist(Option<BTreeSet<Symbol>>);
+pub struct Watchlist(Option<Vec<Symbol>>);
 
 impl Watchlist {
-    /// Watches only `symbols` (all of them when the set is empty).
+    /// Watches only `symbols` (all of them when there are none).
     pub fn only(symbols: impl IntoIterator<Item = Symbol>) -> Self {
-        let set: BTreeSet<Symbol> = symbols.into_iter().collect();
+        let mut set: Vec<Symbol> = symbols.into_iter().collect();
+        set.sort_unstable();
+        set.dedup();
         Self((!set.is_empty()).then_some(set))
     }
 
@@ -61,12 +63,13 @@ impl Watchlist {
     /// nothing and helps nobody); watching every symbol is the default again.
     #[must_use]
     pub fn toggled(&self, symbol: &Symbol, all: &[Symbol]) -> Self {
-        let mut set: BTreeSet<Symbol> = match &self.0 {
+        let mut set: Vec<Symbol> = match &self.0 {
             Some(set) => set.clone(),
-            None => all.iter().cloned().collect(),
+            None => all.to_vec(),
         };
-        if !set.remove(symbol) {
-            set.insert(symbol.clone());
+        match set.iter().position(|s| s == symbol) {
+            Some(i) => _ = set.remove(i),
+            None => set.push(symbol.clone()),
         }
         if set.is_empty() {
             return self.clone();
@@ -74,7 +77,7 @@ impl Watchlist {
         if all.iter().all(|s| set.contains(s)) {
             return Self::default();
         }
-        Self(Some(set))
+        Self::only(set)
     }
 
     /// Whether `symbol` is the only one watched (so it cannot be unwatched).
@@ -120,7 +123,10 @@ mod tests {
         assert_eq!(Watchlist::parse(&list.stored()), list);
         assert_eq!(Watchlist::default().query(), None);
         assert_eq!(Watchlist::parse("aapl_??_"), Watchlist::default());
-        assert_eq!(Watchlist::parse("KO_bad"), Watchlist::only(symbols(&["KO"])));
+        assert_eq!(
+            Watchlist::parse("KO_bad"),
+            Watchlist::only(symbols(&["KO"]))
+        );
     }
 
     #[test]

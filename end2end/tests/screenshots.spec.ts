@@ -1,13 +1,30 @@
 import { test, expect } from "./fixtures";
 import path from "node:path";
 
-// Refreshes the README's screenshot: `UPDATE_SCREENSHOTS=1 make e2e`.
+// Refreshes the README's screenshots: `UPDATE_SCREENSHOTS=1 make e2e`.
 test.skip(!process.env.UPDATE_SCREENSHOTS, "set UPDATE_SCREENSHOTS=1 to refresh docs/");
 
-test.use({ serverArgs: ["--seed", "2024", "--rate", "20"] });
+const sizes = {
+  desktop: { width: 1280, height: 820 },
+  phone: { width: 390, height: 844 },
+};
 
-test("dashboard screenshot for the README", async ({ dashboard, page }) => {
-  await expect(dashboard.status).toHaveAttribute("data-state", "live");
-  await dashboard.expectPricesToMoveFrom(await dashboard.prices());
-  await page.screenshot({ path: path.join(__dirname, "..", "..", "docs", "dashboard.png") });
-});
+for (const [device, viewport] of Object.entries(sizes)) {
+  for (const colorScheme of ["light", "dark"] as const) {
+    test.describe(`${device}, ${colorScheme}`, () => {
+      test.use({ viewport, colorScheme, serverArgs: ["--seed", "2024", "--rate", "20"] });
+
+      test(`screenshot docs/dashboard-${device}-${colorScheme}.png`, async ({ dashboard, page }) => {
+        await expect(dashboard.status).toHaveAttribute("data-state", "live");
+        // Sparklines with some history and the header's figures filled in.
+        await expect(page.getByTestId("latency")).toHaveText(/ms$/);
+        await page.getByRole("columnheader", { name: "Change %" }).getByRole("button").click();
+        await page.waitForTimeout(3000); // let the sparklines draw a few seconds of prices
+        await page.screenshot({
+          path: path.join(__dirname, "..", "..", "docs", `dashboard-${device}-${colorScheme}.png`),
+          fullPage: device === "phone",
+        });
+      });
+    });
+  }
+}

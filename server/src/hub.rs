@@ -257,9 +257,11 @@ impl State {
         Snapshot {
             last_event_id: self.head,
             time: crate::feed::now_ms(),
-            quotes: kept().map(|(quote, _)| quote.clone()).collect(),
-            recent: kept()
-                .map(|(quote, recent)| (quote.symbol.clone(), recent.iter().copied().collect()))
+            quotes: kept()
+                .map(|(quote, recent)| Quote {
+                    recent: recent.iter().copied().collect(),
+                    ..quote.clone()
+                })
                 .collect(),
         }
     }
@@ -353,15 +355,11 @@ mod tests {
             (10.0, 11.0, 9.5, 10.25)
         );
         assert_eq!((aapl.change, aapl.change_pct), (0.25, 2.5));
-        let recent = |symbol: &str| -> Vec<f64> {
-            snapshot.recent[&symbol.parse::<Symbol>().unwrap()]
-                .iter()
-                .map(|p| p.get())
-                .collect()
-        };
-        assert_eq!(recent("AAPL"), [10.0, 11.0, 9.5, 10.25]);
+        let recent =
+            |i: usize| -> Vec<f64> { snapshot.quotes[i].recent.iter().map(|p| p.get()).collect() };
+        assert_eq!(recent(0), [10.0, 11.0, 9.5, 10.25]);
         // A new symbol opens at its first price; the window keeps the latest prices.
-        let msft = recent("MSFT");
+        let msft = recent(1);
         assert_eq!(msft.len(), RECENT_PRICES);
         assert_eq!(msft.last(), Some(&(100.0 + (RECENT_PRICES - 1) as f64)));
         assert_eq!(get(snapshot.quotes[1].open), 100.0);

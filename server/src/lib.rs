@@ -20,6 +20,9 @@
 //! `main.rs` only parses the configuration, binds the listener and calls
 //! [`startup::Application::run`], so tests start the same server on `127.0.0.1:0`.
 
+// The dashboard's view types nest deeply.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod config;
 pub mod feed;

@@ -2,15 +2,15 @@
 
 use crate::{api, config::Config, feed, hub::Hub, listener::StallGuardListener, sse};
 use app::model::RunId;
-use app::{App, shell};
+use app::shell;
 use axum::{Router, extract::FromRef, routing::get};
 use leptos::prelude::{LeptosOptions, get_configuration, provide_context};
-use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
+    services::ServeDir,
     trace::TraceLayer,
 };
 
@@ -47,6 +47,9 @@ pub struct Application {
 impl Application {
     /// Prepares the server on `listener` with `config`.
     pub fn new(listener: TcpListener, config: Config) -> io::Result<Self> {
+        // Server rendering spawns its tasks on tokio (an error means it already
+        // does, from an earlier `Application` in this process).
+        let _ = any_spawner::Executor::init_tokio();
         let addr = listener.local_addr()?;
         let seed = config.seed.unwrap_or_else(rand::random);
         let simulator = feed::Simulator::new(&config.symbols, seed);
@@ -154,18 +157,17 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .route("/api/stats", get(api::stats))
         .layer(cors(config));
 
-    let pages = generate_route_list(App);
     let hub = state.hub.clone();
     let leptos = state.leptos.clone();
+    let site = ServeDir::new(&*state.leptos.site_root);
+    let dashboard = leptos_axum::render_app_to_stream_with_context(
+        move || provide_context(hub.snapshot(&None)),
+        move || shell(leptos.clone()),
+    );
     Router::new()
-        .leptos_routes_with_context(
-            &state,
-            pages,
-            move || provide_context(hub.snapshot(&None)),
-            move || shell(leptos.clone()),
-        )
+        .route("/", get(move |request| dashboard(request)))
         .merge(feed)
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback_service(site)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

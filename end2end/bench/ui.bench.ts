@@ -1,0 +1,84 @@
+import { test, expect } from "@playwright/test";
+import { writeFileSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import { TickertapeServer } from "../tests/fixtures";
+
+/**
+ * The dashboard under load: 200 symbols, 50 updates per second in total, for
+ * BENCH_SECONDS (default 30) after a warm-up. Measured in the page with the
+ * browser's own instruments:
+ *
+ * - long tasks: a PerformanceObserver of `longtask` entries (main-thread tasks
+ *   over 50 ms), buffered from the first paint;
+ * - main-thread busy time: Chrome's Performance domain (`TaskDuration`, the time
+ *   the renderer's main thread spent running tasks) over the wall time;
+ * - what the page itself reports: updates per second and median latency.
+ *
+ * Prints the figures, writes them to target/bench-ui.json, and fails when a long
+ * task exceeds 50 ms or the main thread is busy 15 % of the time or more.
+ */
+
+const SYMBOLS = Array.from({ length: 200 }, (_, i) => `SYM${String(i).padStart(3, "0")}`);
+const RATE = 50;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
+
+test.use({ viewport: { width: 1280, height: 900 } });
+
+test(`200 symbols at ${RATE} updates/s`, async ({ page }) => {
+  const server = new TickertapeServer(["--symbols", SYMBOLS.join(","), "--rate", String(RATE)]);
+  await server.start();
+  try {
+    await page.addInitScript(() => {
+      const w = window as unknown as { longTasks: number[] };
+      w.longTasks = [];
+      new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) w.longTasks.push(entry.duration);
+      }).observe({ type: "longtask", buffered: true });
+    });
+    await page.goto(server.url);
+    await expect(page.getByTestId("connection-status")).toHaveAttribute("data-state", "live");
+    await expect(page.getByTestId("quote-row")).toHaveCount(SYMBOLS.length);
+    // Warm-up: the first figures in the header, and a sort by a live column (the
+    // heaviest view: rows move as prices change).
+    await page.getByRole("columnheader", { name: "Change %" }).getByRole("button").click();
+    await expect(page.getByTestId("update-rate")).toHaveText(/\/s$/);
+
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("Performance.enable", { timeDomain: "timeTicks" });
+    const taskDuration = async () => {
+      const { metrics } = await cdp.send("Performance.getMetrics");
+      const get = (name: string) => metrics.find((m) => m.name === name)!.value;
+      return { task: get("TaskDuration"), at: get("Timestamp") };
+    };
+    const start = await taskDuration();
+    const longBefore = await page.evaluate(() => (window as unknown as { longTasks: number[] }).longTasks.length);
+    await page.waitForTimeout(SECONDS * 1000); // the measurement window, not a wait for an event
+    const end = await taskDuration();
+
+    const all = await page.evaluate(() => (window as unknown as { longTasks: number[] }).longTasks);
+    const during = all.slice(longBefore);
+    const busy = (end.task - start.task) / (end.at - start.at);
+    const figures = {
+      symbols: SYMBOLS.length,
+      rate: RATE,
+      seconds: Math.round(end.at - start.at),
+      busyPercent: Number((busy * 100).toFixed(1)),
+      longTasksDuring: during.length,
+      longestTaskDuringMs: Math.round(Math.max(0, ...during)),
+      longTasksAtLoad: longBefore,
+      longestTaskAtLoadMs: Math.round(Math.max(0, ...all.slice(0, longBefore))),
+      shownRate: await page.getByTestId("update-rate").textContent(),
+      shownLatency: await page.getByTestId("latency").textContent(),
+      chromium: page.context().browser()!.version(),
+    };
+    console.log(JSON.stringify(figures, null, 2));
+    const out = path.resolve(__dirname, "..", "..", "target", "bench-ui.json");
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeFileSync(out, JSON.stringify(figures, null, 2) + "\n");
+
+    expect(figures.longestTaskDuringMs, "longest task while streaming").toBeLessThanOrEqual(50);
+    expect(figures.busyPercent, "main thread busy %").toBeLessThan(15);
+  } finally {
+    await server.stop();
+  }
+});
