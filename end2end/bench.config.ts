@@ -6,6 +6,7 @@ import base from "./playwright.config";
 export default defineConfig({
   ...base,
   testDir: "./bench",
+  testMatch: "**/*.bench.ts",
   timeout: 300_000,
   workers: 1,
   fullyParallel: false,

@@ -423,6 +423,7 @@ fn TickerTable(view: View) -> impl IntoView {
         let narrow = matches!(column, Column::Change | Column::High | Column::Low);
         let class = match column {
             Column::Symbol => "symbol",
+            Column::Updated => "age",
             _ if narrow => "num wide-only",
             _ => "num",
         };
@@ -509,7 +510,9 @@ fn QuoteRow(symbol: Symbol, row: RwSignal<Row>, view: View) -> impl IntoView {
         <tr class=cell(Row::flash_class) data-testid="quote-row" data-symbol=symbol.to_string()>
             <th scope="row" class="symbol">{symbol.to_string()}</th>
             <td class="num price" data-testid="price">
-                <span class="tick" aria-hidden="true">{cell(|r| r.tick.arrow().to_owned())}</span>
+                <span class=cell(|r| r.tick.class().to_owned()) aria-hidden="true">
+                    {cell(|r| r.tick.arrow().to_owned())}
+                </span>
                 <span class="visually-hidden">{cell(|r| r.tick.word().to_owned())}</span>
                 {cell(|r| format::price(r.quote.price.get()))}
             </td>
@@ -534,7 +537,7 @@ fn QuoteRow(symbol: Symbol, row: RwSignal<Row>, view: View) -> impl IntoView {
                     }) />
                 </svg>
             </td>
-            <td class="num age" data-testid="updated" title=at>{age}</td>
+            <td class="age" data-testid="updated" title=at>{age}</td>
         </tr>
     }
 }
@@ -552,7 +555,7 @@ mod live {
     use super::{Controls, View};
     use crate::{
         status::{self, Connection, Phase},
-        stream::{Meters, PriceStream, Sinks},
+        stream::{Batch, Meters, PriceStream, Sinks},
         sync::StreamSync,
         watchlist::{self, Watchlist},
     };
@@ -561,7 +564,7 @@ mod live {
     use wasm_bindgen::JsCast;
 
     /// How often the clock (ages, countdown) ticks.
-    const CLOCK_TICK: Duration = Duration::from_millis(500);
+    const CLOCK_TICK: Duration = Duration::from_secs(1);
 
     /// How often the header's figures are refreshed.
     const STATS_TICK: Duration = Duration::from_secs(1);
@@ -583,6 +586,7 @@ mod live {
             restart: Trigger::new(),
             lost: Trigger::new(),
             meters: StoredValue::new(Meters::default()),
+            batch: StoredValue::new(Batch::default()),
         };
         let stream = StoredValue::new_local(None::<PriceStream>);
         let retry_timer = StoredValue::new_local(None::<TimeoutHandle>);
@@ -648,6 +652,8 @@ mod live {
 
         let pause = Callback::new(move |()| {
             stop();
+            // What arrived before the pause is shown now, not after it.
+            Batch::flush(sinks);
             connection.update(Connection::paused);
         });
         let resume = Callback::new(move |()| {

@@ -161,6 +161,7 @@ mod tests {
             quote,
             tick: crate::table::Tick::Flat,
             updates: 1,
+            flashing: false,
         };
         (symbol, row)
     }

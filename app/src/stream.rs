@@ -10,13 +10,14 @@
 use crate::{
     decode,
     meter::{ClockOffset, Latency, Throughput},
+    model::Quote,
     model::{EventId, HEARTBEAT_EVENT, PRICE_UPDATE_EVENT, SNAPSHOT_EVENT},
     status::{Connection, Phase},
     sync::{Gap, Recovery, StreamSync},
-    table::Table,
+    table::{Row, Table},
 };
 use leptos::{logging, prelude::*};
-use std::{cell::Cell, rc::Rc, time::Duration};
+use std::{cell::Cell, collections::VecDeque, rc::Rc, time::Duration};
 use wasm_bindgen::{JsCast, closure::Closure};
 use web_sys::{Event, EventSource, MessageEvent};
 
@@ -53,6 +54,110 @@ pub(crate) struct Sinks {
     pub(crate) lost: Trigger,
     /// What the header measures.
     pub(crate) meters: StoredValue<Meters>,
+    /// Updates received but not yet on screen.
+    pub(crate) batch: StoredValue<Batch>,
+}
+
+/// The shortest time between two flushes of received updates to the screen. One
+/// update at a time would render (style, lay out and paint the table) once per
+/// update; at tens of updates per second that alone keeps the main thread busy.
+/// A flush comes at once when the last one is older than this, so a quiet feed
+/// is shown without delay.
+const FLUSH_EVERY: f64 = 200.0;
+
+/// How long a row stays lit after an update (until the first flush after it).
+const FLASH_MS: f64 = 400.0;
+
+/// Updates waiting for the next flush, and the rows lit by earlier ones.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    quotes: Vec<Quote>,
+    scheduled: bool,
+    last_flush: f64,
+    /// `(when, which update, row)`, oldest first.
+    lit: VecDeque<(f64, u64, RwSignal<Row>)>,
+}
+
+impl Batch {
+    /// Queues `quote` for the next flush.
+    fn queue(sinks: Sinks, quote: Quote) {
+        sinks.batch.update_value(|batch| batch.quotes.push(quote));
+        Batch::schedule(sinks);
+    }
+
+    /// Schedules a flush unless one is: at once if the last one is old enough.
+    fn schedule(sinks: Sinks) {
+        let last = sinks
+            .batch
+            .try_update_value(|batch| {
+                (!std::mem::replace(&mut batch.scheduled, true)).then_some(batch.last_flush)
+            })
+            .flatten();
+        if let Some(last) = last {
+            let wait = (last + FLUSH_EVERY - js_sys::Date::now()).max(0.0);
+            set_timeout(
+                move || Batch::flush(sinks),
+                Duration::from_millis(wait as u64),
+            );
+        }
+    }
+
+    /// Notes rows lit now, so a later flush fades them.
+    fn light(sinks: Sinks, rows: impl IntoIterator<Item = RwSignal<Row>>) {
+        let now = js_sys::Date::now();
+        let rows: Vec<_> = rows
+            .into_iter()
+            .map(|row| (now, row.with_untracked(|r| r.updates), row))
+            .collect();
+        if rows.is_empty() {
+            return;
+        }
+        sinks.batch.update_value(|batch| batch.lit.extend(rows));
+        Batch::schedule(sinks);
+    }
+
+    /// Puts the queued updates on screen, with the position they reach, and
+    /// fades the rows lit long enough.
+    pub(crate) fn flush(sinks: Sinks) {
+        let now = js_sys::Date::now();
+        let Some((quotes, mut lit)) = sinks.batch.try_update_value(|batch| {
+            batch.scheduled = false;
+            batch.last_flush = now;
+            (
+                std::mem::take(&mut batch.quotes),
+                std::mem::take(&mut batch.lit),
+            )
+        }) else {
+            return;
+        };
+        while let Some(&(at, update, row)) = lit.front() {
+            if at > now - FLASH_MS {
+                break;
+            }
+            lit.pop_front();
+            if row.try_with_untracked(|r| r.flashing && r.updates == update) == Some(true) {
+                row.update(|r| _ = r.fade(update));
+            }
+        }
+        sinks.batch.update_value(|batch| batch.lit.extend(lit));
+        if !quotes.is_empty() {
+            let mut lit = Vec::with_capacity(quotes.len());
+            for quote in quotes {
+                Meters::received(sinks.meters, quote.ts);
+                lit.extend(sinks.table.apply(quote));
+            }
+            sinks.sync.notify();
+            Batch::light(sinks, lit);
+        }
+        if sinks.batch.with_value(|batch| !batch.lit.is_empty()) {
+            Batch::schedule(sinks);
+        }
+    }
+
+    /// Forgets the queued updates (a snapshot replaces them).
+    fn clear(sinks: Sinks) {
+        sinks.batch.update_value(|batch| batch.quotes.clear());
+    }
 }
 
 /// The stream's measurements, read by the header once a second.
@@ -155,7 +260,9 @@ impl PriceStream {
                     let recovery = sinks
                         .sync
                         .try_update(|sync| sync.snapshot(snapshot.last_event_id));
-                    sinks.table.reset(snapshot.quotes);
+                    Batch::clear(sinks);
+                    let lit = sinks.table.reset(snapshot.quotes);
+                    Batch::light(sinks, lit);
                     if let Some(recovery) = recovery.flatten() {
                         sinks.recovery.set(Some(recovery));
                     }
@@ -173,17 +280,18 @@ impl PriceStream {
                     logging::warn!("ignored a {PRICE_UPDATE_EVENT} without a valid id: {id:?}");
                     return Ok(());
                 };
+                // The id is checked now; the position shown moves with the flush.
                 sinks
                     .sync
-                    .try_update(|sync| sync.update(id))
+                    .try_update_untracked(|sync| sync.update(id))
                     .unwrap_or(Ok(()))?;
-                Meters::received(sinks.meters, quote.ts);
-                sinks.table.apply(quote);
+                Batch::queue(sinks, quote);
                 Ok(())
             }),
         )?;
         let on_heartbeat = {
             let heard = heard.clone();
+            let mut beats = 0u32;
             listen(
                 HEARTBEAT_EVENT,
                 Box::new(move |data, _| {
@@ -191,8 +299,13 @@ impl PriceStream {
                         return Ok(());
                     };
                     heard.interval_ms.set(heartbeat.interval_ms as f64);
+                    beats += 1;
                     sinks.meters.update_value(|m| {
-                        m.offset.record(heartbeat.time as f64, js_sys::Date::now());
+                        // The first heartbeat ends the catch-up and is read while the
+                        // page is busy with it: its arrival time says little.
+                        if beats > 1 {
+                            m.offset.record(heartbeat.time as f64, js_sys::Date::now());
+                        }
                         m.retry_ms = Some(heartbeat.retry_ms as f64);
                     });
                     let recovery = sinks

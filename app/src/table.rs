@@ -28,6 +28,15 @@ impl Tick {
         }
     }
 
+    /// The arrow's CSS classes.
+    pub fn class(self) -> &'static str {
+        match self {
+            Self::Up => "tick tick-up",
+            Self::Down => "tick tick-down",
+            Self::Flat => "tick",
+        }
+    }
+
     /// The same, in words, for screen readers.
     pub fn word(self) -> &'static str {
         match self {
@@ -45,9 +54,10 @@ pub struct Row {
     pub quote: Quote,
     /// The direction of the last update.
     pub tick: Tick,
-    /// How many updates this row has had on this page; its parity restarts the
-    /// flash animation on every update.
+    /// How many updates this row has had on this page.
     pub updates: u64,
+    /// Whether the row is lit by its last update (the stream fades it shortly).
+    pub flashing: bool,
     /// The last [`RECENT_PRICES`] prices, oldest first, ending with the current one.
     pub recent: VecDeque<f64>,
 }
@@ -59,6 +69,7 @@ impl Row {
             quote,
             tick: Tick::Flat,
             updates: 0,
+            flashing: false,
         }
     }
 
@@ -84,16 +95,25 @@ impl Row {
         }
         self.quote = quote;
         self.updates += 1;
+        self.flashing = true;
     }
 
-    /// The row's CSS classes: a flash in the tick's direction after an update
-    /// (a row that has not moved yet is `Flat`).
+    /// Ends the flash of update number `update`, unless a later one relit the row.
+    /// Returns whether it changed anything.
+    pub fn fade(&mut self, update: u64) -> bool {
+        let fades = self.flashing && self.updates == update;
+        if fades {
+            self.flashing = false;
+        }
+        fades
+    }
+
+    /// The row's CSS classes: lit in the tick's direction after an update.
     pub fn flash_class(&self) -> String {
-        let parity = self.updates % 2;
-        match self.tick {
-            Tick::Flat => "quote".to_owned(),
-            Tick::Up => format!("quote flash-up-{parity}"),
-            Tick::Down => format!("quote flash-down-{parity}"),
+        match (self.flashing, self.tick) {
+            (true, Tick::Up) => "quote flash-up".to_owned(),
+            (true, Tick::Down) => "quote flash-down".to_owned(),
+            _ => "quote".to_owned(),
         }
     }
 }
@@ -144,19 +164,26 @@ impl Table {
             .with_value(|rows| rows.iter().find(|(s, _)| s == symbol).map(|(_, row)| *row))
     }
 
-    /// Applies a live update. A symbol the table has not seen yet gets a new row
-    /// at the end.
-    pub fn apply(&self, quote: Quote) {
+    /// Applies a live update and returns the row it lit, if any. A symbol the
+    /// table has not seen yet gets a new row at the end.
+    pub fn apply(&self, quote: Quote) -> Option<RwSignal<Row>> {
         match self.row(&quote.symbol) {
-            Some(row) => row.update(|row| row.move_to(quote)),
-            None => self.insert(quote),
+            Some(row) => {
+                row.update(|row| row.move_to(quote));
+                Some(row)
+            }
+            None => {
+                self.insert(quote);
+                None
+            }
         }
     }
 
     /// Makes `quotes` the whole table, in their order: rows that changed move
     /// (and flash) and take their `recent` prices, new symbols get rows, symbols
-    /// no longer quoted go away.
-    pub fn reset(&self, quotes: Vec<Quote>) {
+    /// no longer quoted go away. Returns the rows it lit.
+    pub fn reset(&self, quotes: Vec<Quote>) -> Vec<RwSignal<Row>> {
+        let mut lit = Vec::new();
         let order: Vec<Symbol> = quotes.iter().map(|quote| quote.symbol.clone()).collect();
         self.rows
             .update_value(|rows| rows.retain(|(symbol, _)| order.contains(symbol)));
@@ -168,6 +195,7 @@ impl Table {
                     });
                     if moved {
                         row.update(|row| row.move_to(quote));
+                        lit.push(row);
                     }
                 }
                 None => self.insert(quote),
@@ -176,6 +204,7 @@ impl Table {
         if self.order.with_untracked(|old| *old != order) {
             self.order.set(order);
         }
+        lit
     }
 
     fn insert(&self, quote: Quote) {
@@ -223,7 +252,14 @@ mod tests {
             let msft = table.row(&"MSFT".parse().unwrap()).unwrap().get_untracked();
             assert_eq!((msft.tick, msft.updates), (Tick::Up, 1));
             assert_eq!(msft.recent, [20.0, 21.0]);
-            assert_eq!(msft.flash_class(), "quote flash-up-1");
+            assert_eq!(msft.flash_class(), "quote flash-up");
+            let mut faded = msft.clone();
+            assert!(
+                !faded.fade(0),
+                "an earlier update's fade leaves a later flash"
+            );
+            assert!(faded.fade(1));
+            assert_eq!(faded.flash_class(), "quote");
         });
     }
 

@@ -136,8 +136,8 @@ test.describe("the header", () => {
       .poll(async () => Number((await page.getByTestId("update-rate").textContent())!.replace("/s", "")))
       .toBeGreaterThan(5);
     await expect(page.getByTestId("latency")).toHaveText(/^\d+ ms$/);
-    // Same machine, same clock: the offset is a few milliseconds at most.
-    await expect(page.getByTestId("clock-offset")).toHaveText(/^([+−]\d ms|0 ms)$/);
+    // Same machine, same clock: the offset is within the heartbeats' transit time.
+    await expect(page.getByTestId("clock-offset")).toHaveText(/^([+−]\d{1,2} ms|0 ms)$/);
     // Every row has a sparkline of its recent prices.
     const points = await dashboard.row("AAPL").locator("polyline").getAttribute("points");
     expect(points!.split(" ").length).toBeGreaterThan(1);

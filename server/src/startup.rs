@@ -165,7 +165,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         move || shell(leptos.clone()),
     );
     Router::new()
-        .route("/", get(move |request| dashboard(request)))
+        .route("/", get(dashboard))
         .merge(feed)
         .fallback_service(site)
         .layer(TraceLayer::new_for_http())
