@@ -106,7 +106,7 @@ async fn a_fresh_stream_is_retry_snapshot_heartbeat_then_price_updates() {
     assert_eq!(
         heartbeat.raw,
         format!(
-            "event: heartbeat\nid: {at}\ndata: {{\"time\":{},\"lastEventId\":\"{at}\",\"intervalMs\":5000,\"retryMs\":3000}}\n\n",
+            "event: heartbeat\nid: {at}\ndata: {{\"time\":{},\"lastEventId\":\"{at}\",\"intervalMs\":5000,\"retryMs\":2000}}\n\n",
             beat["time"]
         )
     );
