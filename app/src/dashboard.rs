@@ -413,8 +413,8 @@ fn TickerTable(view: View) -> impl IntoView {
         let symbols = table.symbols();
         filter.with(|filter| {
             let rows = symbols.iter().filter_map(|symbol| {
-                let row = table.row(symbol)?;
-                Some((symbol, row.get_untracked()))
+                let quote = table.row(symbol)?.with_untracked(|r| r.quote.clone());
+                Some((symbol, quote))
             });
             sort.apply(rows, filter)
         })
@@ -696,16 +696,15 @@ mod live {
         tick(CLOCK_TICK, move || view.clock.set(js_sys::Date::now()));
         tick(STATS_TICK, move || {
             let now = js_sys::Date::now();
-            let (rate, latency, offset) = sinks.meters.with_value(|m| {
+            let Some((per_second, latency, offset)) = sinks.meters.try_update_value(|m| {
                 (
-                    m.throughput.clone(),
+                    m.throughput.sample(now),
                     m.latency.median(),
                     m.offset.estimate(),
                 )
-            });
-            let mut rate = rate;
-            let per_second = rate.sample(now);
-            sinks.meters.update_value(|m| m.throughput = rate);
+            }) else {
+                return;
+            };
             view.rate.set(Some(per_second));
             view.latency.set(latency);
             view.offset.set(offset);

@@ -1,7 +1,7 @@
 //! Which rows the table shows, and in which order: the viewer's sort column and
 //! filter. Plain data, tested without a browser.
 
-use crate::{model::Symbol, table::Row};
+use crate::model::{Quote, Symbol};
 use std::cmp::Ordering;
 
 /// A column the table can be sorted by.
@@ -24,17 +24,6 @@ pub enum Column {
 }
 
 impl Column {
-    /// Every sortable column, in table order.
-    pub const ALL: [Self; 7] = [
-        Self::Symbol,
-        Self::Price,
-        Self::Change,
-        Self::ChangePct,
-        Self::High,
-        Self::Low,
-        Self::Updated,
-    ];
-
     /// The column's heading.
     pub fn label(self) -> &'static str {
         match self {
@@ -62,8 +51,7 @@ impl Column {
         self != Self::Symbol
     }
 
-    fn compare(self, a: &Row, b: &Row) -> Ordering {
-        let (a, b) = (&a.quote, &b.quote);
+    fn compare(self, a: &Quote, b: &Quote) -> Ordering {
         match self {
             Self::Symbol => a.symbol.cmp(&b.symbol),
             Self::Price => a.price.get().total_cmp(&b.price.get()),
@@ -122,15 +110,15 @@ impl Sort {
         }
     }
 
-    /// The symbols of `rows` that match `filter`, in this sort's order (the given
-    /// order when unsorted; ties keep it too).
+    /// The symbols of `rows` (each with its latest quote) that match `filter`, in
+    /// this sort's order (the given order when unsorted; ties keep it too).
     pub fn apply<'a>(
         self,
-        rows: impl IntoIterator<Item = (&'a Symbol, Row)>,
+        rows: impl IntoIterator<Item = (&'a Symbol, Quote)>,
         filter: &str,
     ) -> Vec<Symbol> {
         let needle = filter.trim().to_ascii_uppercase();
-        let mut kept: Vec<(&Symbol, Row)> = rows
+        let mut kept: Vec<(&Symbol, Quote)> = rows
             .into_iter()
             .filter(|(symbol, _)| symbol.as_str().contains(&needle))
             .collect();
@@ -150,23 +138,16 @@ impl Sort {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Price, Quote};
+    use crate::model::Price;
 
-    fn row(symbol: &str, open: f64, price: f64, ts: u64) -> (Symbol, Row) {
+    fn row(symbol: &str, open: f64, price: f64, ts: u64) -> (Symbol, Quote) {
         let symbol: Symbol = symbol.parse().unwrap();
         let quote = Quote::opening(symbol.clone(), Price::new(open).unwrap(), 0)
             .moved_to(Price::new(price).unwrap(), ts);
-        let row = Row {
-            recent: [price].into(),
-            quote,
-            tick: crate::table::Tick::Flat,
-            updates: 1,
-            flashing: false,
-        };
-        (symbol, row)
+        (symbol, quote)
     }
 
-    fn rows() -> Vec<(Symbol, Row)> {
+    fn rows() -> Vec<(Symbol, Quote)> {
         vec![
             row("MSFT", 400.0, 410.0, 3),
             row("AAPL", 200.0, 190.0, 1),
