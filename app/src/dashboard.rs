@@ -404,11 +404,13 @@ fn TickerTable(view: View) -> impl IntoView {
         clock,
         ..
     } = view;
+    // A live column re-sorts every few seconds, not on every update: rows that
+    // jump every second are hard to follow, and each re-sort moves rows.
+    let resort = Memo::new(move |_| (clock.get() / RESORT_EVERY_MS).floor() as u64);
     let order = Memo::new(move |_| {
         let sort = sort.get();
-        // A live column re-sorts as the clock ticks, not on every update.
         if sort.column().is_some_and(Column::is_live) {
-            clock.track();
+            resort.track();
         }
         let symbols = table.symbols();
         filter.with(|filter| {
@@ -476,6 +478,9 @@ fn TickerTable(view: View) -> impl IntoView {
         </div>
     }
 }
+
+/// How often a table sorted by a live column is sorted again, in milliseconds.
+const RESORT_EVERY_MS: f64 = 2000.0;
 
 /// The sparkline's drawing box (and its `viewBox`, written out: formatting the
 /// numbers would cost the bundle a float printer).
