@@ -135,9 +135,9 @@ impl Batch {
                 break;
             }
             lit.pop_front();
-            if row.try_with_untracked(|r| r.flashing && r.updates == update) == Some(true) {
-                row.update(|r| _ = r.fade(update));
-            }
+            // Re-renders the row only if this fade changes it (and not at all once
+            // a snapshot has removed it).
+            row.maybe_update(|r| r.fade(update));
         }
         sinks.batch.update_value(|batch| batch.lit.extend(lit));
         if !quotes.is_empty() {
