@@ -410,7 +410,7 @@ fn TickerTable(view: View) -> impl IntoView {
     let order = Memo::new(move |_| {
         let sort = sort.get();
         if sort.column().is_some_and(Column::is_live) {
-            resort.track();
+            resort.get();
         }
         let symbols = table.symbols();
         filter.with(|filter| {

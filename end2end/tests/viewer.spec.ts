@@ -58,6 +58,28 @@ test.describe("sorting and filtering", () => {
   });
 });
 
+test.describe("a live sort", () => {
+  test.use({ serverArgs: ["--symbols", "AAPL,MSFT,NVDA,KO,TSLA,JPM", "--rate", "40"] });
+
+  test("re-sorts as prices move", async ({ dashboard, page }) => {
+    await expect(dashboard.status).toHaveAttribute("data-state", "live");
+    const changes = async () =>
+      (await dashboard.rows.getByTestId("change-pct").allTextContents()).map((text) =>
+        Number(text.replace("\u2212", "-").replace(/[+%]/g, "")),
+      );
+    const inOrder = async () => {
+      const shown = await changes();
+      return shown.every((value, i) => i === 0 || shown[i - 1] >= value);
+    };
+    await page.getByRole("columnheader", { name: "Change %" }).getByRole("button").click();
+    // Prices move on, so the order shown goes out of date between re-sorts…
+    await expect.poll(inOrder).toBe(false);
+    // …and is sorted again within seconds; paused, the prices hold still to check it.
+    await page.getByTestId("pause").click();
+    await expect.poll(inOrder, { timeout: 10_000 }).toBe(true);
+  });
+});
+
 test.describe("the watchlist", () => {
   test.use({ serverArgs: ["--symbols", "AAPL,MSFT,NVDA,KO", "--rate", "40"] });
 
