@@ -616,11 +616,13 @@ mod live {
         };
         on_cleanup(stop);
 
-        let reconnect = Callback::new(move |()| {
+        // Closes the stream (and any pending retry), notes why, opens a new one.
+        let reopen = move |why: fn(&mut Connection)| {
             stop();
-            connection.update(Connection::reconnecting_by_hand);
+            connection.update(why);
             open();
-        });
+        };
+        let reconnect = Callback::new(move |()| reopen(Connection::reconnecting_by_hand));
         // A lost update: reopen from the last good id (after the callback returns).
         Effect::new(move |first: Option<()>| {
             sinks.restart.track();
@@ -661,28 +663,24 @@ mod live {
             Batch::flush(sinks);
             connection.update(Connection::paused);
         });
-        let resume = Callback::new(move |()| {
-            stop();
-            connection.update(Connection::resumed);
-            open();
-        });
+        let resume = Callback::new(move |()| reopen(Connection::resumed));
+        // A new list is a new stream, from a snapshot that holds the newly watched
+        // rows (resuming from the last id would replay the old list's updates only).
+        let follow = move |list: Watchlist| {
+            view.watchlist.set(list);
+            sync.set(StreamSync::new(None));
+        };
         let watch = Callback::new(move |next: Watchlist| {
             save(&next);
             if view.watchlist.with_untracked(|current| *current == next) {
                 return;
             }
-            view.watchlist.set(next);
-            if connection.with_untracked(|c| c.phase) == Phase::Paused {
-                // Resuming will catch up with the new list.
-                sync.set(StreamSync::new(None));
-                return;
+            follow(next);
+            // A paused stream opens with the new list when resumed.
+            if connection.with_untracked(|c| c.phase) != Phase::Paused {
+                view.recovery.set(None);
+                reopen(Connection::resumed);
             }
-            // A new list is a new stream: its snapshot holds the newly watched rows.
-            stop();
-            sync.set(StreamSync::new(None));
-            view.recovery.set(None);
-            connection.update(Connection::resumed);
-            open();
         });
 
         // Once hydrated (an effect runs after it): the viewer's stored watchlist
@@ -690,11 +688,10 @@ mod live {
         // then the stream opens.
         Effect::new(move |_| {
             let stored = load();
-            if view.watchlist.with_untracked(|w| *w != stored) {
-                view.watchlist.set(stored.clone());
-                sync.set(StreamSync::new(None));
-            }
             save(&stored);
+            if view.watchlist.with_untracked(|w| *w != stored) {
+                follow(stored);
+            }
             open();
         });
 
