@@ -102,6 +102,11 @@ async fn main() {
         &rate.to_string(),
         "--stall-timeout-ms",
         "2000",
+        // Every stream comes from 127.0.0.1.
+        "--max-streams",
+        "10000000",
+        "--max-streams-per-ip",
+        "10000000",
     ])
     .unwrap();
     let app = Application::new(listener, config).unwrap();
@@ -147,8 +152,7 @@ async fn main() {
     let _ = stop.send(());
     server.await.unwrap().unwrap();
     let shutdown = started.elapsed();
-    let counters = &hub.counters;
-    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    let metrics = &hub.metrics;
 
     println!(
         "fanout: {streams} reading streams + {stalled} stalled, {rate} updates/s, {seconds} s"
@@ -162,11 +166,8 @@ async fn main() {
     );
     println!("  readers starved     {starved}");
     println!("  streams open (t-1s) {open}");
-    println!(
-        "  stalled disconnects {}",
-        load(&counters.stalled_disconnects)
-    );
-    println!("  slow snapshots      {}", load(&counters.slow_snapshots));
+    println!("  stalled disconnects {}", metrics.slow_disconnects.get());
+    println!("  slow snapshots      {}", metrics.slow_snapshots.get());
     println!("  RSS MiB             {rss_before:.1} before, {rss_during:.1} during");
     println!("  shutdown            {shutdown:?}");
     drop(idle);

@@ -10,7 +10,6 @@ use axum::{
     extract::{Query, State, rejection::QueryRejection},
 };
 use serde::Serialize;
-use std::sync::atomic::Ordering;
 
 /// The handler of `GET /api/snapshot[?symbols=…]`: the latest quote of every
 /// symbol (or of those listed) and the id of the last update it includes.
@@ -46,14 +45,14 @@ pub struct Stats {
 /// The handler of `GET /api/stats`.
 pub async fn stats(State(state): State<AppState>) -> Json<Stats> {
     let hub = &state.hub;
-    let read = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+    let metrics = &hub.metrics;
     Json(Stats {
         streams: hub.subscriber_count(),
         last_event_id: hub.head(),
         history_len: hub.history_len(),
-        resumed: read(&hub.counters.resumed),
-        resynced: read(&hub.counters.resynced),
-        slow_snapshots: read(&hub.counters.slow_snapshots),
-        stalled_disconnects: read(&hub.counters.stalled_disconnects),
+        resumed: metrics.replays.get(),
+        resynced: metrics.resyncs.get(),
+        slow_snapshots: metrics.slow_snapshots.get(),
+        stalled_disconnects: metrics.slow_disconnects.get(),
     })
 }

@@ -7,9 +7,12 @@ use crate::{feed::DEFAULT_SYMBOLS, hub::DEFAULT_HISTORY};
 use app::model::Symbol;
 use axum::http::HeaderValue;
 use clap::Parser;
+use sha2::{Digest, Sha256};
 use std::{
-    collections::HashSet, fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration,
+    collections::HashSet, fmt, net::SocketAddr, path::PathBuf, str::FromStr, sync::Arc,
+    time::Duration,
 };
+use subtle::ConstantTimeEq;
 
 /// The most updates per second the simulator may be asked for.
 pub const MAX_RATE: f64 = 100_000.0;
@@ -20,8 +23,12 @@ pub const MAX_RATE: f64 = 100_000.0;
 /// prices at `/api/snapshot`. Every flag can also be set by the environment
 /// variable shown with it.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "tickertape", version)]
+#[command(name = "tickertape", version, args_conflicts_with_subcommands = true)]
 pub struct Config {
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address and port to listen on. Leptos's own variable, so cargo-leptos sets it too.
     #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
@@ -92,9 +99,86 @@ pub struct Config {
     pub stall_timeout_ms: u64,
 
     /// Origins allowed to read `/events` and `/api/*` from other sites (CORS),
-    /// comma-separated, such as `https://example.com`. Any origin when not set.
+    /// comma-separated, such as `https://example.com`; only these may send
+    /// credentials (the viewer cookie). When not set, any origin may read the
+    /// feed, without credentials.
     #[arg(long, env = "TICKERTAPE_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
     pub cors_origins: Vec<Origin>,
+
+    /// Token that publishers must send as `Authorization: Bearer <token>` to
+    /// `POST /api/prices`. Publishing is disabled when not set.
+    #[arg(long, env = "TICKERTAPE_PUBLISH_TOKEN", value_parser = parse_token, hide_env_values = true)]
+    pub publish_token: Option<Secret>,
+
+    /// Token that viewers need for `/`, `/api/*` and `/events`: given once as
+    /// `?token=…` (it becomes an HttpOnly cookie) or as `Authorization: Bearer`.
+    /// Anyone may view when not set.
+    #[arg(long, env = "TICKERTAPE_VIEWER_TOKEN", value_parser = parse_token, hide_env_values = true)]
+    pub viewer_token: Option<Secret>,
+
+    /// Run without the price simulator: prices come only from `POST /api/prices`
+    /// and the dashboard starts empty.
+    #[arg(long, env = "TICKERTAPE_NO_SIMULATOR")]
+    pub no_simulator: bool,
+
+    /// The largest `POST /api/prices` body accepted, in bytes.
+    #[arg(
+        long,
+        env = "TICKERTAPE_MAX_BODY_BYTES",
+        default_value_t = 1 << 20,
+        value_parser = clap::value_parser!(u64).range(64..=(64 << 20)),
+    )]
+    pub max_body_bytes: u64,
+
+    /// How many symbols the server quotes at most; a publish that would add more
+    /// is refused.
+    #[arg(
+        long,
+        env = "TICKERTAPE_MAX_SYMBOLS",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u64).range(1..=1_000_000),
+    )]
+    pub max_symbols: u64,
+
+    /// How far a published update's `ts` may be from the server's clock, in
+    /// seconds, before it is refused.
+    #[arg(
+        long,
+        env = "TICKERTAPE_MAX_TS_SKEW_SECS",
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(1..=7 * 24 * 3600),
+    )]
+    pub max_ts_skew_secs: u64,
+
+    /// The most streams (`/events`) open at once; past it a stream is refused
+    /// with 503 and `Retry-After`.
+    #[arg(
+        long,
+        env = "TICKERTAPE_MAX_STREAMS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..=10_000_000),
+    )]
+    pub max_streams: u64,
+
+    /// The most streams open at once from one client IP address.
+    #[arg(
+        long,
+        env = "TICKERTAPE_MAX_STREAMS_PER_IP",
+        default_value_t = 100,
+        value_parser = clap::value_parser!(u64).range(1..=10_000_000),
+    )]
+    pub max_streams_per_ip: u64,
+
+    /// Take the client's IP address from the last entry of `X-Forwarded-For`
+    /// (set it only behind a proxy that writes that header, such as the nginx
+    /// configuration in `docs/nginx/`); otherwise it is the connection's address.
+    #[arg(long, env = "TICKERTAPE_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+
+    /// How logs are written: `text` for people, `json` (one object per line)
+    /// for log collectors.
+    #[arg(long, env = "TICKERTAPE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 
     /// How long shutdown waits for open connections to finish, in milliseconds.
     #[arg(long, env = "TICKERTAPE_SHUTDOWN_GRACE_MS", default_value_t = 2000)]
@@ -137,6 +221,68 @@ impl Config {
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_millis(self.shutdown_grace_ms)
     }
+
+    /// How far a published timestamp may be from now.
+    pub fn max_ts_skew(&self) -> Duration {
+        Duration::from_secs(self.max_ts_skew_secs)
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Replay a CSV of `symbol,price[,ts]` rows into a running server
+    /// (`POST /api/prices`) at a chosen pace.
+    Publish(crate::publish::PublishArgs),
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A token from the configuration. It never appears in logs or `Debug` output,
+/// and is compared in constant time.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Arc<str>);
+
+impl Secret {
+    /// Whether `offered` is this secret, in time that does not depend on where
+    /// they differ (both are hashed first, so not on their lengths either).
+    pub fn matches(&self, offered: &[u8]) -> bool {
+        let expected = Sha256::digest(self.0.as_bytes());
+        let offered = Sha256::digest(offered);
+        expected.ct_eq(&offered).into()
+    }
+
+    /// The secret's text, for setting it in a cookie or a header.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+fn parse_token(text: &str) -> Result<Secret, String> {
+    let text = text.trim();
+    // Tokens travel in headers, cookies and query strings: keep them to characters
+    // that need no escaping in any of them.
+    let valid = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
+    if text.len() < 16 {
+        return Err("a token must be at least 16 characters long".into());
+    }
+    if !text.chars().all(valid) {
+        return Err("a token may only hold A-Z a-z 0-9 and - . _ ~ + / =".into());
+    }
+    Ok(Secret(text.into()))
 }
 
 impl fmt::Display for Config {
@@ -161,7 +307,38 @@ impl fmt::Display for Config {
         } else {
             writeln!(f, "  cors origins   {}", origins.join(","))?;
         }
-        write!(f, "  shutdown grace {} ms", self.shutdown_grace_ms)
+        writeln!(f, "  shutdown grace {} ms", self.shutdown_grace_ms)?;
+        let set = |token: &Option<Secret>| if token.is_some() { "set" } else { "not set" };
+        writeln!(
+            f,
+            "  simulator      {}",
+            if self.no_simulator { "off" } else { "on" }
+        )?;
+        writeln!(
+            f,
+            "  publish token  {} (publishing {})",
+            set(&self.publish_token),
+            if self.publish_token.is_some() {
+                "enabled"
+            } else {
+                "disabled"
+            }
+        )?;
+        writeln!(f, "  viewer token   {}", set(&self.viewer_token))?;
+        writeln!(
+            f,
+            "  max streams    {} ({} per IP{})",
+            self.max_streams,
+            self.max_streams_per_ip,
+            if self.trust_forwarded_for {
+                ", from X-Forwarded-For"
+            } else {
+                ""
+            }
+        )?;
+        writeln!(f, "  max body       {} bytes", self.max_body_bytes)?;
+        writeln!(f, "  max symbols    {}", self.max_symbols)?;
+        write!(f, "  max ts skew    {} s", self.max_ts_skew_secs)
     }
 }
 

@@ -15,15 +15,12 @@
 //!
 //! New updates are announced on a `watch` channel that carries the latest id.
 
-use crate::wire;
+use crate::{metrics::Metrics, wire};
 use app::model::{EventId, Price, Quote, RECENT_PRICES, RunId, Snapshot, Symbol};
 use axum::response::sse::Event;
 use std::{
     collections::{HashMap, HashSet, VecDeque},
-    sync::{
-        Arc, Mutex, MutexGuard,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, Mutex, MutexGuard},
 };
 use tokio::sync::watch;
 
@@ -63,24 +60,27 @@ pub enum Read {
     Resync(Snapshot),
 }
 
-/// Counters for operators (`GET /api/stats`).
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// Streams that resumed from an id, replaying what they missed.
-    pub resumed: AtomicU64,
-    /// Streams that asked to resume but got a snapshot instead.
-    pub resynced: AtomicU64,
-    /// Snapshots sent to streams that fell out of the history while connected.
-    pub slow_snapshots: AtomicU64,
-    /// Connections closed because the client stopped reading.
-    pub stalled_disconnects: AtomicU64,
+/// A batch of updates that would take the hub past its limit of symbols.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the server quotes {quoted} symbols, at most {limit}: {new} more would pass the limit")]
+pub struct TooManySymbols {
+    /// Symbols quoted now.
+    pub quoted: usize,
+    /// New symbols the batch brings.
+    pub new: usize,
+    /// The most symbols the hub quotes.
+    pub limit: usize,
 }
 
-impl Counters {
-    /// Adds one to `counter`.
-    pub fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
+/// Why a batch was not published; nothing of it was.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The batch would add symbols past the limit.
+    #[error(transparent)]
+    TooManySymbols(#[from] TooManySymbols),
+    /// An update could not be encoded.
+    #[error("could not encode an update: {0}")]
+    Encode(#[from] serde_json::Error),
 }
 
 /// The latest quotes, the history and the announcements. Share it behind an `Arc`.
@@ -88,8 +88,10 @@ impl Counters {
 pub struct Hub {
     state: Mutex<State>,
     head: watch::Sender<EventId>,
-    /// Counters of resumes, resyncs and slow clients.
-    pub counters: Counters,
+    /// The most symbols this hub quotes.
+    max_symbols: usize,
+    /// Counters for operators, shared with the rest of the server.
+    pub metrics: Arc<Metrics>,
 }
 
 #[derive(Debug)]
@@ -133,56 +135,101 @@ impl Hub {
                 capacity: history,
             }),
             head: watch::Sender::new(start),
-            counters: Counters::default(),
+            max_symbols: usize::MAX,
+            metrics: Arc::new(Metrics::new()),
         }
+    }
+
+    /// Limits the symbols this hub quotes to `limit`: a batch that would add
+    /// more is refused.
+    pub fn with_max_symbols(mut self, limit: usize) -> Self {
+        self.max_symbols = limit;
+        self
     }
 
     /// Publishes `symbol` at `price` (published at `ts`, in milliseconds since the
     /// Unix epoch) to every subscriber and returns its id. The quote's session
     /// open, high, low and change follow from the symbol's earlier prices; a new
     /// symbol opens at `price` and is appended to the snapshot.
+    pub fn publish(&self, symbol: Symbol, price: Price, ts: u64) -> Result<EventId, PublishError> {
+        self.publish_batch(vec![(symbol, price, ts)])
+    }
+
+    /// Publishes every update of `batch`, in order and with consecutive ids, or
+    /// none of them; returns the id of the last one (the head when `batch` is empty).
     ///
-    /// Numbering, recording and announcing happen under one lock, so a snapshot's
-    /// `last_event_id` always matches its quotes and the history has no holes.
-    pub fn publish(
-        &self,
-        symbol: Symbol,
-        price: Price,
-        ts: u64,
-    ) -> Result<EventId, serde_json::Error> {
+    /// Everything is computed and encoded before the state changes, then
+    /// numbering, recording and announcing happen under one lock: a snapshot's
+    /// `last_event_id` always matches its quotes, the history has no holes, and
+    /// no other update falls between two of a batch.
+    pub fn publish_batch(&self, batch: Vec<(Symbol, Price, u64)>) -> Result<EventId, PublishError> {
         let mut state = self.lock();
-        let id = state.head.next();
-        let slot = state.index.get(&symbol).copied();
-        let quote = match slot {
-            Some(i) => state.quotes[i].moved_to(price, ts),
-            None => Quote::opening(symbol.clone(), price, ts),
-        };
-        let frame = wire::price_update(id, &quote)?;
-        match slot {
-            Some(i) => {
-                state.quotes[i] = quote;
-                let recent = &mut state.recent[i];
-                if recent.len() == RECENT_PRICES {
-                    recent.pop_front();
+        let new: HashSet<&Symbol> = batch
+            .iter()
+            .map(|(symbol, _, _)| symbol)
+            .filter(|symbol| !state.index.contains_key(*symbol))
+            .collect();
+        if state.quotes.len() + new.len() > self.max_symbols {
+            return Err(TooManySymbols {
+                quoted: state.quotes.len(),
+                new: new.len(),
+                limit: self.max_symbols,
+            }
+            .into());
+        }
+        // Prepare: each update's quote follows the one before it in the batch.
+        let mut latest: HashMap<&Symbol, Quote> = HashMap::new();
+        let mut prepared = Vec::with_capacity(batch.len());
+        let mut id = state.head;
+        for (symbol, price, ts) in &batch {
+            id = id.next();
+            let quote = match latest.get(symbol) {
+                Some(quote) => quote.moved_to(*price, *ts),
+                None => match state.index.get(symbol) {
+                    Some(&i) => state.quotes[i].moved_to(*price, *ts),
+                    None => Quote::opening(symbol.clone(), *price, *ts),
+                },
+            };
+            let frame = wire::price_update(id, &quote)?;
+            latest.insert(symbol, quote.clone());
+            prepared.push((id, quote, frame));
+        }
+        // Commit.
+        for (id, quote, frame) in prepared {
+            let symbol = quote.symbol.clone();
+            let price = quote.price;
+            match state.index.get(&symbol).copied() {
+                Some(i) => {
+                    state.quotes[i] = quote;
+                    let recent = &mut state.recent[i];
+                    if recent.len() == RECENT_PRICES {
+                        recent.pop_front();
+                    }
+                    recent.push_back(price);
                 }
-                recent.push_back(price);
+                None => {
+                    let i = state.quotes.len();
+                    state.index.insert(symbol.clone(), i);
+                    state.quotes.push(quote);
+                    state.recent.push(recent_from(price));
+                }
             }
-            None => {
-                let i = state.quotes.len();
-                state.index.insert(symbol.clone(), i);
-                state.quotes.push(quote);
-                state.recent.push(recent_from(price));
+            if state.history.len() == state.capacity {
+                state.history.pop_front();
             }
+            state
+                .history
+                .push_back(Arc::new(Published { id, symbol, frame }));
+            state.head = id;
         }
-        if state.history.len() == state.capacity {
-            state.history.pop_front();
-        }
-        state
-            .history
-            .push_back(Arc::new(Published { id, symbol, frame }));
-        state.head = id;
+        self.metrics.published.inc_by(batch.len() as u64);
         self.head.send_replace(id);
         Ok(id)
+    }
+
+    /// How many symbols the hub quotes.
+    pub fn symbol_count(&self) -> usize {
+        self.lock().quotes.len()
     }
 
     /// The latest quote of every symbol (or of those `filter` keeps) and the id
@@ -425,6 +472,35 @@ mod tests {
         let snapshot = hub.snapshot(&msft);
         assert_eq!(snapshot.quotes.len(), 1);
         assert_eq!(snapshot.quotes[0].price.get(), 2.6);
+    }
+
+    #[test]
+    fn a_batch_is_published_whole_or_not_at_all() {
+        let hub = Hub::new(RUN, vec![quote("AAPL", 1.0)], 8).with_max_symbols(2);
+        let update =
+            |symbol: &str, price: f64| (symbol.parse().unwrap(), Price::new(price).unwrap(), 1);
+        let last = hub
+            .publish_batch(vec![
+                update("AAPL", 2.0),
+                update("MSFT", 5.0),
+                update("AAPL", 3.0),
+            ])
+            .unwrap();
+        assert_eq!(last, id(3));
+        assert_eq!(seqs(hub.read_after(id(0), &None)), (vec![1, 2, 3], 3));
+        let snapshot = hub.snapshot(&None);
+        let aapl = &snapshot.quotes[0];
+        assert_eq!(
+            (aapl.price.get(), aapl.high.get(), aapl.open.get()),
+            (3.0, 3.0, 1.0)
+        );
+
+        // A third symbol passes the limit: nothing of the batch is applied.
+        let refused = hub.publish_batch(vec![update("AAPL", 9.0), update("NVDA", 1.0)]);
+        assert!(matches!(refused, Err(PublishError::TooManySymbols(_))));
+        assert_eq!(hub.head(), id(3));
+        assert_eq!(hub.snapshot(&None).quotes[0].price.get(), 3.0);
+        assert_eq!(hub.metrics.published.get(), 3);
     }
 
     #[test]

@@ -23,12 +23,18 @@
 // The dashboard's view types nest deeply.
 #![recursion_limit = "256"]
 
+pub mod access;
 pub mod api;
 pub mod config;
+pub mod error;
 pub mod feed;
 pub mod hub;
+pub mod ingest;
+pub mod limits;
 pub mod listener;
+pub mod metrics;
 pub mod params;
+pub mod publish;
 pub mod sse;
 pub mod startup;
 pub mod telemetry;

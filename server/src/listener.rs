@@ -6,8 +6,11 @@
 //! for the stall timeout, the connection fails, hyper drops the response and the
 //! stream's memory is freed. The browser reconnects and resumes where it stopped.
 
-use crate::hub::{Counters, Hub};
-use axum::serve::Listener;
+use crate::hub::Hub;
+use axum::{
+    extract::connect_info::Connected,
+    serve::{IncomingStream, Listener},
+};
 use std::{
     io,
     net::SocketAddr,
@@ -80,7 +83,7 @@ impl GuardedStream {
         if let Poll::Ready(Err(error)) = &result
             && error.kind() == io::ErrorKind::TimedOut
         {
-            Counters::bump(&self.hub.counters.stalled_disconnects);
+            self.hub.metrics.slow_disconnects.inc();
             tracing::warn!(peer = %self.peer, "disconnecting a client that stopped reading");
         }
         result
@@ -128,5 +131,15 @@ impl AsyncWrite for GuardedStream {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let result = self.inner.as_mut().poll_shutdown(cx);
         self.note(result)
+    }
+}
+
+/// The client's socket address, for handlers (`ConnectInfo<PeerAddr>`).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+impl Connected<IncomingStream<'_, StallGuardListener>> for PeerAddr {
+    fn connect_info(stream: IncomingStream<'_, StallGuardListener>) -> Self {
+        Self(*stream.remote_addr())
     }
 }

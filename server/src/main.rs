@@ -1,8 +1,10 @@
-//! The `tickertape` binary: parses the configuration, binds, runs until Ctrl-C or SIGTERM.
+//! The `tickertape` binary: parses the configuration, binds, runs until Ctrl-C or
+//! SIGTERM; or, with `tickertape publish`, replays a CSV of prices into a server.
 
 use clap::Parser;
 use server::{
-    config::Config,
+    config::{Command, Config},
+    publish,
     startup::{Application, shutdown_signal},
     telemetry,
 };
@@ -10,8 +12,17 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = Config::parse();
-    telemetry::init();
+    let mut config = Config::parse();
+    telemetry::init(config.log_format);
+    if let Some(Command::Publish(args)) = config.command.take() {
+        return match publish::run(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!("{error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Err(problem) = config.validate() {
         tracing::error!("invalid configuration: {problem}");
         return ExitCode::from(2);

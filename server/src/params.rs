@@ -1,15 +1,17 @@
 //! The query parameters of `GET /events` and `GET /api/snapshot`, checked at the
 //! edge, and the `400` JSON errors they give.
 
-use crate::hub::{Filter, Hub};
+use crate::{
+    error::ApiError,
+    hub::{Filter, Hub},
+};
 use app::model::Symbol;
 use axum::{
-    Json,
     extract::rejection::QueryRejection,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::{collections::HashSet, sync::Arc};
 
 /// The query string, as sent.
@@ -41,29 +43,24 @@ pub enum ParamsError {
     UnknownSymbols(Vec<String>),
 }
 
-/// The JSON body of an error: a stable code, a sentence for people and, for
-/// unknown symbols, which ones.
-#[derive(Debug, Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    symbols: Option<&'a [String]>,
+impl From<ParamsError> for ApiError {
+    fn from(error: ParamsError) -> Self {
+        let code = match &error {
+            ParamsError::Query(_) => "malformed_query",
+            ParamsError::MalformedSymbols { .. } => "malformed_symbols",
+            ParamsError::UnknownSymbols(_) => "unknown_symbols",
+        };
+        let api = ApiError::new(StatusCode::BAD_REQUEST, code, error.to_string());
+        match error {
+            ParamsError::UnknownSymbols(unknown) => api.with("symbols", unknown),
+            _ => api,
+        }
+    }
 }
 
 impl IntoResponse for ParamsError {
     fn into_response(self) -> Response {
-        let (error, symbols) = match &self {
-            Self::Query(_) => ("malformed_query", None),
-            Self::MalformedSymbols { .. } => ("malformed_symbols", None),
-            Self::UnknownSymbols(unknown) => ("unknown_symbols", Some(unknown.as_slice())),
-        };
-        let body = ErrorBody {
-            error,
-            message: self.to_string(),
-            symbols,
-        };
-        (StatusCode::BAD_REQUEST, Json(body)).into_response()
+        ApiError::from(self).into_response()
     }
 }
 

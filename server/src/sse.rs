@@ -15,17 +15,21 @@
 //! client goes away, dropping the response body drops everything it held.
 
 use crate::{
+    error::ApiError,
     feed,
-    hub::{Counters, Filter, Hub, Read},
+    hub::{Filter, Hub, Read},
+    limits::{StreamPermit, client_ip},
+    listener::PeerAddr,
+    metrics::RefuseReason,
     params::{FeedQuery, ParamsError, symbol_filter},
     startup::AppState,
     wire,
 };
 use app::model::{EventId, Heartbeat, Snapshot};
 use axum::{
-    extract::{Query, State, rejection::QueryRejection},
-    http::{HeaderMap, HeaderName, HeaderValue},
-    response::{IntoResponse, Sse, sse::Event},
+    extract::{ConnectInfo, Query, State, rejection::QueryRejection},
+    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header},
+    response::{IntoResponse, Response, Sse, sse::Event},
 };
 use futures::{FutureExt, Stream, stream};
 use std::{collections::VecDeque, convert::Infallible, sync::Arc, time::Duration};
@@ -41,14 +45,26 @@ const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering
 /// The header a browser's `EventSource` sends when it reconnects by itself.
 const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
 
-/// The handler of `GET /events`.
+/// The handler of `GET /events` (and `HEAD /events`, which checks whether a
+/// stream would be accepted without opening one: the dashboard asks it why a
+/// stream was refused, since `EventSource` cannot read a status).
 pub async fn events(
     State(state): State<AppState>,
+    ConnectInfo(PeerAddr(peer)): ConnectInfo<PeerAddr>,
+    method: Method,
     headers: HeaderMap,
     query: Result<Query<FeedQuery>, QueryRejection>,
-) -> Result<impl IntoResponse, ParamsError> {
-    let Query(query) = query?;
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(ParamsError::from)?;
     let filter = symbol_filter(query.symbols.as_deref(), &state.hub)?;
+    let ip = client_ip(peer, &headers, state.trust_forwarded_for);
+    let permit = state
+        .limits
+        .acquire(ip)
+        .map_err(|reason| busy(&state, reason))?;
+    if method == Method::HEAD {
+        return Ok(StatusCode::OK.into_response());
+    }
     // The browser's header is newer than the id in the URL it keeps reconnecting to.
     let resume_from = headers
         .get(LAST_EVENT_ID)
@@ -82,12 +98,33 @@ pub async fn events(
         retry: state.retry,
         shutdown: state.shutdown,
         ended: false,
+        _permit: permit,
         _closed: OnDrop(|| tracing::info!("stream closed")),
     };
     Ok((
         [(X_ACCEL_BUFFERING, HeaderValue::from_static("no"))],
         Sse::new(subscriber.into_stream()),
-    ))
+    )
+        .into_response())
+}
+
+/// 503 with `Retry-After` (the reconnection delay, jittered, in whole seconds).
+fn busy(state: &AppState, reason: RefuseReason) -> ApiError {
+    let after = wire::jittered(state.retry, &mut rand::rng())
+        .as_secs()
+        .max(1);
+    let message = match reason {
+        RefuseReason::server_busy => {
+            "the server has as many streams open as it allows; retry later"
+        }
+        RefuseReason::client_busy => {
+            "your address has as many streams open as the server allows; close a tab or retry later"
+        }
+    };
+    tracing::info!(reason = ?reason, "stream refused: limit reached");
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_busy", message)
+        .with("retryAfter", after)
+        .with_header(header::RETRY_AFTER, HeaderValue::from(after))
 }
 
 /// Starts a stream from the id `text`: the updates after it when the history
@@ -96,8 +133,9 @@ fn resume(hub: &Hub, text: &str, filter: &Filter, out: &mut VecDeque<Event>) -> 
     let (snapshot, why) = match text.parse::<EventId>() {
         Ok(id) => match hub.read_after(id, filter) {
             Read::Updates { updates, next } => {
-                Counters::bump(&hub.counters.resumed);
+                hub.metrics.replays.inc();
                 tracing::info!(from = %id, replayed = updates.len(), "stream resumed");
+                hub.metrics.delivered.inc_by(updates.len() as u64);
                 out.extend(updates.iter().map(|published| published.frame.clone()));
                 return next;
             }
@@ -112,7 +150,7 @@ fn resume(hub: &Hub, text: &str, filter: &Filter, out: &mut VecDeque<Event>) -> 
         },
         Err(error) => (hub.snapshot(filter), error.to_string()),
     };
-    Counters::bump(&hub.counters.resynced);
+    hub.metrics.resyncs.inc();
     tracing::info!(reason = %why, "stream resynced with a snapshot");
     let cursor = push_snapshot(out, snapshot);
     out.push_back(wire::notice(&format!("resynced from a snapshot: {why}")));
@@ -152,6 +190,8 @@ struct Subscriber {
     retry: Duration,
     shutdown: CancellationToken,
     ended: bool,
+    /// This stream's place under the limits, given back when it ends.
+    _permit: StreamPermit,
     _closed: OnDrop<fn()>,
 }
 
@@ -198,12 +238,15 @@ impl Subscriber {
     fn read(&mut self) {
         match self.hub.read_after(self.cursor, &self.filter) {
             Read::Updates { updates, next } => {
+                self.hub.metrics.delivered.inc_by(updates.len() as u64);
                 self.pending
                     .extend(updates.iter().map(|published| published.frame.clone()));
                 self.cursor = next;
             }
             Read::Resync(snapshot) => {
-                Counters::bump(&self.hub.counters.slow_snapshots);
+                self.hub.metrics.slow_snapshots.inc();
+                let skipped = snapshot.last_event_id.seq.saturating_sub(self.cursor.seq);
+                self.hub.metrics.conflated.inc_by(skipped);
                 tracing::warn!(
                     at = %self.cursor,
                     "a slow stream fell out of the history; sending a snapshot"

@@ -1,16 +1,33 @@
 //! Building the application and running it until shutdown.
 
-use crate::{api, config::Config, feed, hub::Hub, listener::StallGuardListener, sse};
-use app::model::RunId;
-use app::shell;
-use axum::{Router, extract::FromRef, routing::get};
-use leptos::prelude::{LeptosOptions, get_configuration, provide_context};
+use crate::{
+    access, api,
+    config::{Config, Secret},
+    feed,
+    hub::Hub,
+    ingest,
+    limits::StreamLimits,
+    listener::{PeerAddr, StallGuardListener},
+    metrics::{self, Metrics},
+    sse,
+};
+use app::{model::RunId, shell};
+use axum::{
+    Router,
+    extract::{FromRef, Request},
+    http::{HeaderName, HeaderValue, Method, header},
+    middleware,
+    routing::{get, post},
+};
+use leptos::prelude::{LeptosOptions, get_configuration, provide_context, use_context};
+use leptos_axum::ResponseOptions;
 use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     services::ServeDir,
+    set_header::SetResponseHeaderLayer,
     trace::TraceLayer,
 };
 
@@ -27,6 +44,18 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Leptos's settings, for rendering pages and serving the built site.
     pub leptos: LeptosOptions,
+    /// The token publishers send; publishing is disabled without one.
+    pub publish_token: Option<Secret>,
+    /// The token viewers need, if any.
+    pub viewer_token: Option<Secret>,
+    /// The largest publish body, in bytes.
+    pub max_body: usize,
+    /// How far a published `ts` may be from now.
+    pub max_ts_skew: Duration,
+    /// The stream limits, overall and per address.
+    pub limits: Arc<StreamLimits>,
+    /// Whether the client address comes from `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -35,12 +64,19 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
+impl FromRef<AppState> for Arc<Metrics> {
+    fn from_ref(state: &AppState) -> Self {
+        state.hub.metrics.clone()
+    }
+}
+
 /// A configured server, bound to its listener and ready to run.
 #[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
     state: AppState,
-    simulator: feed::Simulator,
+    /// The price simulator, unless prices come only from publishers.
+    simulator: Option<feed::Simulator>,
     config: Config,
 }
 
@@ -52,14 +88,24 @@ impl Application {
         let _ = any_spawner::Executor::init_tokio();
         let addr = listener.local_addr()?;
         let seed = config.seed.unwrap_or_else(rand::random);
-        let simulator = feed::Simulator::new(&config.symbols, seed);
+        let simulator = (!config.no_simulator).then(|| feed::Simulator::new(&config.symbols, seed));
+        let opening = simulator
+            .as_ref()
+            .map(|simulator| simulator.opening_quotes(feed::now_ms()))
+            .unwrap_or_default();
         // Ids carry the run, so an id from an earlier run is never taken for a
         // position in this one.
         let run = RunId(rand::random());
-        let hub = Arc::new(Hub::new(
-            run,
-            simulator.opening_quotes(feed::now_ms()),
-            config.history(),
+        // The simulator's symbols always fit.
+        let max_symbols = usize::try_from(config.max_symbols)
+            .unwrap_or(usize::MAX)
+            .max(opening.len());
+        let hub = Arc::new(Hub::new(run, opening, config.history()).with_max_symbols(max_symbols));
+        let limit = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        let limits = Arc::new(StreamLimits::new(
+            limit(config.max_streams),
+            limit(config.max_streams_per_ip),
+            hub.metrics.clone(),
         ));
         // Leptos reads its other settings (LEPTOS_RELOAD_PORT, LEPTOS_ENV, ...) from the
         // environment; the address and site root are ours, so `--help` documents them.
@@ -73,7 +119,7 @@ impl Application {
             "tickertape {} starting run {run} with\n{config}",
             env!("CARGO_PKG_VERSION")
         );
-        if config.seed.is_none() {
+        if config.seed.is_none() && simulator.is_some() {
             tracing::info!(
                 seed,
                 "random seed chosen; pass --seed {seed} to replay these prices"
@@ -85,6 +131,12 @@ impl Application {
             heartbeat: config.heartbeat(),
             shutdown: CancellationToken::new(),
             leptos,
+            publish_token: config.publish_token.clone(),
+            viewer_token: config.viewer_token.clone(),
+            max_body: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
+            max_ts_skew: config.max_ts_skew(),
+            limits,
+            trust_forwarded_for: config.trust_forwarded_for,
         };
         Ok(Self {
             listener,
@@ -114,12 +166,14 @@ impl Application {
             config,
         } = self;
         let token = state.shutdown.clone();
-        let simulator = tokio::spawn(feed::run(
-            simulator,
-            state.hub.clone(),
-            config.rate,
-            token.clone(),
-        ));
+        let simulator = simulator.map(|simulator| {
+            tokio::spawn(feed::run(
+                simulator,
+                state.hub.clone(),
+                config.rate,
+                token.clone(),
+            ))
+        });
         tokio::spawn({
             let token = token.clone();
             async move {
@@ -131,8 +185,9 @@ impl Application {
 
         tracing::info!("listening on http://{}", listener.local_addr()?);
         let listener = StallGuardListener::new(listener, config.stall_timeout(), state.hub.clone());
-        let server = axum::serve(listener, router(state, &config))
-            .with_graceful_shutdown(token.clone().cancelled_owned());
+        let app = router(state, &config).into_make_service_with_connect_info::<PeerAddr>();
+        let server =
+            axum::serve(listener, app).with_graceful_shutdown(token.clone().cancelled_owned());
 
         let grace = config.shutdown_grace();
         let result = tokio::select! {
@@ -143,13 +198,19 @@ impl Application {
             }
         };
         token.cancel();
-        let _ = simulator.await;
+        if let Some(simulator) = simulator {
+            let _ = simulator.await;
+        }
         tracing::info!("stopped");
         result
     }
 }
 
 /// The routes: the dashboard, the stream, the API and the built site's files.
+///
+/// `/`, `/events` and the read API need the viewer token when one is set;
+/// `/api/prices` has its own (publish) token; `/healthz`, `/metrics` and the
+/// site's static files are open (put `/metrics` behind the proxy's rules).
 pub fn router(state: AppState, config: &Config) -> Router {
     let feed = Router::new()
         .route("/events", get(sse::events))
@@ -161,28 +222,65 @@ pub fn router(state: AppState, config: &Config) -> Router {
     let leptos = state.leptos.clone();
     let site = ServeDir::new(&*state.leptos.site_root);
     let dashboard = leptos_axum::render_app_to_stream_with_context(
-        move || provide_context(hub.snapshot(&None)),
+        move || {
+            provide_context(hub.snapshot(&None));
+            // The page's policy allows exactly the inline scripts it renders.
+            if let Some(response) = use_context::<ResponseOptions>() {
+                let nonce = leptos::nonce::use_nonce();
+                for (name, value) in access::page_headers(nonce.as_ref().map(|n| &**n.as_inner())) {
+                    response.insert_header(name, value);
+                }
+            }
+        },
         move || shell(leptos.clone()),
     );
-    Router::new()
+    let viewers = Router::new()
         .route("/", get(dashboard))
         .merge(feed)
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            access::require_viewer,
+        ));
+    Router::new()
+        .merge(viewers)
+        .route("/api/prices", post(ingest::publish))
+        .route("/metrics", get(metrics::metrics))
+        .route("/healthz", get(metrics::healthz))
         .fallback_service(site)
-        .layer(TraceLayer::new_for_http())
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        // The path only: a query may carry the viewer token, which is never logged.
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+        }))
         .with_state(state)
 }
 
-/// A public read-only feed: any origin may read it, unless origins are listed.
+/// Who may read the feed from other sites. With origins listed, only those, and
+/// they may send credentials (the viewer cookie); otherwise any origin may read
+/// the public feed, without credentials.
 fn cors(config: &Config) -> CorsLayer {
-    let origins = if config.cors_origins.is_empty() {
-        AllowOrigin::any()
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::HEAD])
+        .allow_headers([
+            HeaderName::from_static("last-event-id"),
+            header::AUTHORIZATION,
+        ]);
+    if config.cors_origins.is_empty() {
+        layer.allow_origin(AllowOrigin::any())
     } else {
-        AllowOrigin::list(config.cors_origins.iter().map(|o| o.header_value()))
-    };
-    CorsLayer::new()
-        .allow_origin(origins)
-        .allow_methods([axum::http::Method::GET])
-        .allow_headers([axum::http::HeaderName::from_static("last-event-id")])
+        layer
+            .allow_origin(AllowOrigin::list(
+                config.cors_origins.iter().map(|o| o.header_value()),
+            ))
+            .allow_credentials(true)
+    }
 }
 
 /// Completes on Ctrl-C or, on Unix, SIGTERM.

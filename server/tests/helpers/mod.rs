@@ -83,6 +83,31 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// `POST /api/prices` with `body` (raw bytes) and, when given, the bearer `token`.
+    pub async fn post_prices(
+        &self,
+        token: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut request = self.client.post(self.url("/api/prices")).body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// `GET /metrics` as text.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// `GET /api/stats` as JSON.
     pub async fn stats(&self) -> serde_json::Value {
         self.get_json("/api/stats").await

@@ -1,0 +1,70 @@
+//! The JSON body of every error the server answers with.
+
+use axum::{
+    Json,
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// An error answer: a status, a stable machine-readable `error` code, a sentence
+/// for people and, where it helps, more fields (which item, which symbols).
+#[derive(Debug)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// A stable code, such as `invalid_price`.
+    pub code: &'static str,
+    /// What was wrong, for people.
+    pub message: String,
+    /// Further fields of the body.
+    pub details: Map<String, Value>,
+    /// Headers of the answer, such as `Retry-After`.
+    pub headers: HeaderMap,
+}
+
+impl ApiError {
+    /// An error with no further fields.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: Map::new(),
+            headers: HeaderMap::new(),
+        }
+    }
+
+    /// Adds the header `name` to the answer.
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
+
+    /// Adds the field `name` to the body.
+    pub fn with(mut self, name: &str, value: impl Serialize) -> Self {
+        if let Ok(value) = serde_json::to_value(value) {
+            self.details.insert(name.to_owned(), value);
+        }
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = Map::new();
+        body.insert("error".into(), self.code.into());
+        body.insert("message".into(), self.message.into());
+        body.extend(self.details);
+        (self.status, self.headers, Json(Value::Object(body))).into_response()
+    }
+}
+
+/// Cuts `text` to at most `max` characters for quoting it in a message.
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}

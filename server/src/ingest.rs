@@ -1,0 +1,562 @@
+//! `POST /api/prices`: real prices in.
+//!
+//! The body is one update or an array of them:
+//!
+//! ```json
+//! [{"symbol": "AAPL", "price": 228.61}, {"symbol": "BRK.B", "price": 441.2, "ts": 1763900000000}]
+//! ```
+//!
+//! `ts` (milliseconds since the Unix epoch) is optional and defaults to the
+//! server's clock. A batch is all-or-nothing: every item is checked before any is
+//! published, and the accepted ones are published under one lock, with
+//! consecutive ids. Refusals are JSON errors that name the offending item.
+
+use crate::{
+    error::{ApiError, clip},
+    feed,
+    hub::{PublishError, TooManySymbols},
+    metrics::RejectReason,
+    startup::AppState,
+};
+use app::model::{Price, Symbol, SymbolError};
+use axum::{
+    Json,
+    body::Body,
+    extract::{Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use serde_json::Value;
+use std::time::Duration;
+
+/// The fields an update may have.
+const FIELDS: [&str; 3] = ["symbol", "price", "ts"];
+
+/// One checked update.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Update {
+    /// What it prices.
+    pub symbol: Symbol,
+    /// The price.
+    pub price: Price,
+    /// When it was priced, in milliseconds since the Unix epoch, if given.
+    pub ts: Option<u64>,
+}
+
+/// Why a body was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Invalid {
+    /// Not JSON at all.
+    #[error("the body is not valid JSON: {0}")]
+    Malformed(String),
+    /// JSON, but neither an update nor an array of them.
+    #[error(
+        "the body must be an update such as {{\"symbol\":\"AAPL\",\"price\":228.5}} or an array of them"
+    )]
+    NotUpdates,
+    /// An empty array.
+    #[error("the batch is empty")]
+    EmptyBatch,
+    /// One item is wrong; the batch was not applied.
+    #[error("item {index}: {message}; nothing was published")]
+    Item {
+        /// The item's position in the batch (0 for a single update).
+        index: usize,
+        /// Which rule it broke.
+        reason: RejectReason,
+        /// What was wrong with it.
+        message: String,
+    },
+}
+
+impl Invalid {
+    /// The rule broken, for the metrics and the body's `error` code.
+    pub fn reason(&self) -> RejectReason {
+        match self {
+            Self::Malformed(_) => RejectReason::malformed_json,
+            Self::NotUpdates => RejectReason::invalid_item,
+            Self::EmptyBatch => RejectReason::empty_batch,
+            Self::Item { reason, .. } => *reason,
+        }
+    }
+}
+
+/// Reads `body` into checked updates: every symbol in `[A-Z0-9.-]{1,12}`, every
+/// price a finite number above zero, every `ts` whole milliseconds within
+/// `max_skew` of `now_ms`, no other fields. Stops at the first wrong item.
+pub fn parse_updates(body: &[u8], now_ms: u64, max_skew: Duration) -> Result<Vec<Update>, Invalid> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|error| Invalid::Malformed(error.to_string()))?;
+    let items = match value {
+        Value::Array(items) if items.is_empty() => return Err(Invalid::EmptyBatch),
+        Value::Array(items) => items,
+        item @ Value::Object(_) => vec![item],
+        _ => return Err(Invalid::NotUpdates),
+    };
+    let max_skew = u64::try_from(max_skew.as_millis()).unwrap_or(u64::MAX);
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            check_item(item, now_ms, max_skew).map_err(|(reason, message)| Invalid::Item {
+                index,
+                reason,
+                message,
+            })
+        })
+        .collect()
+}
+
+fn check_item(item: &Value, now_ms: u64, max_skew: u64) -> Result<Update, (RejectReason, String)> {
+    use RejectReason::{invalid_item, invalid_price, invalid_symbol, invalid_ts};
+    let Value::Object(fields) = item else {
+        return Err((invalid_item, "not an object with symbol and price".into()));
+    };
+    if let Some(unknown) = fields.keys().find(|key| !FIELDS.contains(&key.as_str())) {
+        return Err((
+            invalid_item,
+            format!(
+                "unknown field {:?}; an update has symbol, price and ts",
+                clip(unknown, 40)
+            ),
+        ));
+    }
+    let symbol = match fields.get("symbol") {
+        Some(Value::String(text)) => text.parse::<Symbol>().map_err(|error| {
+            let message = match error {
+                SymbolError::Empty => "the symbol is empty".to_owned(),
+                SymbolError::TooLong(_) | SymbolError::BadCharacter(_) => {
+                    format!("symbol {:?} is not 1 to 12 of A-Z 0-9 . -", clip(text, 40))
+                }
+            };
+            (invalid_symbol, message)
+        })?,
+        Some(_) => return Err((invalid_symbol, "symbol must be a string".into())),
+        None => return Err((invalid_symbol, "symbol is missing".into())),
+    };
+    let price = match fields.get("price") {
+        Some(Value::Number(number)) => number
+            .as_f64()
+            .and_then(|price| Price::new(price).ok())
+            .ok_or_else(|| {
+                (
+                    invalid_price,
+                    format!("{symbol}: price {number} is not a finite number above zero"),
+                )
+            })?,
+        Some(other) => {
+            return Err((
+                invalid_price,
+                format!(
+                    "{symbol}: price must be a number, not {}",
+                    clip(&other.to_string(), 40)
+                ),
+            ));
+        }
+        None => return Err((invalid_price, format!("{symbol}: price is missing"))),
+    };
+    let ts = match fields.get("ts") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(number)) => {
+            let ts = number.as_u64().ok_or_else(|| {
+                (
+                    invalid_ts,
+                    format!("{symbol}: ts {number} is not whole milliseconds since the Unix epoch"),
+                )
+            })?;
+            if ts.abs_diff(now_ms) > max_skew {
+                let (amount, side) = if ts < now_ms {
+                    (now_ms - ts, "behind")
+                } else {
+                    (ts - now_ms, "ahead of")
+                };
+                return Err((
+                    invalid_ts,
+                    format!(
+                        "{symbol}: ts {ts} is {} s {side} the server's clock (at most {} s allowed)",
+                        amount / 1000,
+                        max_skew / 1000
+                    ),
+                ));
+            }
+            Some(ts)
+        }
+        Some(other) => {
+            return Err((
+                invalid_ts,
+                format!(
+                    "{symbol}: ts must be milliseconds since the Unix epoch, not {}",
+                    clip(&other.to_string(), 40)
+                ),
+            ));
+        }
+    };
+    Ok(Update { symbol, price, ts })
+}
+
+/// The answer to an accepted batch.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Accepted {
+    /// How many updates were published.
+    pub accepted: usize,
+    /// The id of the last one.
+    pub last_event_id: String,
+}
+
+/// The handler of `POST /api/prices`.
+pub async fn publish(State(state): State<AppState>, request: Request) -> Response {
+    match accept(&state, request).await {
+        Ok(accepted) => {
+            state
+                .hub
+                .metrics
+                .ingest_accepted
+                .inc_by(accepted.accepted as u64);
+            Json(accepted).into_response()
+        }
+        Err((reason, error)) => {
+            state.hub.metrics.rejected(reason);
+            tracing::info!(reason = ?reason, message = %error.message, "publish refused");
+            let mut response = error.into_response();
+            if reason == RejectReason::unauthorized {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"tickertape publish\""),
+                );
+            }
+            response
+        }
+    }
+}
+
+async fn accept(state: &AppState, request: Request) -> Result<Accepted, (RejectReason, ApiError)> {
+    let Some(token) = &state.publish_token else {
+        return Err((
+            RejectReason::disabled,
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "publishing_disabled",
+                "publishing is disabled on this server: start it with --publish-token \
+                 (or TICKERTAPE_PUBLISH_TOKEN) to accept prices",
+            ),
+        ));
+    };
+    if !bearer(request.headers()).is_some_and(|offered| token.matches(offered.as_bytes())) {
+        return Err((
+            RejectReason::unauthorized,
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "send the publish token as the header Authorization: Bearer <token>",
+            ),
+        ));
+    }
+    let body = read_body(request.into_body(), state.max_body).await?;
+    let updates = parse_updates(&body, feed::now_ms(), state.max_ts_skew).map_err(|invalid| {
+        let reason = invalid.reason();
+        let (status, index) = match &invalid {
+            Invalid::Malformed(_) => (StatusCode::BAD_REQUEST, None),
+            Invalid::Item { index, .. } => (StatusCode::UNPROCESSABLE_ENTITY, Some(*index)),
+            Invalid::NotUpdates | Invalid::EmptyBatch => (StatusCode::UNPROCESSABLE_ENTITY, None),
+        };
+        let mut error = ApiError::new(status, reason_code(reason), invalid.to_string());
+        if let Some(index) = index {
+            error = error.with("item", index);
+        }
+        (reason, error)
+    })?;
+
+    let now = feed::now_ms();
+    let accepted = updates.len();
+    let batch = updates
+        .into_iter()
+        .map(|update| (update.symbol, update.price, update.ts.unwrap_or(now)))
+        .collect();
+    let last = state
+        .hub
+        .publish_batch(batch)
+        .map_err(|error| match error {
+            PublishError::TooManySymbols(TooManySymbols { limit, .. }) => (
+                RejectReason::too_many_symbols,
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "too_many_symbols",
+                    format!("{error}; nothing was published"),
+                )
+                .with("limit", limit),
+            ),
+            PublishError::Encode(_) => {
+                tracing::error!(%error, "could not publish a batch");
+                (
+                    RejectReason::invalid_item,
+                    ApiError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        error.to_string(),
+                    ),
+                )
+            }
+        })?;
+    Ok(Accepted {
+        accepted,
+        last_event_id: last.to_string(),
+    })
+}
+
+/// Reads the body, refusing it with 413 past `limit` bytes.
+async fn read_body(
+    body: Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, (RejectReason, ApiError)> {
+    axum::body::to_bytes(body, limit).await.map_err(|error| {
+        let too_large = std::error::Error::source(&error)
+            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            (
+                RejectReason::too_large,
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    format!("the body is over {limit} bytes; send smaller batches"),
+                )
+                .with("limit", limit),
+            )
+        } else {
+            (
+                RejectReason::malformed_json,
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_json",
+                    format!("could not read the body: {error}"),
+                ),
+            )
+        }
+    })
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn reason_code(reason: RejectReason) -> &'static str {
+    match reason {
+        RejectReason::disabled => "publishing_disabled",
+        RejectReason::unauthorized => "unauthorized",
+        RejectReason::malformed_json => "malformed_json",
+        RejectReason::too_large => "too_large",
+        RejectReason::invalid_item => "invalid_item",
+        RejectReason::invalid_symbol => "invalid_symbol",
+        RejectReason::invalid_price => "invalid_price",
+        RejectReason::invalid_ts => "invalid_ts",
+        RejectReason::empty_batch => "empty_batch",
+        RejectReason::too_many_symbols => "too_many_symbols",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const NOW: u64 = 1_763_900_000_000;
+    const SKEW: Duration = Duration::from_secs(300);
+
+    fn parse(body: &str) -> Result<Vec<Update>, Invalid> {
+        parse_updates(body.as_bytes(), NOW, SKEW)
+    }
+
+    fn refused(body: &str) -> (RejectReason, Option<usize>, String) {
+        let error = parse(body).unwrap_err();
+        let index = match &error {
+            Invalid::Item { index, .. } => Some(*index),
+            _ => None,
+        };
+        (error.reason(), index, error.to_string())
+    }
+
+    #[test]
+    fn one_update_or_a_batch_is_read() {
+        let one = parse(r#"{"symbol":"AAPL","price":228.5}"#).unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(
+            (one[0].symbol.as_str(), one[0].price.get(), one[0].ts),
+            ("AAPL", 228.5, None)
+        );
+        let batch = parse(&format!(
+            r#"[{{"symbol":"BRK.B","price":1,"ts":{NOW}}},{{"symbol":"X-1","price":2e3}}]"#
+        ))
+        .unwrap();
+        assert_eq!(batch[0].ts, Some(NOW));
+        assert_eq!(batch[1].price.get(), 2000.0);
+    }
+
+    #[test]
+    fn every_rule_names_the_item_that_broke_it() {
+        use RejectReason::*;
+        let ts = |ts: u64| {
+            format!(r#"[{{"symbol":"A","price":1}},{{"symbol":"B","price":1,"ts":{ts}}}]"#)
+        };
+        for (body, reason, index, says) in [
+            ("{", malformed_json, None, "not valid JSON"),
+            ("[]", empty_batch, None, "empty"),
+            ("42", invalid_item, None, "must be an update"),
+            (
+                r#"[{"symbol":"A","price":1},7]"#,
+                invalid_item,
+                Some(1),
+                "item 1: not an object",
+            ),
+            (
+                r#"{"symbol":"A","price":1,"size":3}"#,
+                invalid_item,
+                Some(0),
+                "\"size\"",
+            ),
+            (
+                r#"{"symbol":"aapl","price":1}"#,
+                invalid_symbol,
+                Some(0),
+                "\"aapl\"",
+            ),
+            (
+                r#"{"symbol":"ABCDEFGHIJKLM","price":1}"#,
+                invalid_symbol,
+                Some(0),
+                "1 to 12",
+            ),
+            (
+                r#"{"symbol":"","price":1}"#,
+                invalid_symbol,
+                Some(0),
+                "empty",
+            ),
+            (
+                r#"{"symbol":5,"price":1}"#,
+                invalid_symbol,
+                Some(0),
+                "string",
+            ),
+            (r#"{"price":1}"#, invalid_symbol, Some(0), "missing"),
+            (
+                r#"[{"symbol":"A","price":1},{"symbol":"B","price":-2}]"#,
+                invalid_price,
+                Some(1),
+                "B: price -2",
+            ),
+            (
+                r#"{"symbol":"A","price":0}"#,
+                invalid_price,
+                Some(0),
+                "above zero",
+            ),
+            (
+                r#"{"symbol":"A","price":"1.5"}"#,
+                invalid_price,
+                Some(0),
+                "must be a number",
+            ),
+            (r#"{"symbol":"A"}"#, invalid_price, Some(0), "missing"),
+            (&ts(NOW - 301_000), invalid_ts, Some(1), "301 s behind"),
+            (&ts(NOW + 400_000), invalid_ts, Some(1), "400 s ahead of"),
+            (
+                r#"{"symbol":"A","price":1,"ts":1.5}"#,
+                invalid_ts,
+                Some(0),
+                "whole milliseconds",
+            ),
+            (
+                r#"{"symbol":"A","price":1,"ts":"now"}"#,
+                invalid_ts,
+                Some(0),
+                "milliseconds",
+            ),
+        ] {
+            let (got, at, message) = refused(body);
+            assert_eq!((got, at), (reason, index), "{body}: {message}");
+            assert!(message.contains(says), "{body}: {message:?} lacks {says:?}");
+        }
+        assert!(parse(&ts(NOW - 299_000)).is_ok());
+    }
+
+    #[test]
+    fn a_long_symbol_is_quoted_short() {
+        let body = format!(r#"{{"symbol":"{}","price":1}}"#, "A".repeat(10_000));
+        let (_, _, message) = refused(&body);
+        assert!(message.len() < 200, "{message}");
+    }
+
+    fn symbol_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[A-Z0-9.-]{1,12}",
+            "[A-Za-z0-9.\\- _é]{0,16}",
+            any::<String>()
+        ]
+    }
+
+    fn item() -> impl Strategy<Value = Value> {
+        let price = prop_oneof![
+            any::<f64>().prop_map(|p| serde_json::json!(p)),
+            any::<i64>().prop_map(|p| serde_json::json!(p)),
+            Just(serde_json::json!("1")),
+            Just(Value::Null),
+        ];
+        let ts = prop_oneof![
+            Just(None),
+            (NOW - 600_000..NOW + 600_000).prop_map(|ts| Some(serde_json::json!(ts))),
+            any::<i64>().prop_map(|ts| Some(serde_json::json!(ts))),
+        ];
+        (symbol_text(), price, ts).prop_map(|(symbol, price, ts)| {
+            let mut item = serde_json::json!({ "symbol": symbol, "price": price });
+            if let Some(ts) = ts {
+                item["ts"] = ts;
+            }
+            item
+        })
+    }
+
+    proptest! {
+        /// Whatever the bytes, the validator answers without panicking.
+        #[test]
+        fn any_bytes_get_an_answer(body in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = parse_updates(&body, NOW, SKEW);
+        }
+
+        /// An accepted batch keeps every item, in order, and every item obeys the
+        /// rules; a refused one names an item that breaks them.
+        #[test]
+        fn accepted_items_obey_every_rule(items in proptest::collection::vec(item(), 1..8)) {
+            let body = serde_json::to_vec(&items).unwrap();
+            let valid = |item: &Value| {
+                let symbol_ok = item["symbol"].as_str().is_some_and(|s| {
+                    (1..=12).contains(&s.len())
+                        && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '.' || c == '-')
+                });
+                let price_ok = item["price"].as_f64().is_some_and(|p| p.is_finite() && p > 0.0);
+                let ts_ok = match item.get("ts") {
+                    None => true,
+                    Some(ts) => ts.as_u64().is_some_and(|ts| ts.abs_diff(NOW) <= 300_000),
+                };
+                symbol_ok && price_ok && ts_ok
+            };
+            match parse_updates(&body, NOW, SKEW) {
+                Ok(updates) => {
+                    prop_assert_eq!(updates.len(), items.len());
+                    for (update, item) in updates.iter().zip(&items) {
+                        prop_assert!(valid(item));
+                        prop_assert_eq!(update.symbol.as_str(), item["symbol"].as_str().unwrap());
+                    }
+                }
+                Err(Invalid::Item { index, .. }) => {
+                    prop_assert!(!valid(&items[index]));
+                    prop_assert!(items[..index].iter().all(valid));
+                }
+                Err(other) => prop_assert!(false, "unexpected {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! What operators watch: counters for `GET /metrics` (Prometheus / OpenMetrics
+//! text) and `GET /api/stats` (JSON), kept with `prometheus-client`.
+//!
+//! Every counter is an atomic shared by cheap clones, so the hot paths (publishing,
+//! delivering a frame) pay one relaxed add.
+
+use axum::{
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use prometheus_client::{
+    encoding::{EncodeLabelSet, EncodeLabelValue, text::encode},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, info::Info},
+    registry::Registry,
+};
+use std::sync::Arc;
+
+/// Why a `POST /api/prices` was refused (the `reason` label).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum RejectReason {
+    /// Publishing is disabled (no publish token configured).
+    disabled,
+    /// No token, or the wrong one.
+    unauthorized,
+    /// The body is not JSON.
+    malformed_json,
+    /// The body is over the configured limit.
+    too_large,
+    /// An item is not an object of `symbol`, `price` and `ts`.
+    invalid_item,
+    /// A symbol outside `[A-Z0-9.-]{1,12}`.
+    invalid_symbol,
+    /// A price that is not a finite positive number.
+    invalid_price,
+    /// A timestamp that is not whole milliseconds near the server's clock.
+    invalid_ts,
+    /// An empty batch.
+    empty_batch,
+    /// The batch would add symbols past `--max-symbols`.
+    too_many_symbols,
+}
+
+/// Why a stream was refused (the `reason` label).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum RefuseReason {
+    /// `--max-streams` streams were open.
+    server_busy,
+    /// `--max-streams-per-ip` streams were open from the client's address.
+    client_busy,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Rejected {
+    reason: RejectReason,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Refused {
+    reason: RefuseReason,
+}
+
+/// The server's counters and the registry that exposes them.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Streams open now.
+    pub streams: Gauge,
+    /// Updates published (simulated or ingested).
+    pub published: Counter,
+    /// Price updates written to streams (live or replayed; one per stream).
+    pub delivered: Counter,
+    /// Streams that resumed from an id and were replayed what they missed.
+    pub replays: Counter,
+    /// Streams that asked to resume from an unusable id and got a snapshot.
+    pub resyncs: Counter,
+    /// Snapshots sent to connected streams that fell out of the history.
+    pub slow_snapshots: Counter,
+    /// Updates such streams skipped because one snapshot replaced them.
+    pub conflated: Counter,
+    /// Connections closed because their client stopped reading.
+    pub slow_disconnects: Counter,
+    /// Updates accepted by `POST /api/prices`.
+    pub ingest_accepted: Counter,
+    ingest_rejected: Family<Rejected, Counter>,
+    streams_refused: Family<Refused, Counter>,
+}
+
+impl Metrics {
+    /// Fresh counters, registered under the `tickertape_` prefix.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("tickertape");
+        let metrics = Self {
+            registry: Registry::default(),
+            streams: Gauge::default(),
+            published: Counter::default(),
+            delivered: Counter::default(),
+            replays: Counter::default(),
+            resyncs: Counter::default(),
+            slow_snapshots: Counter::default(),
+            conflated: Counter::default(),
+            slow_disconnects: Counter::default(),
+            ingest_accepted: Counter::default(),
+            ingest_rejected: Family::default(),
+            streams_refused: Family::default(),
+        };
+        let build = Info::new(vec![
+            ("version", env!("CARGO_PKG_VERSION")),
+            (
+                "profile",
+                if cfg!(debug_assertions) {
+                    "debug"
+                } else {
+                    "release"
+                },
+            ),
+        ]);
+        registry.register("build", "The running tickertape build", build);
+        registry.register("streams", "Streams open now", metrics.streams.clone());
+        registry.register(
+            "events_published",
+            "Price updates published (simulated or ingested)",
+            metrics.published.clone(),
+        );
+        registry.register(
+            "events_delivered",
+            "Price updates written to streams, live or replayed, one per stream",
+            metrics.delivered.clone(),
+        );
+        registry.register(
+            "replays",
+            "Streams that resumed from an id and were replayed what they missed",
+            metrics.replays.clone(),
+        );
+        registry.register(
+            "resyncs",
+            "Streams that asked to resume from an unusable id and got a snapshot",
+            metrics.resyncs.clone(),
+        );
+        registry.register(
+            "slow_snapshots",
+            "Snapshots sent to connected streams that fell out of the history",
+            metrics.slow_snapshots.clone(),
+        );
+        registry.register(
+            "conflated_events",
+            "Updates that slow streams skipped because a snapshot replaced them",
+            metrics.conflated.clone(),
+        );
+        registry.register(
+            "slow_client_disconnects",
+            "Connections closed because their client stopped reading",
+            metrics.slow_disconnects.clone(),
+        );
+        registry.register(
+            "ingest_accepted",
+            "Price updates accepted by POST /api/prices",
+            metrics.ingest_accepted.clone(),
+        );
+        registry.register(
+            "ingest_rejected",
+            "Requests to POST /api/prices refused, by reason",
+            metrics.ingest_rejected.clone(),
+        );
+        registry.register(
+            "streams_refused",
+            "Streams refused with 503 because of a limit, by reason",
+            metrics.streams_refused.clone(),
+        );
+        Self {
+            registry,
+            ..metrics
+        }
+    }
+
+    /// Counts a refused `POST /api/prices`.
+    pub fn rejected(&self, reason: RejectReason) {
+        self.ingest_rejected
+            .get_or_create(&Rejected { reason })
+            .inc();
+    }
+
+    /// How many `POST /api/prices` were refused for `reason`.
+    pub fn rejected_count(&self, reason: RejectReason) -> u64 {
+        self.ingest_rejected
+            .get_or_create(&Rejected { reason })
+            .get()
+    }
+
+    /// Counts a stream refused by a limit.
+    pub fn refused(&self, reason: RefuseReason) {
+        self.streams_refused
+            .get_or_create(&Refused { reason })
+            .inc();
+    }
+
+    /// The OpenMetrics text of every counter.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::with_capacity(4096);
+        encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The handler of `GET /metrics`.
+pub async fn metrics(State(metrics): State<Arc<Metrics>>) -> Response {
+    match metrics.encode() {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::error!(%error, "could not encode the metrics");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// The handler of `GET /healthz`: the process is up and serving.
+pub async fn healthz() -> impl IntoResponse {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_names_every_counter_with_its_prefix() {
+        let metrics = Metrics::new();
+        metrics.published.inc();
+        metrics.rejected(RejectReason::invalid_price);
+        metrics.refused(RefuseReason::client_busy);
+        let text = metrics.encode().unwrap();
+        for line in [
+            "tickertape_events_published_total 1",
+            "tickertape_ingest_rejected_total{reason=\"invalid_price\"} 1",
+            "tickertape_streams_refused_total{reason=\"client_busy\"} 1",
+            "tickertape_streams 0",
+            "tickertape_build_info{version=\"",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"));
+    }
+}
