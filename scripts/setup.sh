@@ -61,6 +61,12 @@ if [ "$mode" = test ]; then
     as_root apt-get update
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
   fi
+  # The proxy test runs the documented configuration in Debian's nginx.
+  if ! [ -x /usr/sbin/nginx ]; then
+    step "Installing Debian's nginx for the proxy test"
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx
+  fi
   npm_ci end2end
 fi
 

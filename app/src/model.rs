@@ -417,4 +417,44 @@ mod tests {
             assert!(bad.parse::<EventId>().is_err(), "{bad:?} was accepted");
         }
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Every id reads back as itself.
+            #[test]
+            fn ids_round_trip(run in any::<u32>(), seq in any::<u64>()) {
+                let id = EventId { run: RunId(run), seq };
+                prop_assert_eq!(id.to_string().parse::<EventId>(), Ok(id));
+            }
+
+            /// Whatever a `Last-Event-ID` header holds, parsing answers without
+            /// panicking, and what it accepts is a well-formed id.
+            #[test]
+            fn any_last_event_id_gets_an_answer(text in prop_oneof![
+                any::<String>(),
+                "[0-9a-f]{8}-[0-9]{1,22}",
+                "[0-9a-fA-F]{0,9}-?[0-9+-]{0,5}",
+            ]) {
+                match text.parse::<EventId>() {
+                    Ok(id) => {
+                        prop_assert_eq!(id.to_string().parse::<EventId>(), Ok(id));
+                        let prefix = format!("{}-", id.run);
+                        prop_assert!(text.starts_with(&prefix));
+                    }
+                    Err(error) => prop_assert!(error.0.chars().count() <= 64),
+                }
+            }
+
+            /// A symbol is accepted exactly when it is 1 to 12 of A-Z 0-9 . -
+            #[test]
+            fn symbols_follow_their_rule(text in prop_oneof![any::<String>(), "[A-Z0-9.-]{0,14}", "[A-Za-z0-9._ -]{1,12}"]) {
+                let valid = (1..=MAX_SYMBOL_LEN).contains(&text.chars().count())
+                    && text.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '.' || c == '-');
+                prop_assert_eq!(text.parse::<Symbol>().is_ok(), valid);
+            }
+        }
+    }
 }

@@ -138,4 +138,42 @@ mod tests {
             assert!(error.to_string().contains(says), "{list:?}: {error}");
         }
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Whatever `symbols=` holds, the answer is a filter of exactly the
+            /// listed symbols when every item is a known symbol, and an error
+            /// otherwise; never a panic.
+            #[test]
+            fn any_symbols_list_gets_an_answer(list in prop_oneof![
+                any::<String>(),
+                "((AAPL|MSFT|NOPE|aapl| MSFT |)(,|, )){0,4}(AAPL|MSFT|X.Y|)",
+            ]) {
+                let hub = hub();
+                let items: Vec<&str> = list.split(',').map(str::trim).collect();
+                let known = |item: &&str| *item == "AAPL" || *item == "MSFT";
+                match symbol_filter(Some(&list), &hub) {
+                    Ok(Some(filter)) => {
+                        prop_assert!(items.iter().all(known));
+                        let expected: HashSet<&str> = items.iter().copied().collect();
+                        let got: HashSet<&str> = filter.iter().map(Symbol::as_str).collect();
+                        prop_assert_eq!(got, expected);
+                    }
+                    Ok(None) => prop_assert!(false, "a list is never no filter"),
+                    Err(ParamsError::UnknownSymbols(unknown)) => {
+                        prop_assert!(!unknown.is_empty());
+                        prop_assert!(unknown.iter().all(|u| items.contains(&u.as_str()) && !known(&u.as_str())));
+                    }
+                    Err(ParamsError::MalformedSymbols { list: quoted, .. }) => {
+                        prop_assert!(quoted.chars().count() <= 100);
+                        prop_assert!(items.iter().any(|item| item.parse::<Symbol>().is_err()));
+                    }
+                    Err(other) => prop_assert!(false, "unexpected {other}"),
+                }
+            }
+        }
+    }
 }

@@ -25,7 +25,7 @@ use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::{
-    cors::{AllowOrigin, CorsLayer},
+    cors::{AllowCredentials, AllowOrigin, CorsLayer},
     services::ServeDir,
     set_header::SetResponseHeaderLayer,
     trace::TraceLayer,
@@ -275,11 +275,17 @@ fn cors(config: &Config) -> CorsLayer {
     if config.cors_origins.is_empty() {
         layer.allow_origin(AllowOrigin::any())
     } else {
+        let listed: Vec<HeaderValue> = config
+            .cors_origins
+            .iter()
+            .map(|o| o.header_value())
+            .collect();
+        let credentials = listed.clone();
         layer
-            .allow_origin(AllowOrigin::list(
-                config.cors_origins.iter().map(|o| o.header_value()),
-            ))
-            .allow_credentials(true)
+            .allow_origin(AllowOrigin::list(listed))
+            .allow_credentials(AllowCredentials::predicate(move |origin, _| {
+                credentials.contains(origin)
+            }))
     }
 }
 

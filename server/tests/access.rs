@@ -1,0 +1,313 @@
+//! Safe to expose: the viewer token, CORS, stream limits, security headers,
+//! `/metrics` and `/healthz`, on a real server.
+
+mod helpers;
+
+use helpers::spawn_app;
+use reqwest::{StatusCode, header, redirect::Policy};
+use serde_json::Value;
+
+const VIEWER: &str = "viewer-token-0123456789";
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn without_the_viewer_token_every_view_is_refused_and_says_why() {
+    let app = spawn_app(&["--viewer-token", VIEWER]).await;
+    for path in ["/api/snapshot", "/api/stats", "/events"] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 401, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "unauthorized", "{path}");
+        assert!(
+            body["message"].as_str().unwrap().contains("?token="),
+            "{body}"
+        );
+    }
+    let page = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(page.status(), 401);
+    assert!(
+        page.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains("needs an access token"), "{html}");
+    // A wrong token says so.
+    let wrong = app
+        .client
+        .get(app.url("/?token=viewer-token-0123456780"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert!(wrong.text().await.unwrap().contains("not valid"));
+    // Open routes stay open.
+    assert_eq!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_token_in_a_link_becomes_an_http_only_cookie_that_opens_the_stream() {
+    let app = spawn_app(&["--viewer-token", VIEWER]).await;
+    let client = no_redirects();
+    let response = client
+        .get(app.url(&format!("/?token={VIEWER}")))
+        .send()
+        .await
+        .unwrap();
+    // The page sheds the token from its address at once.
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[header::LOCATION], "/");
+    let cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.starts_with(&format!("tickertape_token={VIEWER};")),
+        "{cookie}"
+    );
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap();
+
+    let page = client
+        .get(app.url("/"))
+        .header(header::COOKIE, pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let events = client
+        .get(app.url("/events"))
+        .header(header::COOKIE, pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    let mut stream = helpers::SseClient::new(events);
+    assert!(stream.next_of("snapshot").await.is_some());
+    // EventSource's way: the token in the stream's own URL.
+    let direct = client
+        .get(app.url(&format!("/events?token={VIEWER}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(direct.status(), 200);
+    assert!(
+        direct.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("HttpOnly")
+    );
+    // Programs may send it as a bearer token.
+    let api = client
+        .get(app.url("/api/snapshot"))
+        .bearer_auth(VIEWER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 200);
+}
+
+#[tokio::test]
+async fn cors_allows_listed_origins_with_credentials_and_no_others() {
+    let listed = spawn_app(&["--cors-origins", "https://a.example,https://b.example"]).await;
+    let ask = |app: &helpers::TestApp, origin: &'static str| {
+        app.client
+            .get(app.url("/api/snapshot"))
+            .header(header::ORIGIN, origin)
+            .send()
+    };
+    let response = ask(&listed, "https://b.example").await.unwrap();
+    assert_eq!(
+        response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://b.example"
+    );
+    assert_eq!(
+        response.headers()[header::ACCESS_CONTROL_ALLOW_CREDENTIALS],
+        "true"
+    );
+    let response = ask(&listed, "https://evil.example").await.unwrap();
+    assert!(
+        response
+            .headers()
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .is_none()
+    );
+    assert!(
+        response
+            .headers()
+            .get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS)
+            .is_none()
+    );
+
+    let open = spawn_app(&[]).await;
+    let response = ask(&open, "https://evil.example").await.unwrap();
+    assert_eq!(response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    assert!(
+        response
+            .headers()
+            .get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS)
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn past_the_stream_limits_the_answer_is_503_with_retry_after() {
+    let app = spawn_app(&[
+        "--max-streams",
+        "3",
+        "--max-streams-per-ip",
+        "2",
+        "--trust-forwarded-for",
+    ])
+    .await;
+    let open = |ip: &'static str| {
+        app.client
+            .get(app.url("/events"))
+            .header("x-forwarded-for", format!("192.0.2.99, {ip}"))
+            .send()
+    };
+    let first = open("10.0.0.1").await.unwrap();
+    let second = open("10.0.0.1").await.unwrap();
+    assert_eq!(
+        (first.status(), second.status()),
+        (StatusCode::OK, StatusCode::OK)
+    );
+    let same_ip = open("10.0.0.1").await.unwrap();
+    assert_eq!(same_ip.status(), 503);
+    let after: u64 = same_ip.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(after >= 1);
+    let body: Value = same_ip.json().await.unwrap();
+    assert_eq!(body["error"], "server_busy");
+    assert!(body["message"].as_str().unwrap().contains("your address"));
+
+    let third = open("10.0.0.2").await.unwrap();
+    assert_eq!(third.status(), 200);
+    let full = open("10.0.0.3").await.unwrap();
+    assert_eq!(full.status(), 503);
+    // HEAD asks without opening: the dashboard learns why its stream was refused.
+    let head = app.client.head(app.url("/events")).send().await.unwrap();
+    assert_eq!(head.status(), 503);
+    assert!(head.headers().contains_key(header::RETRY_AFTER));
+
+    // A closed stream gives its place back.
+    drop(first);
+    app.wait_for_subscribers(2).await;
+    let mut back = None;
+    for _ in 0..100 {
+        let response = open("10.0.0.1").await.unwrap();
+        if response.status() == 200 {
+            back = Some(response);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(back.is_some(), "the place was not given back");
+    let metrics = app.metrics().await;
+    assert!(metrics.contains("tickertape_streams 3"), "{metrics}");
+    assert!(
+        metrics.contains("tickertape_streams_refused_total{reason=\"client_busy\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tickertape_streams_refused_total{reason=\"server_busy\"} 2"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn pages_carry_a_content_security_policy_that_admits_their_own_scripts() {
+    let app = spawn_app(&[]).await;
+    let response = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
+    let policy = headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        policy.contains("'wasm-unsafe-eval'") && policy.contains("frame-ancestors 'none'"),
+        "{policy}"
+    );
+    let nonce = policy
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a nonce in the policy");
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains(&format!("nonce=\"{nonce}\"")),
+        "the page's scripts lack the nonce"
+    );
+    // Each page gets its own.
+    let again = app.client.get(app.url("/")).send().await.unwrap();
+    assert!(
+        !again.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains(nonce)
+    );
+    // API answers are not sniffed either.
+    let api = app.client.get(app.url("/api/stats")).send().await.unwrap();
+    assert_eq!(api.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+}
+
+#[tokio::test]
+async fn metrics_count_what_happens_and_healthz_answers() {
+    let app = spawn_app(&["--rate", "200"]).await;
+    let mut stream = app.open_stream().await;
+    stream.updates(20).await;
+    let resumed = app.open_stream_at("/events", Some("garbage")).await;
+    drop(resumed);
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert!(
+        response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .contains("openmetrics-text")
+    );
+    let text = response.text().await.unwrap();
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing from\n{text}"))
+    };
+    assert!(value("tickertape_events_published_total") >= 20.0);
+    assert!(value("tickertape_events_delivered_total") >= 20.0);
+    assert!(value("tickertape_streams") >= 1.0);
+    assert_eq!(value("tickertape_resyncs_total"), 1.0);
+    for name in [
+        "tickertape_replays_total",
+        "tickertape_conflated_events_total",
+        "tickertape_slow_client_disconnects_total",
+        "tickertape_ingest_accepted_total",
+    ] {
+        value(name);
+    }
+    assert!(text.contains("tickertape_build_info{version=\""), "{text}");
+    let health: Value = app.get_json("/healthz").await;
+    assert_eq!(health["status"], "ok");
+}

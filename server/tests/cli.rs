@@ -1,0 +1,220 @@
+//! The real binary: `tickertape publish` replaying a CSV into a server, and JSON
+//! logs that never hold a token.
+
+use std::{
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    path::PathBuf,
+    process::{Child, Command, Output, Stdio},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+const PUBLISH: &str = "publish-token-0123456789";
+const VIEWER: &str = "viewer-token-9876543210";
+
+/// A server binary with its log lines collected as they come.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tickertape"))
+            .args(["--addr", "127.0.0.1:0"])
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "trace")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (found, addr) = std::sync::mpsc::channel();
+        std::thread::spawn({
+            let log = log.clone();
+            move || {
+                for line in lines.map_while(Result::ok) {
+                    if let Some(at) = line.find("listening on http://") {
+                        let rest = &line[at + "listening on http://".len()..];
+                        let end = rest
+                            .find(|c: char| c == '"' || c.is_whitespace())
+                            .unwrap_or(rest.len());
+                        let _ = found.send(rest[..end].parse::<SocketAddr>().unwrap());
+                    }
+                    log.lock().unwrap().push(line);
+                }
+            }
+        });
+        let addr = addr
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server did not start");
+        Self { child, addr, log }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Stops the server and returns every line it logged.
+    fn stop(mut self) -> Vec<String> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        self.log.lock().unwrap().clone()
+    }
+}
+
+fn csv_file(name: &str, text: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("tickertape-{}-{name}.csv", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn publish(server: &Server, file: &PathBuf, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tickertape"))
+        .arg("publish")
+        .arg(file)
+        .args(["--url", &server.url(""), "--token", PUBLISH])
+        .args(extra)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn publish_replays_a_csv_at_its_pace_and_stops_at_a_bad_row() {
+    let server = Server::start(&["--no-simulator", "--publish-token", PUBLISH]);
+    let file = csv_file(
+        "good",
+        "symbol,price,ts\nACME,10.00,1000\nACME,10.50,1100\nBRK.B,441.20,1200\nACME,10.25,1300\nZZZ,1,1400\n",
+    );
+    // Five rows at 10 per second: the server stamps each on arrival.
+    let output = publish(&server, &file, &["--rate", "10"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let snapshot: serde_json::Value = reqwest::get(server.url("/api/snapshot"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let quotes = snapshot["quotes"].as_array().unwrap();
+    let prices: Vec<(&str, f64)> = quotes
+        .iter()
+        .map(|q| (q["symbol"].as_str().unwrap(), q["price"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(prices, [("ACME", 10.25), ("BRK.B", 441.2), ("ZZZ", 1.0)]);
+    let ts = |i: usize| quotes[i]["ts"].as_u64().unwrap();
+    // ACME's last row was the fourth, ZZZ the fifth; BRK.B the third: at 10 rows
+    // per second they arrived at least 0.2 s apart.
+    assert!(ts(2) - ts(1) >= 180, "rows were not paced: {snapshot}");
+    assert_eq!(quotes[0]["open"], 10.0);
+
+    // A bad row: nothing is sent and the line is named.
+    let bad = csv_file("bad", "NEW,1\nNEW,2\nnew,3\n");
+    let output = publish(&server, &bad, &[]);
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("line 3"), "{said}");
+    let snapshot: serde_json::Value = reqwest::get(server.url("/api/snapshot"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        snapshot["quotes"].as_array().unwrap().len(),
+        3,
+        "a row of the bad file was sent"
+    );
+
+    // A wrong token: the server's refusal is shown.
+    let output = Command::new(env!("CARGO_BIN_EXE_tickertape"))
+        .args([
+            "publish",
+            file.to_str().unwrap(),
+            "--url",
+            &server.url(""),
+            "--token",
+            "wrong-token-000000000",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("401"));
+    server.stop();
+    let _ = std::fs::remove_file(file);
+    let _ = std::fs::remove_file(bad);
+}
+
+#[tokio::test]
+async fn json_logs_never_hold_a_token() {
+    let server = Server::start(&[
+        "--log-format",
+        "json",
+        "--publish-token",
+        PUBLISH,
+        "--viewer-token",
+        VIEWER,
+    ]);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let wrong = "wrong-token-abcdefghijkl";
+    for url in [
+        server.url(&format!("/?token={VIEWER}")),
+        server.url(&format!("/?token={wrong}")),
+        server.url(&format!("/api/snapshot?token={VIEWER}")),
+    ] {
+        client.get(url).send().await.unwrap();
+    }
+    client
+        .get(server.url("/api/stats"))
+        .bearer_auth(VIEWER)
+        .send()
+        .await
+        .unwrap();
+    client
+        .get(server.url("/api/stats"))
+        .header("cookie", format!("tickertape_token={VIEWER}"))
+        .send()
+        .await
+        .unwrap();
+    for token in [PUBLISH, wrong] {
+        client
+            .post(server.url("/api/prices"))
+            .bearer_auth(token)
+            .body(r#"{"symbol":"ACME","price":1}"#)
+            .send()
+            .await
+            .unwrap();
+    }
+    let log = server.stop();
+    assert!(log.len() > 10, "too few lines: {log:?}");
+    for line in &log {
+        let entry: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            entry.get("level").is_some() && entry.get("timestamp").is_some(),
+            "{line}"
+        );
+        for secret in [PUBLISH, VIEWER, wrong] {
+            assert!(!line.contains(secret), "a token was logged: {line}");
+        }
+    }
+    // The log does say what happened, by path.
+    assert!(
+        log.iter().any(|line| line.contains("/api/prices")),
+        "no request was logged"
+    );
+    assert!(log.iter().any(|line| line.contains("publish refused")));
+}
