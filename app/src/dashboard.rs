@@ -475,6 +475,11 @@ fn TickerTable(view: View) -> impl IntoView {
             <Show when=move || order.with(Vec::is_empty) && !table.symbols().is_empty()>
                 <p class="empty">"No symbol matches the filter."</p>
             </Show>
+            <Show when=move || table.symbols().is_empty()>
+                <p class="empty" data-testid="no-prices">
+                    "No prices yet: rows appear as the first prices are published."
+                </p>
+            </Show>
         </div>
     }
 }
@@ -590,6 +595,7 @@ mod live {
             notice: view.notice,
             restart: Trigger::new(),
             lost: Trigger::new(),
+            hold_off: StoredValue::new(None),
             meters: StoredValue::new(Meters::default()),
             batch: StoredValue::new(Batch::default()),
         };
@@ -642,7 +648,10 @@ mod live {
                 .meters
                 .with_value(|m| m.retry_ms)
                 .unwrap_or(DEFAULT_RETRY_MS);
-            let delay = status::backoff(base, attempt, js_sys::Math::random());
+            let backoff = status::backoff(base, attempt, js_sys::Math::random());
+            // A busy server's Retry-After is a floor, not a replacement.
+            let asked = sinks.hold_off.try_update_value(Option::take).flatten();
+            let delay = asked.map_or(backoff, |asked| asked.max(backoff));
             view.next_try.set(Some(js_sys::Date::now() + delay));
             let timer = set_timeout_with_handle(
                 move || {
@@ -693,6 +702,20 @@ mod live {
                 follow(stored);
             }
             open();
+        });
+
+        // A symbol published for the first time joins the watchlist's choices
+        // (an unfiltered stream brings every symbol).
+        Effect::new(move |_| {
+            let shown = view.table.symbols();
+            if view.watchlist.with_untracked(Watchlist::is_all) {
+                view.symbols.maybe_update(|all| {
+                    let new: Vec<_> = shown.into_iter().filter(|s| !all.contains(s)).collect();
+                    let changed = !new.is_empty();
+                    all.extend(new);
+                    changed
+                });
+            }
         });
 
         tick(CLOCK_TICK, move || view.clock.set(js_sys::Date::now()));

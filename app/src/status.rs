@@ -63,6 +63,8 @@ pub struct Connection {
     pub attempts: u32,
     /// Whether the stream has opened at least once.
     has_opened: bool,
+    /// Whether the last attempt was refused because the server was busy.
+    pub busy: bool,
 }
 
 impl Connection {
@@ -73,6 +75,7 @@ impl Connection {
         }
         self.has_opened = true;
         self.attempts = 0;
+        self.busy = false;
         self.phase = Phase::Live;
     }
 
@@ -98,11 +101,8 @@ impl Connection {
     /// when the `EventSource` is back in `CONNECTING`, i.e. the browser reconnects
     /// by itself; otherwise it has closed the stream for good.
     pub fn errored(&mut self, browser_retries: bool) {
-        if self.phase == Phase::Reconnecting {
-            self.attempts += 1;
-        } else {
-            self.attempts = 1;
-        }
+        self.count_attempt();
+        self.busy = false;
         self.phase = if browser_retries {
             Phase::Reconnecting
         } else {
@@ -110,28 +110,50 @@ impl Connection {
         };
     }
 
+    /// The server refused the stream because it has too many open (503): the
+    /// dashboard retries after the delay the server asked for.
+    pub fn busy(&mut self) {
+        self.count_attempt();
+        self.busy = true;
+        self.phase = Phase::Reconnecting;
+    }
+
+    fn count_attempt(&mut self) {
+        if self.phase == Phase::Reconnecting {
+            self.attempts += 1;
+        } else {
+            self.attempts = 1;
+        }
+    }
+
     /// The viewer paused the stream.
     pub fn paused(&mut self) {
         self.phase = Phase::Paused;
         self.attempts = 0;
+        self.busy = false;
     }
 
     /// The viewer resumed a paused stream: a new connection is being opened.
     pub fn resumed(&mut self) {
         self.phase = Phase::Connecting;
         self.attempts = 0;
+        self.busy = false;
     }
 
     /// A new stream is being opened by hand after the browser gave up.
     pub fn reconnecting_by_hand(&mut self) {
         self.phase = Phase::Reconnecting;
         self.attempts = 1;
+        self.busy = false;
     }
 
     /// The text of the status indicator.
     pub fn describe(&self) -> String {
         match self.phase {
             Phase::Connecting => "Connecting…".to_owned(),
+            Phase::Reconnecting if self.busy => {
+                format!("Server busy, retrying… (attempt {})", self.attempts.max(1))
+            }
             Phase::Reconnecting => format!("Reconnecting… (attempt {})", self.attempts.max(1)),
             Phase::Stale => "Stale: no data from the server".to_owned(),
             phase => phase.label().to_owned(),
@@ -240,5 +262,18 @@ mod tests {
         assert_eq!(c.phase, Phase::Connecting);
         c.opened();
         assert_eq!((c.phase, c.reconnects), (Phase::Live, 1));
+    }
+
+    #[test]
+    fn a_busy_server_is_retried_and_said_so_until_the_stream_opens() {
+        let mut c = Connection::default();
+        c.opened();
+        c.errored(true);
+        c.busy();
+        assert_eq!(c.phase, Phase::Reconnecting);
+        assert_eq!(c.describe(), "Server busy, retrying… (attempt 2)");
+        c.opened();
+        assert_eq!((c.phase, c.busy, c.reconnects), (Phase::Live, false, 1));
+        assert_eq!(c.describe(), "Live");
     }
 }

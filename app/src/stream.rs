@@ -52,6 +52,9 @@ pub(crate) struct Sinks {
     pub(crate) restart: Trigger,
     /// Notified when the connection dropped: the dashboard schedules the next try.
     pub(crate) lost: Trigger,
+    /// How long the server asked to wait before the next try (`Retry-After`), in
+    /// milliseconds; taken by the next scheduling.
+    pub(crate) hold_off: StoredValue<Option<f64>>,
     /// What the header measures.
     pub(crate) meters: StoredValue<Meters>,
     /// Updates received but not yet on screen.
@@ -203,6 +206,8 @@ pub(crate) struct PriceStream {
     _on_open: Closure<dyn FnMut(Event)>,
     _on_error: Closure<dyn FnMut(Event)>,
     stale_check: Option<IntervalHandle>,
+    /// False once dropped: a late answer about this stream changes nothing.
+    alive: Rc<Cell<bool>>,
 }
 
 impl PriceStream {
@@ -224,6 +229,7 @@ impl PriceStream {
         }
         let filtered = symbols.is_some();
         let source = EventSource::new(&url)?;
+        let alive = Rc::new(Cell::new(true));
         let heard = Rc::new(Hearing::default());
         // Once an update went missing, nothing more from this source is applied.
         let broken = Rc::new(Cell::new(false));
@@ -337,17 +343,18 @@ impl PriceStream {
         };
         let on_error = {
             let source = source.clone();
+            let alive = alive.clone();
             Closure::<dyn FnMut(Event)>::new(move |_: Event| {
                 // CONNECTING: the connection dropped and the browser would retry on
                 // its own schedule; the dashboard retries on one it can show instead.
-                // CLOSED: the browser gave up (the server refused the stream).
-                let retry = source.ready_state() == EventSource::CONNECTING;
-                if retry {
+                // CLOSED: the browser gave up: the server refused the stream, and
+                // only the server can say why.
+                if source.ready_state() == EventSource::CONNECTING {
                     source.close();
-                }
-                sinks.connection.update(|c| c.errored(retry));
-                if retry {
+                    sinks.connection.update(|c| c.errored(true));
                     sinks.lost.notify();
+                } else {
+                    ask_why(sinks, url.clone(), alive.clone());
                 }
             })
         };
@@ -383,12 +390,14 @@ impl PriceStream {
             _on_open: on_open,
             _on_error: on_error,
             stale_check,
+            alive,
         })
     }
 }
 
 impl Drop for PriceStream {
     fn drop(&mut self) {
+        self.alive.set(false);
         self.source.close();
         self.source.set_onopen(None);
         self.source.set_onerror(None);
@@ -396,6 +405,62 @@ impl Drop for PriceStream {
             check.clear();
         }
     }
+}
+
+/// What the dashboard says when the server wants a viewer token it lacks.
+const TOKEN_NEEDED: &str = "This dashboard needs an access token: open the link you were given \
+    (it ends in ?token=…) again.";
+
+/// The server refused the stream `url`, and `EventSource` cannot read the status:
+/// ask again with `HEAD` (which opens nothing) and act on the answer. Busy (503):
+/// retry after the server's `Retry-After`. No token (401): say so. No answer at
+/// all: the server is down, retry as for a dropped connection. Anything else
+/// (a watchlist the server no longer knows): closed, with the Reconnect button.
+fn ask_why(sinks: Sinks, url: String, alive: Rc<Cell<bool>>) {
+    leptos::task::spawn_local(async move {
+        let answer = head(&url).await;
+        if !alive.get() {
+            return;
+        }
+        match answer {
+            Some((503, retry_after)) => {
+                sinks.hold_off.set_value(retry_after);
+                sinks.connection.update(Connection::busy);
+                sinks.lost.notify();
+            }
+            None => {
+                sinks.connection.update(|c| c.errored(true));
+                sinks.lost.notify();
+            }
+            Some((status, _)) => {
+                if status == 401 {
+                    sinks.notice.set(Some(TOKEN_NEEDED.to_owned()));
+                }
+                sinks.connection.update(|c| c.errored(false));
+            }
+        }
+    });
+}
+
+/// The status of `HEAD url` and its `Retry-After` in milliseconds, or `None` when
+/// the server did not answer.
+async fn head(url: &str) -> Option<(u16, Option<f64>)> {
+    let init = web_sys::RequestInit::new();
+    init.set_method("HEAD");
+    let promise = web_sys::window()?.fetch_with_str_and_init(url, &init);
+    let response: web_sys::Response = wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .ok()
+        .flatten()
+        .and_then(|seconds| seconds.trim().parse::<f64>().ok())
+        .map(|seconds| seconds * 1000.0);
+    Some((response.status(), retry_after))
 }
 
 /// When the stream last spoke, and how often it promised to.

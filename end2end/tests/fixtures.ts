@@ -87,7 +87,7 @@ export class TickertapeServer {
 export class CuttingProxy {
   private readonly server = net.createServer((client) => this.accept(client));
   private readonly sockets = new Set<net.Socket>();
-  private refusing = false;
+  private refusing: number | false = false;
   port = 0;
 
   constructor(private readonly target: () => number) {}
@@ -107,10 +107,10 @@ export class CuttingProxy {
     this.sockets.clear();
   }
 
-  /** While set, new connections get `503 Service Unavailable` (browsers then close
-   * their EventSource for good). */
-  refuse(refusing: boolean): void {
-    this.refusing = refusing;
+  /** While set to a status, new connections get it as the whole answer (browsers
+   * then close their EventSource for good); `false` lets them through again. */
+  refuse(status: number | false): void {
+    this.refusing = status;
   }
 
   async stop(): Promise<void> {
@@ -119,9 +119,10 @@ export class CuttingProxy {
   }
 
   private accept(client: net.Socket): void {
-    if (this.refusing) {
+    if (this.refusing !== false) {
+      const status = this.refusing;
       client.once("data", () =>
-        client.end("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"),
+        client.end(`HTTP/1.1 ${status} Refused\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`),
       );
       return;
     }
@@ -234,6 +235,19 @@ export class Dashboard {
   }
 }
 
+/** Collects what must never happen in a page: uncaught errors, and anything the
+ * Content-Security-Policy blocked (the WASM app must work under it). */
+export function watchForErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  page.on("console", (message) => {
+    if (message.type() === "error" && /Content Security Policy/i.test(message.text())) {
+      errors.push(message.text());
+    }
+  });
+  return errors;
+}
+
 type Fixtures = {
   serverArgs: string[];
   server: TickertapeServer;
@@ -250,11 +264,10 @@ export const test = base.extend<Fixtures>({
     await server.stop();
   },
 
-  /** Opens the dashboard and fails the test on any uncaught page error
-   * (a broken WASM build fails at hydration without any other sign). */
+  /** Opens the dashboard and fails the test on any uncaught page error (a broken
+   * WASM build fails at hydration without any other sign) or CSP violation. */
   dashboard: async ({ page, server }, use) => {
-    const errors: string[] = [];
-    page.on("pageerror", (error) => errors.push(error.message));
+    const errors = watchForErrors(page);
     await page.goto(server.url);
     await use(new Dashboard(page));
     expect(errors, "uncaught errors in the page").toEqual([]);

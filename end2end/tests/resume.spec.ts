@@ -1,4 +1,4 @@
-import { test as base, expect, Dashboard, CuttingProxy } from "./fixtures";
+import { test as base, expect, Dashboard, CuttingProxy, watchForErrors } from "./fixtures";
 
 // The dashboard behind a proxy that can cut connections without restarting the
 // server, so the stream comes back to the same run and can resume.
@@ -10,8 +10,7 @@ const test = base.extend<{ cutter: CuttingProxy; viaProxy: Dashboard }>({
     await proxy.stop();
   },
   viaProxy: async ({ page, cutter: proxy }, use) => {
-    const errors: string[] = [];
-    page.on("pageerror", (error) => errors.push(error.message));
+    const errors = watchForErrors(page);
     await page.goto(proxy.url);
     await use(new Dashboard(page));
     expect(errors, "uncaught errors in the page").toEqual([]);
@@ -32,7 +31,7 @@ test("a dropped connection resumes and says how many updates it replayed", async
   await expect(dashboard.recovery).toHaveText(/^resumed, [1-9]\d* missed updates? replayed$/);
 });
 
-test("a refused reconnect is Closed; the button reconnects and resumes from the last id", async ({
+test("a refused reconnect (403) is Closed; the button reconnects and resumes from the last id", async ({
   viaProxy,
   cutter: proxy,
   server,
@@ -41,7 +40,7 @@ test("a refused reconnect is Closed; the button reconnects and resumes from the 
   const dashboard = viaProxy;
   await expect(dashboard.status).toHaveAttribute("data-state", "live");
 
-  proxy.refuse(true);
+  proxy.refuse(403);
   proxy.cutAll();
 
   await expect(dashboard.status).toHaveAttribute("data-state", "closed");
@@ -60,4 +59,20 @@ test("a refused reconnect is Closed; the button reconnects and resumes from the 
   // The server saw a resume, not a fresh connection.
   const stats = await (await page.request.get(`${server.url}/api/stats`)).json();
   expect(stats.resumed).toBe(resumes + 1);
+});
+
+test("a proxy's 503 is \"server busy\": retried by itself, no button needed", async ({ viaProxy, cutter: proxy }) => {
+  const dashboard = viaProxy;
+  await expect(dashboard.status).toHaveAttribute("data-state", "live");
+  await dashboard.recordStates();
+
+  proxy.refuse(503);
+  proxy.cutAll();
+
+  await expect(dashboard.status).toHaveText(/^Server busy, retrying… \(attempt \d+\)$/);
+  await expect(dashboard.reconnectButton).toHaveCount(0);
+  proxy.refuse(false);
+  await expect(dashboard.status).toHaveAttribute("data-state", "live", { timeout: 20_000 });
+  await expect(dashboard.recovery).toHaveText(/^resumed, [1-9]\d* missed updates? replayed$/);
+  await dashboard.expectStatesSeen(["live", "reconnecting", "live"]);
 });

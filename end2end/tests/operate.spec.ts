@@ -1,0 +1,104 @@
+import { test, expect, Dashboard, watchForErrors } from "./fixtures";
+
+// Operators: real prices in, a viewer token, stream limits.
+
+const PUBLISH = "publish-token-0123456789";
+const VIEWER = "viewer-token-9876543210";
+
+test.describe("fed by a publisher, without the simulator", () => {
+  test.use({ serverArgs: ["--no-simulator", "--publish-token", PUBLISH] });
+
+  test("the table starts empty and a published symbol appears as a new row, live", async ({
+    dashboard,
+    server,
+    page,
+  }) => {
+    const publish = (data: unknown) =>
+      page.request.post(`${server.url}/api/prices`, {
+        headers: { authorization: `Bearer ${PUBLISH}` },
+        data,
+      });
+    await expect(dashboard.status).toHaveAttribute("data-state", "live");
+    await expect(page.getByTestId("no-prices")).toBeVisible();
+    await expect(dashboard.rows).toHaveCount(0);
+
+    expect((await publish([{ symbol: "ACME", price: 12.5 }])).status()).toBe(200);
+    await expect(dashboard.row("ACME").getByTestId("price")).toHaveText(/12\.50/);
+    await expect(page.getByTestId("no-prices")).toHaveCount(0);
+
+    expect((await publish({ symbol: "NEWCO", price: 3 })).status()).toBe(200);
+    await expect(dashboard.rows).toHaveCount(2);
+    await expect(dashboard.row("NEWCO").getByTestId("price")).toHaveText(/3\.00/);
+    // The watchlist offers the new symbols too.
+    await page.getByText(/^Watching all \d+ symbols$/).click();
+    await expect(page.getByRole("checkbox", { name: "NEWCO" })).toBeVisible();
+
+    // A refused batch changes nothing, on the server or on screen.
+    const refused = await publish([
+      { symbol: "ACME", price: 99 },
+      { symbol: "ACME", price: -1 },
+    ]);
+    expect(refused.status()).toBe(422);
+    expect(await refused.json()).toMatchObject({ error: "invalid_price", item: 1 });
+    expect((await publish({ symbol: "NEWCO", price: 4 })).status()).toBe(200);
+    await expect(dashboard.row("NEWCO").getByTestId("price")).toHaveText(/4\.00/);
+    await expect(dashboard.row("ACME").getByTestId("price")).toHaveText(/12\.50/);
+    await dashboard.expectToEqualSnapshot(server.url);
+  });
+});
+
+test.describe("behind a viewer token", () => {
+  test.use({ serverArgs: ["--viewer-token", VIEWER] });
+
+  test("without the token the page says why; the link's token opens it and leaves the address", async ({
+    page,
+    server,
+  }) => {
+    const errors = watchForErrors(page);
+    const denied = await page.goto(server.url);
+    expect(denied!.status()).toBe(401);
+    await expect(page.getByTestId("denied")).toContainText("needs an access token");
+
+    await page.goto(`${server.url}/?token=${VIEWER}`);
+    expect(page.url()).toBe(`${server.url}/`);
+    const dashboard = new Dashboard(page);
+    await expect(dashboard.status).toHaveAttribute("data-state", "live");
+    await expect(dashboard.rows).not.toHaveCount(0);
+    // HttpOnly: no script on the page can read the token.
+    expect(await page.evaluate(() => document.cookie)).not.toContain(VIEWER);
+
+    // The token is gone (cookie cleared): the next stream is refused, and the
+    // dashboard says why instead of retrying for ever.
+    await page.context().clearCookies();
+    await page.getByTestId("pause").click();
+    await page.getByTestId("pause").click();
+    await expect(dashboard.status).toHaveAttribute("data-state", "closed");
+    await expect(dashboard.notice).toContainText("needs an access token");
+    expect(errors).toEqual([]);
+  });
+});
+
+test.describe("past the stream limit", () => {
+  test.use({ serverArgs: ["--max-streams-per-ip", "1", "--retry-ms", "500"] });
+
+  test("a second tab shows \"server busy, retrying\" and goes live when a place frees", async ({
+    dashboard,
+    page,
+    context,
+    server,
+  }) => {
+    await expect(dashboard.status).toHaveAttribute("data-state", "live");
+    const second = await context.newPage();
+    const errors = watchForErrors(second);
+    await second.goto(server.url);
+    const other = new Dashboard(second);
+    await expect(other.status).toHaveText(/^Server busy, retrying… \(attempt \d+\)$/);
+    await expect(second.getByTestId("next-try")).toHaveText(/^next try in \d+/);
+    await second.screenshot({ path: test.info().outputPath("busy.png") });
+
+    await page.close();
+    await expect(other.status).toHaveAttribute("data-state", "live", { timeout: 30_000 });
+    await expect(other.rows).not.toHaveCount(0);
+    expect(errors).toEqual([]);
+  });
+});
