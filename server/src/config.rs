@@ -19,9 +19,10 @@ pub const MAX_RATE: f64 = 100_000.0;
 
 /// tickertape: live market prices over Server-Sent Events, with a dashboard.
 ///
-/// Serves the dashboard at `/`, the price stream at `/events` and the current
-/// prices at `/api/snapshot`. Every flag can also be set by the environment
-/// variable shown with it.
+/// Serves the dashboard at `/`, the price stream at `/events`, the current
+/// prices at `/api/snapshot`, accepts prices at `POST /api/prices` (with
+/// `--publish-token`), and `/metrics` and `/healthz` for operators. Every flag
+/// can also be set by the environment variable shown with it.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "tickertape", version, args_conflicts_with_subcommands = true)]
 pub struct Config {
@@ -271,7 +272,8 @@ impl fmt::Debug for Secret {
     }
 }
 
-fn parse_token(text: &str) -> Result<Secret, String> {
+/// Reads a token: 16 or more characters that need no escaping anywhere.
+pub(crate) fn parse_token(text: &str) -> Result<Secret, String> {
     let text = text.trim();
     // Tokens travel in headers, cookies and query strings: keep them to characters
     // that need no escaping in any of them.

@@ -8,6 +8,7 @@
 //! `ts` (`--speed 60` replays an hour in a minute). The server stamps each update
 //! with the time it arrives, unless `--keep-ts` sends the file's `ts`.
 
+use crate::config::{Secret, parse_token};
 use app::model::{Price, Symbol};
 use clap::Args;
 use serde::Serialize;
@@ -30,8 +31,8 @@ pub struct PublishArgs {
     pub url: String,
 
     /// The server's publish token (its `--publish-token`).
-    #[arg(long, env = "TICKERTAPE_PUBLISH_TOKEN", hide_env_values = true)]
-    pub token: String,
+    #[arg(long, env = "TICKERTAPE_PUBLISH_TOKEN", hide_env_values = true, value_parser = parse_token)]
+    pub token: Secret,
 
     /// Rows sent per second.
     #[arg(long, default_value_t = 10.0, value_parser = parse_positive)]
@@ -223,7 +224,7 @@ pub async fn run(args: PublishArgs) -> Result<(), PublishFailed> {
         };
         let response = client
             .post(&url)
-            .bearer_auth(&args.token)
+            .bearer_auth(args.token.expose())
             .json(&body)
             .send()
             .await
