@@ -6,7 +6,7 @@
 use crate::{feed::DEFAULT_SYMBOLS, hub::DEFAULT_HISTORY};
 use app::model::Symbol;
 use axum::http::HeaderValue;
-use clap::Parser;
+use clap::{Parser, builder::BoolishValueParser};
 use sha2::{Digest, Sha256};
 use std::{
     collections::HashSet, fmt, net::SocketAddr, path::PathBuf, str::FromStr, sync::Arc,
@@ -119,7 +119,7 @@ pub struct Config {
 
     /// Run without the price simulator: prices come only from `POST /api/prices`
     /// and the dashboard starts empty.
-    #[arg(long, env = "TICKERTAPE_NO_SIMULATOR")]
+    #[arg(long, env = "TICKERTAPE_NO_SIMULATOR", value_parser = BoolishValueParser::new())]
     pub no_simulator: bool,
 
     /// The largest `POST /api/prices` body accepted, in bytes.
@@ -173,7 +173,7 @@ pub struct Config {
     /// Take the client's IP address from the last entry of `X-Forwarded-For`
     /// (set it only behind a proxy that writes that header, such as the nginx
     /// configuration in `docs/nginx/`); otherwise it is the connection's address.
-    #[arg(long, env = "TICKERTAPE_TRUST_FORWARDED_FOR")]
+    #[arg(long, env = "TICKERTAPE_TRUST_FORWARDED_FOR", value_parser = BoolishValueParser::new())]
     pub trust_forwarded_for: bool,
 
     /// How logs are written: `text` for people, `json` (one object per line)
@@ -438,9 +438,37 @@ mod tests {
             &["--history", "0"],
             &["--cors-origins", "example.com"],
             &["--cors-origins", "https://example.com/path"],
+            &["--publish-token", "too-short"],
+            &["--viewer-token", "has spaces in it, sixteen+"],
+            &["--max-streams", "0"],
+            &["--max-body-bytes", "1"],
+            &["--log-format", "xml"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?} was accepted");
         }
+        let operated = parse(&[
+            "--no-simulator",
+            "--publish-token",
+            "publish-token-0123456789",
+            "--log-format",
+            "json",
+            "--max-streams-per-ip",
+            "3",
+        ])
+        .unwrap();
+        assert!(operated.no_simulator && operated.viewer_token.is_none());
+        assert_eq!(
+            (operated.log_format, operated.max_streams_per_ip),
+            (LogFormat::Json, 3)
+        );
+        let token = operated.publish_token.clone().unwrap();
+        assert!(
+            token.matches(b"publish-token-0123456789")
+                && !token.matches(b"publish-token-012345678")
+        );
+        // Neither the log summary nor Debug shows a token.
+        let shown = format!("{operated} {operated:?} {token:?}");
+        assert!(!shown.contains("publish-token-0123456789"), "{shown}");
         let twice = parse(&["--symbols", "AAPL,AAPL"]).unwrap();
         assert!(twice.validate().unwrap_err().contains("AAPL"));
     }
