@@ -21,6 +21,7 @@ test.describe("fed by a publisher, without the simulator", () => {
     await expect(dashboard.status).toHaveAttribute("data-state", "live");
     await expect(page.getByTestId("no-prices")).toBeVisible();
     await expect(dashboard.rows).toHaveCount(0);
+    await page.screenshot({ path: test.info().outputPath("empty.png") });
 
     expect((await publish([{ symbol: "ACME", price: 12.5 }])).status()).toBe(200);
     await expect(dashboard.row("ACME").getByTestId("price")).toHaveText(/12\.50/);
@@ -30,8 +31,9 @@ test.describe("fed by a publisher, without the simulator", () => {
     await expect(dashboard.rows).toHaveCount(2);
     await expect(dashboard.row("NEWCO").getByTestId("price")).toHaveText(/3\.00/);
     // The watchlist offers the new symbols too.
-    await page.getByText(/^Watching all \d+ symbols$/).click();
-    await expect(page.getByRole("checkbox", { name: "NEWCO" })).toBeVisible();
+    await expect(page.getByTestId("watching")).toHaveText("Watching all 2 symbols");
+    await page.getByTestId("watchlist").locator("summary").click();
+    await expect(page.locator('input[data-symbol="NEWCO"]')).toBeVisible();
 
     // A refused batch changes nothing, on the server or on screen.
     const refused = await publish([
@@ -58,6 +60,7 @@ test.describe("behind a viewer token", () => {
     const denied = await page.goto(server.url);
     expect(denied!.status()).toBe(401);
     await expect(page.getByTestId("denied")).toContainText("needs an access token");
+    await page.screenshot({ path: test.info().outputPath("denied.png") });
 
     await page.goto(`${server.url}/?token=${VIEWER}`);
     expect(page.url()).toBe(`${server.url}/`);
@@ -74,6 +77,7 @@ test.describe("behind a viewer token", () => {
     await page.getByTestId("pause").click();
     await expect(dashboard.status).toHaveAttribute("data-state", "closed");
     await expect(dashboard.notice).toContainText("needs an access token");
+    await page.screenshot({ path: test.info().outputPath("token-gone.png") });
     expect(errors).toEqual([]);
   });
 });
