@@ -77,12 +77,7 @@ fn refuse(page: bool, why: &str) -> Response {
         );
         return (StatusCode::UNAUTHORIZED, page_headers(None), Html(body)).into_response();
     }
-    let mut response = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", why).into_response();
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer realm=\"tickertape\""),
-    );
-    response
+    ApiError::unauthorized("tickertape", why).into_response()
 }
 
 /// The `token` query parameter, if any.

@@ -36,6 +36,15 @@ impl ApiError {
         }
     }
 
+    /// A `401` that asks for a bearer token of `realm`.
+    pub fn unauthorized(realm: &'static str, message: impl Into<String>) -> Self {
+        let challenge = format!("Bearer realm=\"{realm}\"");
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message).with_header(
+            axum::http::header::WWW_AUTHENTICATE,
+            HeaderValue::from_str(&challenge).unwrap_or(HeaderValue::from_static("Bearer")),
+        )
+    }
+
     /// Adds the header `name` to the answer.
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.headers.insert(name, value);

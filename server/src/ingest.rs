@@ -23,7 +23,7 @@ use axum::{
     Json,
     body::Body,
     extract::{Request, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -219,14 +219,7 @@ pub async fn publish(State(state): State<AppState>, request: Request) -> Respons
         Err((reason, error)) => {
             state.hub.metrics.rejected(reason);
             tracing::info!(reason = ?reason, message = %error.message, "publish refused");
-            let mut response = error.into_response();
-            if reason == RejectReason::unauthorized {
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"tickertape publish\""),
-                );
-            }
-            response
+            error.into_response()
         }
     }
 }
@@ -246,9 +239,8 @@ async fn accept(state: &AppState, request: Request) -> Result<Accepted, (RejectR
     if !bearer(request.headers()).is_some_and(|offered| token.matches(offered.as_bytes())) {
         return Err((
             RejectReason::unauthorized,
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
+            ApiError::unauthorized(
+                "tickertape publish",
                 "send the publish token as the header Authorization: Bearer <token>",
             ),
         ));

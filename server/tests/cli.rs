@@ -69,6 +69,11 @@ impl Server {
     }
 }
 
+async fn snapshot(server: &Server) -> serde_json::Value {
+    let response = reqwest::get(server.url("/api/snapshot")).await.unwrap();
+    response.json().await.unwrap()
+}
+
 fn csv_file(name: &str, text: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!("tickertape-{}-{name}.csv", std::process::id()));
     std::fs::write(&path, text).unwrap();
@@ -100,13 +105,8 @@ async fn publish_replays_a_csv_at_its_pace_and_stops_at_a_bad_row() {
         "{}",
         String::from_utf8_lossy(&output.stdout)
     );
-    let snapshot: serde_json::Value = reqwest::get(server.url("/api/snapshot"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let quotes = snapshot["quotes"].as_array().unwrap();
+    let replayed = snapshot(&server).await;
+    let quotes = replayed["quotes"].as_array().unwrap();
     let prices: Vec<(&str, f64)> = quotes
         .iter()
         .map(|q| (q["symbol"].as_str().unwrap(), q["price"].as_f64().unwrap()))
@@ -115,7 +115,7 @@ async fn publish_replays_a_csv_at_its_pace_and_stops_at_a_bad_row() {
     let ts = |i: usize| quotes[i]["ts"].as_u64().unwrap();
     // ACME's last row was the fourth, ZZZ the fifth; BRK.B the third: at 10 rows
     // per second they arrived at least 0.2 s apart.
-    assert!(ts(2) - ts(1) >= 180, "rows were not paced: {snapshot}");
+    assert!(ts(2) - ts(1) >= 180, "rows were not paced: {replayed}");
     assert_eq!(quotes[0]["open"], 10.0);
 
     // A bad row: nothing is sent and the line is named.
@@ -124,14 +124,8 @@ async fn publish_replays_a_csv_at_its_pace_and_stops_at_a_bad_row() {
     assert!(!output.status.success());
     let said = String::from_utf8_lossy(&output.stdout);
     assert!(said.contains("line 3"), "{said}");
-    let snapshot: serde_json::Value = reqwest::get(server.url("/api/snapshot"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     assert_eq!(
-        snapshot["quotes"].as_array().unwrap().len(),
+        snapshot(&server).await["quotes"].as_array().unwrap().len(),
         3,
         "a row of the bad file was sent"
     );
