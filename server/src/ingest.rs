@@ -286,7 +286,7 @@ async fn accept(state: &AppState, request: Request) -> Result<Accepted, (RejectR
                     ApiError::new(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         "internal",
-                        error.to_string(),
+                        "the batch could not be published; nothing was published",
                     ),
                 )
             }

@@ -4,6 +4,7 @@
 //! # Layout
 //! Data flows one way, top to bottom:
 //! - [`feed`]: the built-in price simulator, a seeded random walk per symbol.
+//! - [`ingest`]: `POST /api/prices`, real prices in: checked, all-or-nothing.
 //! - [`hub`]: the fan-out. It keeps the latest quote per symbol, numbers every update
 //!   with an [`EventId`](app::model::EventId) (server run and position), encodes it
 //!   once into a bounded history that every subscriber reads at its own pace.
@@ -11,11 +12,17 @@
 //! - [`sse`]: `GET /events`, one subscriber's stream: catch up (snapshot or
 //!   replay), then live updates, heartbeats and notices.
 //! - [`params`]: the query parameters (`symbols`, `lastEventId`) and their errors.
+//! - [`limits`]: how many streams may be open, overall and per client address.
 //! - [`api`]: `GET /api/snapshot` and `GET /api/stats`.
+//! - [`access`]: the optional viewer token (link, cookie, bearer) and the pages'
+//!   security headers.
+//! - [`metrics`]: counters for `GET /metrics` and `/api/stats`; `GET /healthz`.
+//! - [`error`]: the JSON body of every error answer.
 //! - [`listener`]: accepted connections, with a write timeout for stalled clients.
 //! - [`startup`]: the router, the server's life cycle and graceful shutdown.
 //! - [`config`]: command-line flags and `TICKERTAPE_*` environment variables.
-//! - [`telemetry`]: logging through `tracing`.
+//! - [`telemetry`]: logging through `tracing`, as text or JSON.
+//! - [`publish`]: `tickertape publish`, replaying a CSV into a server.
 //!
 //! `main.rs` only parses the configuration, binds the listener and calls
 //! [`startup::Application::run`], so tests start the same server on `127.0.0.1:0`.

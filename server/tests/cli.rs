@@ -22,9 +22,15 @@ struct Server {
 
 impl Server {
     fn start(args: &[&str]) -> Self {
+        Self::start_with_env(args, &[])
+    }
+
+    /// Starts the binary with `args` and the environment variables `vars`.
+    fn start_with_env(args: &[&str], vars: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tickertape"))
             .args(["--addr", "127.0.0.1:0"])
             .args(args)
+            .envs(vars.iter().copied())
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "trace")
             .stdout(Stdio::piped())
@@ -211,4 +217,37 @@ async fn json_logs_never_hold_a_token() {
         "no request was logged"
     );
     assert!(log.iter().any(|line| line.contains("publish refused")));
+}
+
+#[tokio::test]
+async fn environment_variables_set_what_flags_set() {
+    let server = Server::start_with_env(
+        &[],
+        &[
+            ("TICKERTAPE_NO_SIMULATOR", "true"),
+            ("TICKERTAPE_PUBLISH_TOKEN", PUBLISH),
+            ("TICKERTAPE_MAX_STREAMS_PER_IP", "1"),
+            ("TICKERTAPE_LOG_FORMAT", "json"),
+        ],
+    );
+    let client = reqwest::Client::new();
+    assert_eq!(snapshot(&server).await["quotes"], serde_json::json!([]));
+    let published = client
+        .post(server.url("/api/prices"))
+        .bearer_auth(PUBLISH)
+        .body(r#"{"symbol":"ACME","price":2}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), 200);
+    let first = client.get(server.url("/events")).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let second = client.get(server.url("/events")).send().await.unwrap();
+    assert_eq!(second.status(), 503);
+    drop(first);
+    let log = server.stop();
+    assert!(
+        log.iter().all(|line| line.starts_with('{')),
+        "not JSON logs: {log:?}"
+    );
 }
