@@ -227,11 +227,6 @@ impl Hub {
         Ok(id)
     }
 
-    /// How many symbols the hub quotes.
-    pub fn symbol_count(&self) -> usize {
-        self.lock().quotes.len()
-    }
-
     /// The latest quote of every symbol (or of those `filter` keeps) and the id
     /// of the last update.
     pub fn snapshot(&self, filter: &Filter) -> Snapshot {

@@ -182,13 +182,6 @@ impl Metrics {
             .inc();
     }
 
-    /// How many `POST /api/prices` were refused for `reason`.
-    pub fn rejected_count(&self, reason: RejectReason) -> u64 {
-        self.ingest_rejected
-            .get_or_create(&Rejected { reason })
-            .get()
-    }
-
     /// Counts a stream refused by a limit.
     pub fn refused(&self, reason: RefuseReason) {
         self.streams_refused
