@@ -17,7 +17,7 @@
 use crate::{
     error::ApiError,
     feed,
-    hub::{Filter, Hub, Read},
+    hub::{Filter, Hub, Published, Read},
     limits::{StreamPermit, client_ip},
     listener::PeerAddr,
     metrics::RefuseReason,
@@ -135,8 +135,7 @@ fn resume(hub: &Hub, text: &str, filter: &Filter, out: &mut VecDeque<Event>) -> 
             Read::Updates { updates, next } => {
                 hub.metrics.replays.inc();
                 tracing::info!(from = %id, replayed = updates.len(), "stream resumed");
-                hub.metrics.delivered.inc_by(updates.len() as u64);
-                out.extend(updates.iter().map(|published| published.frame.clone()));
+                push_updates(hub, out, &updates);
                 return next;
             }
             Read::Resync(snapshot) => {
@@ -155,6 +154,13 @@ fn resume(hub: &Hub, text: &str, filter: &Filter, out: &mut VecDeque<Event>) -> 
     let cursor = push_snapshot(out, snapshot);
     out.push_back(wire::notice(&format!("resynced from a snapshot: {why}")));
     cursor
+}
+
+/// Queues the frames of `updates` (shared, not re-encoded) and counts them as
+/// delivered.
+fn push_updates(hub: &Hub, out: &mut VecDeque<Event>, updates: &[Arc<Published>]) {
+    hub.metrics.delivered.inc_by(updates.len() as u64);
+    out.extend(updates.iter().map(|published| published.frame.clone()));
 }
 
 /// Queues a `snapshot` event and returns the id it continues from.
@@ -238,9 +244,7 @@ impl Subscriber {
     fn read(&mut self) {
         match self.hub.read_after(self.cursor, &self.filter) {
             Read::Updates { updates, next } => {
-                self.hub.metrics.delivered.inc_by(updates.len() as u64);
-                self.pending
-                    .extend(updates.iter().map(|published| published.frame.clone()));
+                push_updates(&self.hub, &mut self.pending, &updates);
                 self.cursor = next;
             }
             Read::Resync(snapshot) => {
