@@ -13,7 +13,7 @@ BIN := target/release/tickertape
 # Extra flags for the server, e.g. `make run ARGS="--rate 50 --seed 7"`.
 ARGS ?=
 
-.PHONY: run test setup setup-test build weight lint unit e2e bench-ui watch clean
+.PHONY: run test setup setup-test build weight lint unit e2e bench bench-ui watch clean
 
 ## run: install what is missing, build for release, serve http://127.0.0.1:3000
 run: setup build
@@ -40,14 +40,19 @@ weight:
 lint:
 	cargo fmt --all --check
 	cargo clippy --locked -p server --all-targets -- -D warnings
+	cargo clippy --locked -p loadgen --all-targets -- -D warnings
 	cargo clippy --locked -p app --all-targets -- -D warnings
 	cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 unit:
-	cargo test --locked -p app -p server
+	cargo test --locked -p app -p server -p loadgen
 
 e2e:
 	cd end2end && TICKERTAPE_BIN=../$(BIN) npx playwright test
+
+## bench: fan-out beside limit-probe and node-sse (../shared/peers), one table (see README)
+bench: setup build
+	scripts/bench.sh
 
 ## bench-ui: the dashboard with 200 symbols at 50 updates/s in chromium (needs `make build`)
 bench-ui:

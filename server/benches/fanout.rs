@@ -111,7 +111,7 @@ async fn main() {
     .unwrap();
     let app = Application::new(listener, config).unwrap();
     let addr = app.local_addr().unwrap();
-    let hub = app.hub();
+    let (limits, metrics) = (app.limits(), app.metrics());
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run(async move {
         let _ = stopped.await;
@@ -135,7 +135,7 @@ async fn main() {
         .collect();
     tokio::time::sleep_until((until - Duration::from_secs(1)).into()).await;
     let rss_during = rss_mib();
-    let open = hub.subscriber_count();
+    let open = limits.open();
 
     let mut latencies = Vec::new();
     let mut starved = 0;
@@ -152,7 +152,6 @@ async fn main() {
     let _ = stop.send(());
     server.await.unwrap().unwrap();
     let shutdown = started.elapsed();
-    let metrics = &hub.metrics;
 
     println!(
         "fanout: {streams} reading streams + {stalled} stalled, {rate} updates/s, {seconds} s"

@@ -8,7 +8,7 @@
 //! `Authorization: Bearer <token>` instead. Tokens are compared in constant time
 //! and never logged (the request log records paths without their query).
 
-use crate::{error::ApiError, ingest::bearer, startup::AppState};
+use crate::{error::ApiError, ingest::bearer, state::AppState};
 use axum::{
     extract::{Request, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},

@@ -2,7 +2,7 @@
 
 use crate::{
     params::{FeedQuery, ParamsError, symbol_filter},
-    startup::AppState,
+    state::AppState,
 };
 use app::model::{EventId, Snapshot};
 use axum::{
@@ -44,10 +44,9 @@ pub struct Stats {
 
 /// The handler of `GET /api/stats`.
 pub async fn stats(State(state): State<AppState>) -> Json<Stats> {
-    let hub = &state.hub;
-    let metrics = &hub.metrics;
+    let (hub, metrics) = (&state.hub, &state.metrics);
     Json(Stats {
-        streams: hub.subscriber_count(),
+        streams: state.limits.open(),
         last_event_id: hub.head(),
         history_len: hub.history_len(),
         resumed: metrics.replays.get(),

@@ -99,6 +99,50 @@ pub struct Config {
     )]
     pub stall_timeout_ms: u64,
 
+    /// Updates published within this window (after the first, which goes at once)
+    /// reach each stream together, in one write, in milliseconds; 0 sends every
+    /// batch as it comes. Costs at most this much latency, and only at high rates.
+    #[arg(
+        long,
+        env = "TICKERTAPE_COALESCE_MS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(0..=1000),
+    )]
+    pub coalesce_ms: u64,
+
+    /// A stream whose next update is older than this, in milliseconds, has fallen
+    /// behind (a slow network, or a server out of CPU): it skips to the latest
+    /// prices with a snapshot instead of sending a backlog.
+    #[arg(
+        long,
+        env = "TICKERTAPE_MAX_LAG_MS",
+        default_value_t = 250,
+        value_parser = clap::value_parser!(u64).range(10..=3_600_000),
+    )]
+    pub max_lag_ms: u64,
+
+    /// The kernel's send buffer of each connection, in bytes (the kernel doubles
+    /// it for its bookkeeping): what may wait in the kernel for a slow client. 0
+    /// keeps the kernel's default, which grows to megabytes (seconds of prices).
+    #[arg(
+        long,
+        env = "TICKERTAPE_SEND_BUFFER_BYTES",
+        default_value_t = 32 * 1024,
+        value_parser = clap::value_parser!(u64).range(0..=64 * 1024 * 1024),
+    )]
+    pub send_buffer_bytes: u64,
+
+    /// The listen backlog: connections the kernel holds while the server accepts
+    /// (a storm of reconnections after a restart). The kernel caps it at
+    /// `net.core.somaxconn`.
+    #[arg(
+        long,
+        env = "TICKERTAPE_LISTEN_BACKLOG",
+        default_value_t = 4096,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000),
+    )]
+    pub listen_backlog: u32,
+
     /// Origins allowed to read `/events` and `/api/*` from other sites (CORS),
     /// comma-separated, such as `https://example.com`; only these may send
     /// credentials (the viewer cookie). When not set, any origin may read the
@@ -218,6 +262,22 @@ impl Config {
         Duration::from_millis(self.stall_timeout_ms)
     }
 
+    /// The coalescing window.
+    pub fn coalesce(&self) -> Duration {
+        Duration::from_millis(self.coalesce_ms)
+    }
+
+    /// How late a live update may be before its stream skips to a snapshot.
+    pub fn max_lag(&self) -> Duration {
+        Duration::from_millis(self.max_lag_ms)
+    }
+
+    /// The send buffer each connection asks the kernel for, if any.
+    pub fn send_buffer(&self) -> Option<usize> {
+        (self.send_buffer_bytes > 0)
+            .then(|| usize::try_from(self.send_buffer_bytes).unwrap_or(usize::MAX))
+    }
+
     /// How long shutdown waits for connections.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_millis(self.shutdown_grace_ms)
@@ -304,6 +364,13 @@ impl fmt::Display for Config {
         writeln!(f, "  heartbeat      {} ms", self.heartbeat_ms)?;
         writeln!(f, "  history        {} updates", self.history)?;
         writeln!(f, "  stall timeout  {} ms", self.stall_timeout_ms)?;
+        writeln!(f, "  coalesce       {} ms", self.coalesce_ms)?;
+        writeln!(f, "  max lag        {} ms", self.max_lag_ms)?;
+        match self.send_buffer_bytes {
+            0 => writeln!(f, "  send buffer    kernel default")?,
+            bytes => writeln!(f, "  send buffer    {bytes} bytes")?,
+        }
+        writeln!(f, "  listen backlog {}", self.listen_backlog)?;
         if origins.is_empty() {
             writeln!(f, "  cors origins   any")?;
         } else {

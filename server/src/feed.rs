@@ -6,14 +6,11 @@
 //! Prices are rounded to cents. The same seed and symbols give the same sequence
 //! of symbols and prices, whatever the rate.
 
-use crate::hub::Hub;
+use crate::{clock::now_ms, hub::Hub};
 use app::model::{Price, Quote, Symbol};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use rand_distr::StandardNormal;
-use std::{
-    sync::Arc,
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{sync::Arc, time::Duration};
 use tokio::time::{self, Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
@@ -122,25 +119,21 @@ fn round_cents(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
 
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        })
-}
-
 /// Publishes `rate` updates per second from `simulator` to `hub` until `shutdown`.
 ///
 /// Updates are paced against the clock: after a stall the simulator catches up
-/// in one batch instead of drifting behind its rate.
+/// in one batch instead of drifting behind its rate. The updates that fall due
+/// between two wake-ups are published together, in one batch (one announcement
+/// to the streams), each stamped with the moment it fell due, so its `ts` is the
+/// time it was meant to be published.
 pub async fn run(mut simulator: Simulator, hub: Arc<Hub>, rate: f64, shutdown: CancellationToken) {
     let period = Duration::from_secs_f64(1.0 / rate).max(MIN_PERIOD);
     let mut ticker = time::interval(period);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let started = Instant::now();
+    let started_ms = now_ms() as f64;
     let mut sent: u64 = 0;
+    let mut batch = Vec::new();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -148,15 +141,19 @@ pub async fn run(mut simulator: Simulator, hub: Arc<Hub>, rate: f64, shutdown: C
         }
         // Whole updates owed by now, counting from the start.
         let owed = (started.elapsed().as_secs_f64() * rate) as u64;
-        let ts = now_ms();
         while sent < owed {
             sent += 1;
             let Some((symbol, price)) = simulator.step() else {
                 return;
             };
-            if let Err(error) = hub.publish(symbol, price, ts) {
-                tracing::error!(%error, "could not encode a simulated price");
-            }
+            let due = started_ms + sent as f64 * 1000.0 / rate;
+            batch.push((symbol, price, due as u64));
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        if let Err(error) = hub.publish_batch(std::mem::take(&mut batch)) {
+            tracing::error!(%error, "could not publish simulated prices");
         }
     }
     tracing::debug!(sent, "simulator stopped");

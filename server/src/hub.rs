@@ -13,16 +13,26 @@
 //!   or resumes from too long ago) is told so and gets a [`Snapshot`] instead:
 //!   never a silent hole.
 //!
-//! New updates are announced on a `watch` channel that carries the latest id.
+//! New updates are announced on a `watch` channel that carries the latest id,
+//! at most once per coalescing window ([`Hub::with_coalescing`]): the first
+//! update after a quiet spell is announced at once, the ones that follow within
+//! the window together at its end, so at high rates each stream wakes, reads and
+//! writes once per window instead of once per update.
 
-use crate::{metrics::Metrics, wire};
+use crate::{clock, wire};
 use app::model::{EventId, Price, Quote, RECENT_PRICES, RunId, Snapshot, Symbol};
-use axum::response::sse::Event;
+use bytes::Bytes;
+use prometheus_client::metrics::counter::Counter;
 use std::{
     collections::{HashMap, HashSet, VecDeque},
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{
+        Arc, RwLock, RwLockReadGuard, RwLockWriteGuard,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
 };
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
 
 /// How many updates the history keeps by default.
 pub const DEFAULT_HISTORY: usize = 10_000;
@@ -39,7 +49,9 @@ pub struct Published {
     /// The symbol it updates, for filtered streams.
     pub symbol: Symbol,
     /// The encoded `priceUpdate` frame.
-    pub frame: Event,
+    pub frame: Bytes,
+    /// When it was published, to tell how far behind a reader is.
+    pub at: Instant,
 }
 
 /// Which symbols a subscriber wants: all, or a set.
@@ -54,6 +66,9 @@ pub enum Read {
         updates: Vec<Arc<Published>>,
         /// The new cursor: the id of the last update looked at.
         next: EventId,
+        /// When the first update after the cursor was published (matching the
+        /// filter or not); `None` when there was none.
+        oldest: Option<Instant>,
     },
     /// The cursor is not in this run's history (too old, from another run, or
     /// ahead of it): here is the current state instead.
@@ -86,12 +101,22 @@ pub enum PublishError {
 /// The latest quotes, the history and the announcements. Share it behind an `Arc`.
 #[derive(Debug)]
 pub struct Hub {
-    state: Mutex<State>,
-    head: watch::Sender<EventId>,
+    state: RwLock<State>,
+    run: RunId,
+    /// The sequence number of the latest update, readable without the lock.
+    head_seq: AtomicU64,
+    /// What streams wait on: the latest id, as last announced.
+    announced: watch::Sender<EventId>,
+    /// Updates are announced at most once per window; zero announces each batch.
+    window: Duration,
+    /// Tells the announcer that there is something to announce.
+    due: Notify,
+    /// How many unannounced updates are announced at once, whatever the window.
+    urgent_after: u64,
     /// The most symbols this hub quotes.
     max_symbols: usize,
-    /// Counters for operators, shared with the rest of the server.
-    pub metrics: Arc<Metrics>,
+    /// Counts every published update, for operators.
+    published: Counter,
 }
 
 #[derive(Debug)]
@@ -110,6 +135,7 @@ struct State {
 impl Hub {
     /// A hub for server run `run` whose snapshot starts with `opening` (one quote
     /// per symbol, in display order) and which keeps the last `history` updates.
+    /// It announces every batch as it is published until given a coalescing window.
     ///
     /// # Panics
     /// Panics if `history` is zero.
@@ -126,7 +152,7 @@ impl Hub {
             .map(|quote| recent_from(quote.price))
             .collect();
         Self {
-            state: Mutex::new(State {
+            state: RwLock::new(State {
                 head: start,
                 quotes: opening,
                 index,
@@ -134,10 +160,28 @@ impl Hub {
                 history: VecDeque::with_capacity(history),
                 capacity: history,
             }),
-            head: watch::Sender::new(start),
+            run,
+            head_seq: AtomicU64::new(start.seq),
+            announced: watch::Sender::new(start),
+            window: Duration::ZERO,
+            due: Notify::new(),
+            urgent_after: (history as u64 / 4).max(1),
             max_symbols: usize::MAX,
-            metrics: Arc::new(Metrics::new()),
+            published: Counter::default(),
         }
+    }
+
+    /// Announces updates at most once per `window`; [`Hub::announce`] must run
+    /// for them to be announced at all.
+    pub fn with_coalescing(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// Counts every published update in `counter`.
+    pub fn with_published_counter(mut self, counter: Counter) -> Self {
+        self.published = counter;
+        self
     }
 
     /// Limits the symbols this hub quotes to `limit`: a batch that would add
@@ -163,7 +207,7 @@ impl Hub {
     /// `last_event_id` always matches its quotes, the history has no holes, and
     /// no other update falls between two of a batch.
     pub fn publish_batch(&self, batch: Vec<(Symbol, Price, u64)>) -> Result<EventId, PublishError> {
-        let mut state = self.lock();
+        let mut state = self.write();
         let new: HashSet<&Symbol> = batch
             .iter()
             .map(|(symbol, _, _)| symbol)
@@ -195,6 +239,7 @@ impl Hub {
             prepared.push((id, quote, frame));
         }
         // Commit.
+        let at = Instant::now();
         for (id, quote, frame) in prepared {
             let symbol = quote.symbol.clone();
             let price = quote.price;
@@ -217,26 +262,54 @@ impl Hub {
             if state.history.len() == state.capacity {
                 state.history.pop_front();
             }
-            state
-                .history
-                .push_back(Arc::new(Published { id, symbol, frame }));
+            state.history.push_back(Arc::new(Published {
+                id,
+                symbol,
+                frame,
+                at,
+            }));
             state.head = id;
         }
-        self.metrics.published.inc_by(batch.len() as u64);
-        self.head.send_replace(id);
+        self.head_seq.store(id.seq, Ordering::Release);
+        drop(state);
+        self.published.inc_by(batch.len() as u64);
+        // A window's worth of updates must never push a reader out of the
+        // history: past a quarter of it, announce at once.
+        let unannounced = id.seq.saturating_sub(self.announced.borrow().seq);
+        if self.window.is_zero() || unannounced >= self.urgent_after {
+            self.announced.send_replace(id);
+        } else {
+            self.due.notify_one();
+        }
         Ok(id)
+    }
+
+    /// Announces what was published, at once after a quiet spell and then at
+    /// most once per coalescing window, until `shutdown`.
+    pub async fn announce(self: Arc<Self>, shutdown: CancellationToken) {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = self.due.notified() => {}
+            }
+            self.announced.send_replace(self.head());
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(self.window) => {}
+            }
+        }
     }
 
     /// The latest quote of every symbol (or of those `filter` keeps) and the id
     /// of the last update.
     pub fn snapshot(&self, filter: &Filter) -> Snapshot {
-        self.lock().snapshot(filter)
+        self.read().snapshot(filter)
     }
 
     /// The updates after `cursor` that `filter` keeps, at most [`MAX_BATCH`] of
     /// them, or a snapshot when `cursor` is not a position in this run's history.
     pub fn read_after(&self, cursor: EventId, filter: &Filter) -> Read {
-        let state = self.lock();
+        let state = self.read();
         let oldest = state.head.seq - state.history.len() as u64;
         if cursor.run != state.head.run || cursor.seq < oldest || cursor.seq > state.head.seq {
             return Read::Resync(state.snapshot(filter));
@@ -244,46 +317,63 @@ impl Hub {
         let skip = usize::try_from(cursor.seq - oldest).unwrap_or(usize::MAX);
         let mut next = cursor;
         let mut updates = Vec::new();
-        for published in state.history.iter().skip(skip).take(MAX_BATCH) {
+        let unread = state.history.iter().skip(skip);
+        let first = unread.clone().next().map(|published| published.at);
+        for published in unread.take(MAX_BATCH) {
             next = published.id;
             if keeps(filter, &published.symbol) {
                 updates.push(published.clone());
             }
         }
-        Read::Updates { updates, next }
+        Read::Updates {
+            updates,
+            next,
+            oldest: first,
+        }
     }
 
-    /// The id of the latest update, announced whenever it changes.
+    /// Whether an update after `cursor` has been published (cursor in this run).
+    pub fn has_after(&self, cursor: EventId) -> bool {
+        cursor.run != self.run || self.head_seq.load(Ordering::Acquire) != cursor.seq
+    }
+
+    /// The id of the latest update, announced (at most once per coalescing
+    /// window) whenever it changes.
     pub fn watch_head(&self) -> watch::Receiver<EventId> {
-        self.head.subscribe()
+        self.announced.subscribe()
     }
 
     /// The id of the latest update.
     pub fn head(&self) -> EventId {
-        *self.head.borrow()
+        EventId {
+            run: self.run,
+            seq: self.head_seq.load(Ordering::Acquire),
+        }
     }
 
     /// Whether `symbol` has a quote.
     pub fn knows(&self, symbol: &Symbol) -> bool {
-        self.lock().index.contains_key(symbol)
+        self.read().index.contains_key(symbol)
     }
 
     /// How many updates the history holds now.
     pub fn history_len(&self) -> usize {
-        self.lock().history.len()
+        self.read().history.len()
     }
 
-    /// How many streams are open (each watches the head).
-    pub fn subscriber_count(&self) -> usize {
-        self.head.receiver_count()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A std mutex: the critical sections are short and never await. A panic
-        // while holding it cannot leave the state half-written (every write is a
-        // single assignment), so a poisoned lock is safe to keep using.
+    // Std locks: the critical sections are short and never await. A panic while
+    // holding one cannot leave the state half-written (every write is a single
+    // assignment), so a poisoned lock is safe to keep using. Readers (every
+    // stream) share it; only publishing takes it alone.
+    fn read(&self) -> RwLockReadGuard<'_, State> {
         self.state
-            .lock()
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state
+            .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
@@ -298,7 +388,7 @@ impl State {
         };
         Snapshot {
             last_event_id: self.head,
-            time: crate::feed::now_ms(),
+            time: clock::now_ms(),
             quotes: kept()
                 .map(|(quote, recent)| Quote {
                     recent: recent.iter().copied().collect(),
@@ -344,7 +434,7 @@ mod tests {
 
     fn seqs(read: Read) -> (Vec<u64>, u64) {
         match read {
-            Read::Updates { updates, next } => {
+            Read::Updates { updates, next, .. } => {
                 (updates.iter().map(|p| p.id.seq).collect(), next.seq)
             }
             Read::Resync(snapshot) => panic!("resync at {}", snapshot.last_event_id),
@@ -495,7 +585,7 @@ mod tests {
         assert!(matches!(refused, Err(PublishError::TooManySymbols(_))));
         assert_eq!(hub.head(), id(3));
         assert_eq!(hub.snapshot(&None).quotes[0].price.get(), 3.0);
-        assert_eq!(hub.metrics.published.get(), 3);
+        assert_eq!(hub.published.get(), 3);
     }
 
     #[test]

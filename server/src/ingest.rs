@@ -12,11 +12,11 @@
 //! consecutive ids. Refusals are JSON errors that name the offending item.
 
 use crate::{
+    clock,
     error::{ApiError, clip},
-    feed,
     hub::{PublishError, TooManySymbols},
     metrics::RejectReason,
-    startup::AppState,
+    state::AppState,
 };
 use app::model::{Price, Symbol, SymbolError};
 use axum::{
@@ -210,14 +210,13 @@ pub async fn publish(State(state): State<AppState>, request: Request) -> Respons
     match accept(&state, request).await {
         Ok(accepted) => {
             state
-                .hub
                 .metrics
                 .ingest_accepted
                 .inc_by(accepted.accepted as u64);
             Json(accepted).into_response()
         }
         Err((reason, error)) => {
-            state.hub.metrics.rejected(reason);
+            state.metrics.rejected(reason);
             tracing::info!(reason = ?reason, message = %error.message, "publish refused");
             error.into_response()
         }
@@ -246,7 +245,7 @@ async fn accept(state: &AppState, request: Request) -> Result<Accepted, (RejectR
         ));
     }
     let body = read_body(request.into_body(), state.max_body).await?;
-    let updates = parse_updates(&body, feed::now_ms(), state.max_ts_skew).map_err(|invalid| {
+    let updates = parse_updates(&body, clock::now_ms(), state.max_ts_skew).map_err(|invalid| {
         let reason = invalid.reason();
         let (status, index) = match &invalid {
             Invalid::Malformed(_) => (StatusCode::BAD_REQUEST, None),
@@ -260,7 +259,7 @@ async fn accept(state: &AppState, request: Request) -> Result<Accepted, (RejectR
         (reason, error)
     })?;
 
-    let now = feed::now_ms();
+    let now = clock::now_ms();
     let accepted = updates.len();
     let batch = updates
         .into_iter()

@@ -3,14 +3,20 @@
 //!
 //! # Layout
 //! Data flows one way, top to bottom:
-//! - [`feed`]: the built-in price simulator, a seeded random walk per symbol.
+//! - [`feed`]: the built-in price simulator, a seeded random walk per symbol; it
+//!   publishes the updates that fall due together as one batch.
 //! - [`ingest`]: `POST /api/prices`, real prices in: checked, all-or-nothing.
 //! - [`hub`]: the fan-out. It keeps the latest quote per symbol, numbers every update
 //!   with an [`EventId`](app::model::EventId) (server run and position), encodes it
-//!   once into a bounded history that every subscriber reads at its own pace.
-//! - [`wire`]: how each kind of event looks on the wire.
+//!   once into a bounded history that every subscriber reads at its own pace, and
+//!   announces new updates at most once per coalescing window.
+//! - [`wire`]: how each kind of event looks on the wire, as shared bytes.
 //! - [`sse`]: `GET /events`, one subscriber's stream: catch up (snapshot or
-//!   replay), then live updates, heartbeats and notices.
+//!   replay), then live updates (everything new in one write), heartbeats and
+//!   notices; a stream that falls behind skips to a snapshot.
+//! - [`listener`]: binding (deep backlog, open-files limit), accepting (errors
+//!   logged and counted), and each connection's guards: a small kernel send
+//!   buffer, backpressure the streams can see, a timeout for stalled writes.
 //! - [`params`]: the query parameters (`symbols`, `lastEventId`) and their errors.
 //! - [`limits`]: how many streams may be open, overall and per client address.
 //! - [`api`]: `GET /api/snapshot` and `GET /api/stats`.
@@ -18,11 +24,19 @@
 //!   security headers.
 //! - [`metrics`]: counters for `GET /metrics` and `/api/stats`; `GET /healthz`.
 //! - [`error`]: the JSON body of every error answer.
-//! - [`listener`]: accepted connections, with a write timeout for stalled clients.
-//! - [`startup`]: the router, the server's life cycle and graceful shutdown.
+//! - [`state`]: [`AppState`](state::AppState), what every handler can reach.
+//! - [`startup`]: [`app`](startup::app) (the router, buildable without a socket),
+//!   the server's life cycle and graceful shutdown.
+//! - [`clock`]: the wall clock in milliseconds, for every timestamp.
 //! - [`config`]: command-line flags and `TICKERTAPE_*` environment variables.
 //! - [`telemetry`]: logging through `tracing`, as text or JSON.
 //! - [`publish`]: `tickertape publish`, replaying a CSV into a server.
+//!
+//! The delivery path of one price, end to end: [`feed::run`] or
+//! [`ingest::publish`] → [`hub::Hub::publish_batch`] (encoded once by
+//! [`wire::price_update`], announced by [`hub::Hub::announce`]) → each
+//! stream's `poll_next` in [`sse`] (reads after its cursor, one chunk per write)
+//! → hyper → [`listener::GuardedStream`] → the socket.
 //!
 //! `main.rs` only parses the configuration, binds the listener and calls
 //! [`startup::Application::run`], so tests start the same server on `127.0.0.1:0`.
@@ -32,6 +46,7 @@
 
 pub mod access;
 pub mod api;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod feed;
@@ -44,5 +59,6 @@ pub mod params;
 pub mod publish;
 pub mod sse;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
 pub mod wire;

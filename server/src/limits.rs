@@ -2,7 +2,8 @@
 //!
 //! Each open stream holds a [`StreamPermit`]; dropping it (when the stream's
 //! response is dropped) gives the place back. Past a limit, `GET /events` answers
-//! 503 with `Retry-After`.
+//! 503 with `Retry-After`. The `tickertape_streams` gauge is the one count of
+//! open streams: changed only here, under the lock that checks the limits.
 
 use crate::metrics::{Metrics, RefuseReason};
 use axum::http::HeaderMap;
@@ -21,9 +22,9 @@ pub struct StreamLimits {
     metrics: Arc<Metrics>,
 }
 
+/// Streams open now per client address (the total is the gauge).
 #[derive(Debug, Default)]
 struct Open {
-    total: usize,
     by_ip: HashMap<IpAddr, usize>,
 }
 
@@ -42,7 +43,7 @@ impl StreamLimits {
     pub fn acquire(self: &Arc<Self>, ip: IpAddr) -> Result<StreamPermit, RefuseReason> {
         let mut open = self.lock();
         let from_ip = open.by_ip.get(&ip).copied().unwrap_or(0);
-        let refused = if open.total >= self.max {
+        let refused = if self.open() >= self.max {
             Some(RefuseReason::server_busy)
         } else if from_ip >= self.per_ip {
             Some(RefuseReason::client_busy)
@@ -54,9 +55,9 @@ impl StreamLimits {
             self.metrics.refused(reason);
             return Err(reason);
         }
-        open.total += 1;
         open.by_ip.insert(ip, from_ip + 1);
         self.metrics.streams.inc();
+        drop(open);
         Ok(StreamPermit {
             limits: self.clone(),
             ip,
@@ -65,18 +66,18 @@ impl StreamLimits {
 
     /// Streams open now.
     pub fn open(&self) -> usize {
-        self.lock().total
+        usize::try_from(self.metrics.streams.get()).unwrap_or(0)
     }
 
     fn release(&self, ip: IpAddr) {
         let mut open = self.lock();
-        open.total = open.total.saturating_sub(1);
         if let Some(count) = open.by_ip.get_mut(&ip) {
             *count -= 1;
             if *count == 0 {
                 open.by_ip.remove(&ip);
             }
         }
+        // Under the lock, so that `acquire` never sees a count being changed.
         self.metrics.streams.dec();
     }
 

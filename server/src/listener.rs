@@ -1,68 +1,203 @@
-//! The TCP listener: every accepted connection gets a write timeout, so a client
-//! that stops reading is disconnected instead of holding its buffers forever.
+//! The TCP listener: binding with a deep backlog, accepting without silent
+//! pauses, and guarding every connection against clients that fall behind.
 //!
-//! A stream's frames wait in hyper's and the kernel's buffers while the client
-//! reads slowly; the hub holds no queue per client. When a write makes no progress
-//! for the stall timeout, the connection fails, hyper drops the response and the
-//! stream's memory is freed. The browser reconnects and resumes where it stopped.
+//! - **Storms.** A restart or a network blip brings every viewer back at once, so
+//!   the listen backlog is deep ([`bind`]) and the open-files limit is raised at
+//!   start-up ([`raise_open_files_limit`]). Running out of file descriptors is
+//!   logged and counted, and accepting resumes as soon as one is free.
+//! - **Slow clients.** Each connection asks the kernel for a small send buffer,
+//!   so little can wait there for a client that reads slowly, and tells its
+//!   streams when the kernel's buffer is full ([`Backpressure`]): a stream then
+//!   holds back instead of queueing frames in hyper, and when the client catches
+//!   up it sends the latest state rather than a backlog.
+//! - **Stalled clients.** A write that makes no progress for the stall timeout
+//!   fails the connection; hyper drops the response and the stream's memory is
+//!   freed. The browser reconnects and resumes where it stopped.
 
-use crate::hub::Hub;
+use crate::metrics::{AcceptError, Metrics};
 use axum::{
     extract::connect_info::Connected,
     serve::{IncomingStream, Listener},
 };
+use futures::task::AtomicWaker;
 use std::{
     io,
     net::SocketAddr,
     pin::Pin,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     task::{Context, Poll},
-    time::Duration,
+    time::{Duration, Instant},
 };
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
-    net::{TcpListener, TcpStream},
+    net::{TcpListener, TcpSocket, TcpStream},
 };
 use tokio_io_timeout::TimeoutStream;
 
-/// A [`TcpListener`] whose connections time out when a write stalls.
-#[derive(Debug)]
-pub struct StallGuardListener {
-    inner: TcpListener,
-    stall_timeout: Duration,
-    hub: Arc<Hub>,
+/// `EMFILE` and `ENFILE`: the process's or the system's file descriptors are all in use.
+const OUT_OF_FILES: [i32; 2] = [24, 23];
+
+/// How long to wait before accepting again after an error that is not the
+/// client's: long enough not to spin, short enough not to matter.
+const ACCEPT_RETRY: Duration = Duration::from_millis(10);
+
+/// Binds `addr` with a listen backlog of `backlog` (the kernel caps it at
+/// `net.core.somaxconn`, which is logged when lower).
+pub fn bind(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // A restarted server can bind while the old one's connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    let listener = socket.listen(backlog)?;
+    match somaxconn() {
+        Some(cap) if cap < backlog => tracing::warn!(
+            backlog,
+            somaxconn = cap,
+            "the kernel caps the listen backlog at net.core.somaxconn; raise it for connection storms"
+        ),
+        _ => tracing::debug!(backlog, "listening"),
+    }
+    Ok(listener)
 }
 
-impl StallGuardListener {
-    /// Guards the connections `inner` accepts with `stall_timeout`, counting
-    /// disconnections in `hub`'s counters.
-    pub fn new(inner: TcpListener, stall_timeout: Duration, hub: Arc<Hub>) -> Self {
-        Self {
-            inner,
-            stall_timeout,
-            hub,
-        }
+fn somaxconn() -> Option<u32> {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Raises the soft limit of open files to the hard limit (every connection is a
+/// file) and logs the limit in force.
+pub fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open files limit"),
+        Err(error) => tracing::warn!(%error, "could not raise the open files limit"),
     }
 }
 
-impl Listener for StallGuardListener {
-    type Io = GuardedStream;
-    type Addr = SocketAddr;
+/// What each accepted connection gets.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionSettings {
+    /// A write that makes no progress for this long fails the connection.
+    pub stall_timeout: Duration,
+    /// The kernel send buffer to ask for; `None` keeps the kernel's default.
+    pub send_buffer: Option<usize>,
+}
 
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (stream, peer) = Listener::accept(&mut self.inner).await;
+/// A [`TcpListener`] whose connections are guarded against slow and stalled
+/// clients, and whose accept errors are logged and counted.
+#[derive(Debug)]
+pub struct GuardedListener {
+    inner: TcpListener,
+    settings: ConnectionSettings,
+    metrics: Arc<Metrics>,
+    /// When accepting last failed for want of file descriptors, if it still does.
+    out_of_files_since: Option<Instant>,
+}
+
+impl GuardedListener {
+    /// Guards the connections `inner` accepts with `settings`, counting
+    /// disconnections and accept errors in `metrics`.
+    pub fn new(inner: TcpListener, settings: ConnectionSettings, metrics: Arc<Metrics>) -> Self {
+        Self {
+            inner,
+            settings,
+            metrics,
+            out_of_files_since: None,
+        }
+    }
+
+    fn guard(&self, stream: TcpStream, peer: SocketAddr) -> GuardedStream {
         // Prices are small and urgent: do not wait to fill a segment.
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
+        if let Some(bytes) = self.settings.send_buffer
+            && let Err(error) = socket2::SockRef::from(&stream).set_send_buffer_size(bytes)
+        {
+            tracing::debug!(%error, "could not set the send buffer");
+        }
         let mut stream = TimeoutStream::new(stream);
-        stream.set_write_timeout(Some(self.stall_timeout));
-        let guarded = GuardedStream {
+        stream.set_write_timeout(Some(self.settings.stall_timeout));
+        GuardedStream {
             inner: Box::pin(stream),
             peer,
-            hub: self.hub.clone(),
-        };
-        (guarded, peer)
+            backpressure: Arc::default(),
+            metrics: self.metrics.clone(),
+        }
+    }
+
+    /// Logs and counts a failed accept; waits a moment when retrying at once
+    /// would fail the same way.
+    async fn accept_failed(&mut self, error: io::Error) {
+        let client_gone = matches!(
+            error.kind(),
+            io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionRefused
+        );
+        if client_gone {
+            tracing::debug!(%error, "a client left before it was accepted");
+            return;
+        }
+        if error
+            .raw_os_error()
+            .is_some_and(|code| OUT_OF_FILES.contains(&code))
+        {
+            self.metrics
+                .accept_failed(AcceptError::out_of_file_descriptors);
+            // Once when it starts, then every 100th failure: about once a second,
+            // since each waits `ACCEPT_RETRY`.
+            let now = Instant::now();
+            let since = *self.out_of_files_since.get_or_insert(now);
+            let failures = self
+                .metrics
+                .accept_errors(AcceptError::out_of_file_descriptors);
+            if since == now || failures.is_multiple_of(100) {
+                tracing::error!(
+                    %error,
+                    failures,
+                    for_ms = since.elapsed().as_millis() as u64,
+                    "out of file descriptors: new connections wait until one is free \
+                     (raise the open files limit, or lower --max-streams)"
+                );
+            }
+        } else {
+            self.metrics.accept_failed(AcceptError::other);
+            tracing::error!(%error, "could not accept a connection");
+        }
+        tokio::time::sleep(ACCEPT_RETRY).await;
+    }
+}
+
+impl Listener for GuardedListener {
+    type Io = GuardedStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.inner.accept().await {
+                Ok((stream, peer)) => {
+                    if let Some(since) = self.out_of_files_since.take() {
+                        tracing::info!(
+                            after_ms = since.elapsed().as_millis() as u64,
+                            "accepting connections again"
+                        );
+                    }
+                    return (self.guard(stream, peer), peer);
+                }
+                Err(error) => self.accept_failed(error).await,
+            }
+        }
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
@@ -70,20 +205,62 @@ impl Listener for StallGuardListener {
     }
 }
 
-/// An accepted connection with a write timeout; logs and counts the timeout.
+/// Whether a connection's last write found the kernel's send buffer full.
+///
+/// The connection sets it; the streams on the connection wait for it to clear
+/// before taking more frames from the hub, so what a slow client has not taken
+/// yet waits in the hub (where it can be replaced by newer prices), not in
+/// hyper's buffers.
+#[derive(Debug, Default)]
+pub struct Backpressure {
+    blocked: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl Backpressure {
+    /// Ready when the connection can take more; otherwise wakes `cx` when it can.
+    pub fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.blocked.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        self.waker.register(cx.waker());
+        // Cleared between the check and the registration: no wake would come.
+        if self.blocked.load(Ordering::Acquire) {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    }
+
+    fn note<T>(&self, result: &Poll<io::Result<T>>) {
+        match result {
+            Poll::Pending => self.blocked.store(true, Ordering::Release),
+            Poll::Ready(_) => {
+                if self.blocked.swap(false, Ordering::AcqRel) {
+                    self.waker.wake();
+                }
+            }
+        }
+    }
+}
+
+/// An accepted connection with a write timeout and a [`Backpressure`] flag;
+/// logs and counts the timeout.
 #[derive(Debug)]
 pub struct GuardedStream {
     inner: Pin<Box<TimeoutStream<TcpStream>>>,
     peer: SocketAddr,
-    hub: Arc<Hub>,
+    backpressure: Arc<Backpressure>,
+    metrics: Arc<Metrics>,
 }
 
 impl GuardedStream {
     fn note<T>(&self, result: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        self.backpressure.note(&result);
         if let Poll::Ready(Err(error)) = &result
             && error.kind() == io::ErrorKind::TimedOut
         {
-            self.hub.metrics.slow_disconnects.inc();
+            self.metrics.slow_disconnects.inc();
             tracing::warn!(peer = %self.peer, "disconnecting a client that stopped reading");
         }
         result
@@ -134,12 +311,20 @@ impl AsyncWrite for GuardedStream {
     }
 }
 
-/// The client's socket address, for handlers (`ConnectInfo<PeerAddr>`).
-#[derive(Debug, Clone, Copy)]
-pub struct PeerAddr(pub SocketAddr);
+/// What handlers learn of the connection (`ConnectInfo<Connection>`).
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// The client's socket address.
+    pub peer: SocketAddr,
+    /// Whether the connection can take more now.
+    pub backpressure: Arc<Backpressure>,
+}
 
-impl Connected<IncomingStream<'_, StallGuardListener>> for PeerAddr {
-    fn connect_info(stream: IncomingStream<'_, StallGuardListener>) -> Self {
-        Self(*stream.remote_addr())
+impl Connected<IncomingStream<'_, GuardedListener>> for Connection {
+    fn connect_info(stream: IncomingStream<'_, GuardedListener>) -> Self {
+        Self {
+            peer: *stream.remote_addr(),
+            backpressure: stream.io().backpressure.clone(),
+        }
     }
 }

@@ -4,7 +4,7 @@
 use clap::Parser;
 use server::{
     config::{Command, Config},
-    publish,
+    listener, publish,
     startup::{Application, shutdown_signal},
     telemetry,
 };
@@ -28,7 +28,8 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     }
 
-    let listener = match tokio::net::TcpListener::bind(config.addr).await {
+    listener::raise_open_files_limit();
+    let listener = match listener::bind(config.addr, config.listen_backlog) {
         Ok(listener) => listener,
         Err(error) => {
             tracing::error!(addr = %config.addr, %error, "could not listen");

@@ -52,6 +52,21 @@ pub enum RefuseReason {
     client_busy,
 }
 
+/// Why accepting a connection failed (the `reason` label).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum AcceptError {
+    /// The process or the system ran out of file descriptors (`EMFILE`, `ENFILE`).
+    out_of_file_descriptors,
+    /// Any other error, such as the kernel running out of socket memory.
+    other,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AcceptFailed {
+    reason: AcceptError,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Rejected {
     reason: RejectReason,
@@ -76,7 +91,8 @@ pub struct Metrics {
     pub replays: Counter,
     /// Streams that asked to resume from an unusable id and got a snapshot.
     pub resyncs: Counter,
-    /// Snapshots sent to connected streams that fell out of the history.
+    /// Snapshots sent to connected streams that fell behind (too far to replay
+    /// or too late to be worth it).
     pub slow_snapshots: Counter,
     /// Updates such streams skipped because one snapshot replaced them.
     pub conflated: Counter,
@@ -86,6 +102,7 @@ pub struct Metrics {
     pub ingest_accepted: Counter,
     ingest_rejected: Family<Rejected, Counter>,
     streams_refused: Family<Refused, Counter>,
+    accept_errors: Family<AcceptFailed, Counter>,
 }
 
 impl Metrics {
@@ -105,6 +122,7 @@ impl Metrics {
             ingest_accepted: Counter::default(),
             ingest_rejected: Family::default(),
             streams_refused: Family::default(),
+            accept_errors: Family::default(),
         };
         let build = Info::new(vec![
             ("version", env!("CARGO_PKG_VERSION")),
@@ -141,12 +159,12 @@ impl Metrics {
         );
         registry.register(
             "slow_snapshots",
-            "Snapshots sent to connected streams that fell out of the history",
+            "Snapshots sent to connected streams that fell behind instead of what they missed",
             metrics.slow_snapshots.clone(),
         );
         registry.register(
             "conflated_events",
-            "Updates that slow streams skipped because a snapshot replaced them",
+            "Updates that streams which fell behind skipped because a snapshot replaced them",
             metrics.conflated.clone(),
         );
         registry.register(
@@ -169,6 +187,11 @@ impl Metrics {
             "Streams refused with 503 because of a limit, by reason",
             metrics.streams_refused.clone(),
         );
+        registry.register(
+            "accept_errors",
+            "Connections the server failed to accept, by reason",
+            metrics.accept_errors.clone(),
+        );
         Self {
             registry,
             ..metrics
@@ -187,6 +210,20 @@ impl Metrics {
         self.streams_refused
             .get_or_create(&Refused { reason })
             .inc();
+    }
+
+    /// Counts a connection that could not be accepted.
+    pub fn accept_failed(&self, reason: AcceptError) {
+        self.accept_errors
+            .get_or_create(&AcceptFailed { reason })
+            .inc();
+    }
+
+    /// How many connections could not be accepted for `reason`.
+    pub fn accept_errors(&self, reason: AcceptError) -> u64 {
+        self.accept_errors
+            .get_or_create(&AcceptFailed { reason })
+            .get()
     }
 
     /// The OpenMetrics text of every counter.

@@ -10,34 +10,50 @@
 //!   and a notice saying why. Always `200`: browsers stop reconnecting otherwise.
 //!
 //! Then every update, a `heartbeat` each interval (whatever the traffic) and, at
-//! shutdown, a notice before the stream ends. A stream that falls out of the
-//! history while connected gets a fresh snapshot rather than a hole. When the
-//! client goes away, dropping the response body drops everything it held.
+//! shutdown, a notice before the stream ends. The updates published since a
+//! stream last wrote go out together, in one write (the hub announces them at
+//! most once per coalescing window).
+//!
+//! **Falling behind.** A live stream whose next update is older than
+//! `--max-lag-ms` (a slow network, or a server out of CPU), or that fell out of
+//! the history, skips to the latest prices: one `snapshot` in place of the
+//! backlog, with the id it continues from, counted in
+//! `tickertape_conflated_events_total`. While the client's kernel buffer is full
+//! the stream sends nothing more ([`Backpressure`]), so the backlog waits in the
+//! hub, where it can be skipped, and never in hyper's buffers. When the client
+//! goes away, dropping the response body drops everything it held.
 
 use crate::{
+    clock,
     error::ApiError,
-    feed,
     hub::{Filter, Hub, Published, Read},
     limits::{StreamPermit, client_ip},
-    listener::PeerAddr,
-    metrics::RefuseReason,
+    listener::{Backpressure, Connection},
+    metrics::{Metrics, RefuseReason},
     params::{FeedQuery, ParamsError, symbol_filter},
-    startup::AppState,
+    state::{AppState, StreamSettings},
     wire,
 };
 use app::model::{EventId, Heartbeat, Snapshot};
 use axum::{
+    body::Body,
     extract::{ConnectInfo, Query, State, rejection::QueryRejection},
     http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header},
-    response::{IntoResponse, Response, Sse, sse::Event},
+    response::{IntoResponse, Response},
 };
-use futures::{FutureExt, Stream, stream};
-use std::{collections::VecDeque, convert::Infallible, sync::Arc, time::Duration};
-use tokio::{
-    sync::watch,
-    time::{Interval, MissedTickBehavior},
+use bytes::{BufMut, Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+use std::{
+    convert::Infallible,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
 };
-use tokio_util::sync::CancellationToken;
+use tokio::time::{Interval, MissedTickBehavior};
+use tokio_stream::wrappers::WatchStream;
+use tokio_util::sync::WaitForCancellationFutureOwned;
 
 /// Tells nginx (and proxies that follow it) not to buffer the stream.
 const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
@@ -50,14 +66,14 @@ const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
 /// stream was refused, since `EventSource` cannot read a status).
 pub async fn events(
     State(state): State<AppState>,
-    ConnectInfo(PeerAddr(peer)): ConnectInfo<PeerAddr>,
+    ConnectInfo(connection): ConnectInfo<Connection>,
     method: Method,
     headers: HeaderMap,
     query: Result<Query<FeedQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(ParamsError::from)?;
     let filter = symbol_filter(query.symbols.as_deref(), &state.hub)?;
-    let ip = client_ip(peer, &headers, state.trust_forwarded_for);
+    let ip = client_ip(connection.peer, &headers, state.trust_forwarded_for);
     let permit = state
         .limits
         .acquire(ip)
@@ -73,44 +89,48 @@ pub async fn events(
         .filter(|id| !id.is_empty());
 
     // Subscribe before catching up, so no update falls between the two.
-    let head = state.hub.watch_head();
-    let mut catch_up = VecDeque::new();
+    let changes = WatchStream::from_changes(state.hub.watch_head());
+    let delay = wire::jittered(state.streams.retry, &mut rand::rng());
+    let mut catch_up = BytesMut::new();
+    catch_up.put(wire::retry(delay));
     let cursor = match resume_from {
         None => push_snapshot(&mut catch_up, state.hub.snapshot(&filter)),
-        Some(text) => resume(&state.hub, &text, &filter, &mut catch_up),
+        Some(text) => resume(&state, &text, &filter, &mut catch_up),
     };
-    let delay = wire::jittered(state.retry, &mut rand::rng());
-    catch_up.push_front(wire::retry(delay));
-    tracing::info!(
-        streams = state.hub.subscriber_count(),
-        from = %cursor,
-        "stream opened"
-    );
+    tracing::debug!(streams = state.limits.open(), from = %cursor, "stream opened");
 
     let subscriber = Subscriber {
         hub: state.hub,
+        metrics: state.metrics,
         filter,
         cursor,
-        head,
+        changes,
         pending: catch_up,
         caught_up: false,
-        heartbeat: heartbeat_interval(state.heartbeat),
-        retry: state.retry,
-        shutdown: state.shutdown,
+        heartbeat: heartbeat_interval(state.streams.heartbeat),
+        settings: state.streams,
+        shutdown: Box::pin(state.shutdown.cancelled_owned()),
+        backpressure: connection.backpressure,
         ended: false,
         _permit: permit,
-        _closed: OnDrop(|| tracing::info!("stream closed")),
     };
     Ok((
-        [(X_ACCEL_BUFFERING, HeaderValue::from_static("no"))],
-        Sse::new(subscriber.into_stream()),
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (X_ACCEL_BUFFERING, HeaderValue::from_static("no")),
+        ],
+        Body::from_stream(subscriber),
     )
         .into_response())
 }
 
 /// 503 with `Retry-After` (the reconnection delay, jittered, in whole seconds).
 fn busy(state: &AppState, reason: RefuseReason) -> ApiError {
-    let after = wire::jittered(state.retry, &mut rand::rng())
+    let after = wire::jittered(state.streams.retry, &mut rand::rng())
         .as_secs()
         .max(1);
     let message = match reason {
@@ -129,13 +149,14 @@ fn busy(state: &AppState, reason: RefuseReason) -> ApiError {
 
 /// Starts a stream from the id `text`: the updates after it when the history
 /// still has them, a snapshot and a notice otherwise. Returns the cursor.
-fn resume(hub: &Hub, text: &str, filter: &Filter, out: &mut VecDeque<Event>) -> EventId {
+fn resume(state: &AppState, text: &str, filter: &Filter, out: &mut BytesMut) -> EventId {
+    let (hub, metrics) = (&state.hub, &state.metrics);
     let (snapshot, why) = match text.parse::<EventId>() {
         Ok(id) => match hub.read_after(id, filter) {
-            Read::Updates { updates, next } => {
-                hub.metrics.replays.inc();
-                tracing::info!(from = %id, replayed = updates.len(), "stream resumed");
-                push_updates(hub, out, &updates);
+            Read::Updates { updates, next, .. } => {
+                metrics.replays.inc();
+                tracing::debug!(from = %id, replayed = updates.len(), "stream resumed");
+                push_updates(metrics, out, &updates);
                 return next;
             }
             Read::Resync(snapshot) => {
@@ -149,24 +170,27 @@ fn resume(hub: &Hub, text: &str, filter: &Filter, out: &mut VecDeque<Event>) -> 
         },
         Err(error) => (hub.snapshot(filter), error.to_string()),
     };
-    hub.metrics.resyncs.inc();
-    tracing::info!(reason = %why, "stream resynced with a snapshot");
+    metrics.resyncs.inc();
+    tracing::debug!(reason = %why, "stream resynced with a snapshot");
     let cursor = push_snapshot(out, snapshot);
-    out.push_back(wire::notice(&format!("resynced from a snapshot: {why}")));
+    out.put(wire::notice(&format!("resynced from a snapshot: {why}")));
     cursor
 }
 
-/// Queues the frames of `updates` (shared, not re-encoded) and counts them as
+/// Appends the frames of `updates` (encoded once by the hub) and counts them as
 /// delivered.
-fn push_updates(hub: &Hub, out: &mut VecDeque<Event>, updates: &[Arc<Published>]) {
-    hub.metrics.delivered.inc_by(updates.len() as u64);
-    out.extend(updates.iter().map(|published| published.frame.clone()));
+fn push_updates(metrics: &Metrics, out: &mut BytesMut, updates: &[Arc<Published>]) {
+    metrics.delivered.inc_by(updates.len() as u64);
+    out.reserve(updates.iter().map(|published| published.frame.len()).sum());
+    for published in updates {
+        out.put_slice(&published.frame);
+    }
 }
 
-/// Queues a `snapshot` event and returns the id it continues from.
-fn push_snapshot(out: &mut VecDeque<Event>, snapshot: Snapshot) -> EventId {
+/// Appends a `snapshot` event and returns the id it continues from.
+fn push_snapshot(out: &mut BytesMut, snapshot: Snapshot) -> EventId {
     match wire::snapshot(&snapshot) {
-        Ok(frame) => out.push_back(frame),
+        Ok(frame) => out.put(frame),
         // Quotes are plain data; this cannot fail, but a stream is no place to panic.
         Err(error) => tracing::error!(%error, "could not encode a snapshot"),
     }
@@ -180,116 +204,141 @@ fn heartbeat_interval(every: Duration) -> Interval {
     interval
 }
 
-/// One stream's state: where it is in the hub's history and what it has queued.
+/// One stream: where it is in the hub's history and what it has to send.
+///
+/// Each time it is polled it sends everything it has in one chunk (one write):
+/// the catch-up, or every update published since it last wrote. Its futures (the
+/// shutdown signal, the head's announcements, the heartbeat timer) are created
+/// once and polled again, never re-registered per frame.
 struct Subscriber {
     hub: Arc<Hub>,
+    metrics: Arc<Metrics>,
     filter: Filter,
     /// The id of the last update this stream has looked at.
     cursor: EventId,
-    head: watch::Receiver<EventId>,
-    /// Frames read but not yet sent: at most one batch from the history.
-    pending: VecDeque<Event>,
+    /// The hub's announcements of new updates.
+    changes: WatchStream<EventId>,
+    /// Frames read but not yet sent, in order.
+    pending: BytesMut,
     /// Whether the stream has reached the head once (its first heartbeat says so).
     caught_up: bool,
     heartbeat: Interval,
-    /// The base reconnection delay, which heartbeats tell the client.
-    retry: Duration,
-    shutdown: CancellationToken,
+    settings: StreamSettings,
+    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// Whether the connection can take more now.
+    backpressure: Arc<Backpressure>,
     ended: bool,
     /// This stream's place under the limits, given back when it ends.
     _permit: StreamPermit,
-    _closed: OnDrop<fn()>,
+}
+
+impl Stream for Subscriber {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        if this.shutdown.as_mut().poll(cx).is_ready() {
+            this.ended = true;
+            return Poll::Ready(Some(Ok(wire::notice(wire::SHUTDOWN_NOTICE))));
+        }
+        if !this.pending.is_empty() {
+            return Poll::Ready(Some(Ok(this.take_pending())));
+        }
+        // The client has not taken what it was sent: hold back, so that what it
+        // has yet to get stays in the hub, where newer prices can replace it.
+        if this.backpressure.poll_ready(cx).is_pending() {
+            return Poll::Pending;
+        }
+        // Take every announcement so far; the next one wakes this stream.
+        loop {
+            match this.changes.poll_next_unpin(cx) {
+                Poll::Ready(Some(_)) => {}
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => break,
+            }
+        }
+        loop {
+            let behind = this.hub.has_after(this.cursor);
+            this.caught_up |= !behind;
+            // A reader that is behind still gets its heartbeat.
+            if this.caught_up && this.heartbeat.poll_tick(cx).is_ready() {
+                return Poll::Ready(Some(Ok(this.heartbeat())));
+            }
+            if !behind {
+                return Poll::Pending;
+            }
+            this.read();
+            if !this.pending.is_empty() {
+                return Poll::Ready(Some(Ok(this.take_pending())));
+            }
+            // Nothing this stream wants in that slice of the history: read on.
+        }
+    }
 }
 
 impl Subscriber {
-    fn into_stream(self) -> impl Stream<Item = Result<Event, Infallible>> {
-        stream::unfold(self, |mut subscriber| async move {
-            let frame = subscriber.next_frame().await?;
-            Some((Ok(frame), subscriber))
-        })
+    /// Everything pending, as one chunk.
+    fn take_pending(&mut self) -> Bytes {
+        std::mem::take(&mut self.pending).freeze()
     }
 
-    async fn next_frame(&mut self) -> Option<Event> {
-        loop {
-            if self.ended {
-                return None;
-            }
-            if self.shutdown.is_cancelled() {
-                return Some(self.end());
-            }
-            if let Some(frame) = self.pending.pop_front() {
-                return Some(frame);
-            }
-            if self.cursor != *self.head.borrow_and_update() {
-                // Behind: read on, but keep the heartbeat going for a slow reader.
-                if self.caught_up && self.heartbeat.tick().now_or_never().is_some() {
-                    return Some(self.heartbeat());
-                }
-                self.read();
-                continue;
-            }
-            self.caught_up = true;
-            tokio::select! {
-                biased;
-                () = self.shutdown.cancelled() => return Some(self.end()),
-                _ = self.heartbeat.tick() => return Some(self.heartbeat()),
-                changed = self.head.changed() => if changed.is_err() {
-                    return None;
-                },
-            }
-        }
-    }
-
-    /// Reads the next batch after the cursor into `pending`.
+    /// Reads what follows the cursor into `pending`; or, when the stream has
+    /// fallen behind, the latest prices instead.
     fn read(&mut self) {
         match self.hub.read_after(self.cursor, &self.filter) {
-            Read::Updates { updates, next } => {
-                push_updates(&self.hub, &mut self.pending, &updates);
+            Read::Updates {
+                updates,
+                next,
+                oldest,
+            } => {
+                let late = oldest.is_some_and(|at| at.elapsed() > self.settings.max_lag);
+                // A resuming client gets exactly what it missed; a live one that
+                // cannot keep up gets the latest prices.
+                if late && self.caught_up {
+                    let snapshot = self.hub.snapshot(&self.filter);
+                    self.skip_to(snapshot);
+                    return;
+                }
+                push_updates(&self.metrics, &mut self.pending, &updates);
                 self.cursor = next;
             }
-            Read::Resync(snapshot) => {
-                self.hub.metrics.slow_snapshots.inc();
-                let skipped = snapshot.last_event_id.seq.saturating_sub(self.cursor.seq);
-                self.hub.metrics.conflated.inc_by(skipped);
-                tracing::warn!(
-                    at = %self.cursor,
-                    "a slow stream fell out of the history; sending a snapshot"
-                );
-                self.cursor = push_snapshot(&mut self.pending, snapshot);
-            }
+            // It fell out of the history altogether.
+            Read::Resync(snapshot) => self.skip_to(snapshot),
         }
     }
 
-    fn heartbeat(&self) -> Event {
+    /// Sends `snapshot` in place of the updates between the cursor and it.
+    fn skip_to(&mut self, snapshot: Snapshot) {
+        let skipped = snapshot.last_event_id.seq.saturating_sub(self.cursor.seq);
+        self.metrics.slow_snapshots.inc();
+        self.metrics.conflated.inc_by(skipped);
+        tracing::debug!(at = %self.cursor, skipped, "a stream fell behind; sending a snapshot");
+        self.cursor = push_snapshot(&mut self.pending, snapshot);
+    }
+
+    fn heartbeat(&self) -> Bytes {
         let heartbeat = Heartbeat {
-            time: feed::now_ms(),
+            time: clock::now_ms(),
             last_event_id: self.cursor,
-            interval_ms: self
-                .heartbeat
-                .period()
-                .as_millis()
-                .try_into()
-                .unwrap_or(u64::MAX),
-            retry_ms: self.retry.as_millis().try_into().unwrap_or(u64::MAX),
+            interval_ms: millis(self.settings.heartbeat),
+            retry_ms: millis(self.settings.retry),
         };
         wire::heartbeat(&heartbeat).unwrap_or_else(|error| {
             tracing::error!(%error, "could not encode a heartbeat");
-            Event::default().comment("heartbeat")
+            Bytes::from_static(b": heartbeat\n\n")
         })
-    }
-
-    /// The shutdown notice; the stream ends after it.
-    fn end(&mut self) -> Event {
-        self.ended = true;
-        wire::notice(wire::SHUTDOWN_NOTICE)
     }
 }
 
-/// Runs its function when dropped: here, when the response body is dropped.
-struct OnDrop<F: FnMut()>(F);
-
-impl<F: FnMut()> Drop for OnDrop<F> {
+impl Drop for Subscriber {
     fn drop(&mut self) {
-        (self.0)();
+        tracing::debug!(at = %self.cursor, "stream closed");
     }
+}
+
+fn millis(duration: Duration) -> u64 {
+    duration.as_millis().try_into().unwrap_or(u64::MAX)
 }

@@ -1,27 +1,28 @@
 //! Building the application and running it until shutdown.
 
 use crate::{
-    access, api,
-    config::{Config, Secret},
+    access, api, clock,
+    config::{Config, Origin},
     feed,
     hub::Hub,
     ingest,
     limits::StreamLimits,
-    listener::{PeerAddr, StallGuardListener},
+    listener::{Connection, ConnectionSettings, GuardedListener},
     metrics::{self, Metrics},
     sse,
+    state::{AppState, StreamSettings},
 };
 use app::{model::RunId, shell};
 use axum::{
     Router,
-    extract::{FromRef, Request},
+    extract::Request,
     http::{HeaderName, HeaderValue, Method, header},
     middleware,
     routing::{get, post},
 };
-use leptos::prelude::{LeptosOptions, get_configuration, provide_context, use_context};
+use leptos::prelude::{get_configuration, provide_context, use_context};
 use leptos_axum::ResponseOptions;
-use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, io, net::SocketAddr, sync::Arc};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::{
@@ -30,45 +31,6 @@ use tower_http::{
     set_header::SetResponseHeaderLayer,
     trace::TraceLayer,
 };
-
-/// What every handler can reach.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    /// The fan-out of prices.
-    pub hub: Arc<Hub>,
-    /// The base of every stream's `retry:` delay (each gets it with jitter).
-    pub retry: Duration,
-    /// The interval between heartbeats.
-    pub heartbeat: Duration,
-    /// Cancelled when the server shuts down; ends every stream.
-    pub shutdown: CancellationToken,
-    /// Leptos's settings, for rendering pages and serving the built site.
-    pub leptos: LeptosOptions,
-    /// The token publishers send; publishing is disabled without one.
-    pub publish_token: Option<Secret>,
-    /// The token viewers need, if any.
-    pub viewer_token: Option<Secret>,
-    /// The largest publish body, in bytes.
-    pub max_body: usize,
-    /// How far a published `ts` may be from now.
-    pub max_ts_skew: Duration,
-    /// The stream limits, overall and per address.
-    pub limits: Arc<StreamLimits>,
-    /// Whether the client address comes from `X-Forwarded-For`.
-    pub trust_forwarded_for: bool,
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos.clone()
-    }
-}
-
-impl FromRef<AppState> for Arc<Metrics> {
-    fn from_ref(state: &AppState) -> Self {
-        state.hub.metrics.clone()
-    }
-}
 
 /// A configured server, bound to its listener and ready to run.
 #[derive(Debug)]
@@ -91,7 +53,7 @@ impl Application {
         let simulator = (!config.no_simulator).then(|| feed::Simulator::new(&config.symbols, seed));
         let opening = simulator
             .as_ref()
-            .map(|simulator| simulator.opening_quotes(feed::now_ms()))
+            .map(|simulator| simulator.opening_quotes(clock::now_ms()))
             .unwrap_or_default();
         // Ids carry the run, so an id from an earlier run is never taken for a
         // position in this one.
@@ -100,12 +62,18 @@ impl Application {
         let max_symbols = usize::try_from(config.max_symbols)
             .unwrap_or(usize::MAX)
             .max(opening.len());
-        let hub = Arc::new(Hub::new(run, opening, config.history()).with_max_symbols(max_symbols));
+        let metrics = Arc::new(Metrics::new());
+        let hub = Arc::new(
+            Hub::new(run, opening, config.history())
+                .with_max_symbols(max_symbols)
+                .with_coalescing(config.coalesce())
+                .with_published_counter(metrics.published.clone()),
+        );
         let limit = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
         let limits = Arc::new(StreamLimits::new(
             limit(config.max_streams),
             limit(config.max_streams_per_ip),
-            hub.metrics.clone(),
+            metrics.clone(),
         ));
         // Leptos reads its other settings (LEPTOS_RELOAD_PORT, LEPTOS_ENV, ...) from the
         // environment; the address and site root are ours, so `--help` documents them.
@@ -127,16 +95,21 @@ impl Application {
         }
         let state = AppState {
             hub,
-            retry: config.retry(),
-            heartbeat: config.heartbeat(),
+            metrics,
+            limits,
+            streams: StreamSettings {
+                retry: config.retry(),
+                heartbeat: config.heartbeat(),
+                max_lag: config.max_lag(),
+            },
             shutdown: CancellationToken::new(),
             leptos,
             publish_token: config.publish_token.clone(),
             viewer_token: config.viewer_token.clone(),
             max_body: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
             max_ts_skew: config.max_ts_skew(),
-            limits,
             trust_forwarded_for: config.trust_forwarded_for,
+            cors_origins: config.cors_origins.clone().into(),
         };
         Ok(Self {
             listener,
@@ -151,9 +124,19 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// The hub, for tests to watch subscribers.
+    /// The hub, for tests to publish and look at the history.
     pub fn hub(&self) -> Arc<Hub> {
         self.state.hub.clone()
+    }
+
+    /// The counters operators read at `/metrics`.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.state.metrics.clone()
+    }
+
+    /// The stream limits, which count the open streams.
+    pub fn limits(&self) -> Arc<StreamLimits> {
+        self.state.limits.clone()
     }
 
     /// Serves until `shutdown` completes, then ends every stream and waits up to
@@ -166,6 +149,7 @@ impl Application {
             config,
         } = self;
         let token = state.shutdown.clone();
+        tokio::spawn(state.hub.clone().announce(token.clone()));
         let simulator = simulator.map(|simulator| {
             tokio::spawn(feed::run(
                 simulator,
@@ -184,8 +168,12 @@ impl Application {
         });
 
         tracing::info!("listening on http://{}", listener.local_addr()?);
-        let listener = StallGuardListener::new(listener, config.stall_timeout(), state.hub.clone());
-        let app = router(state, &config).into_make_service_with_connect_info::<PeerAddr>();
+        let settings = ConnectionSettings {
+            stall_timeout: config.stall_timeout(),
+            send_buffer: config.send_buffer(),
+        };
+        let listener = GuardedListener::new(listener, settings, state.metrics.clone());
+        let app = app(state).into_make_service_with_connect_info::<Connection>();
         let server =
             axum::serve(listener, app).with_graceful_shutdown(token.clone().cancelled_owned());
 
@@ -211,12 +199,12 @@ impl Application {
 /// `/`, `/events` and the read API need the viewer token when one is set;
 /// `/api/prices` has its own (publish) token; `/healthz`, `/metrics` and the
 /// site's static files are open (put `/metrics` behind the proxy's rules).
-pub fn router(state: AppState, config: &Config) -> Router {
+pub fn app(state: AppState) -> Router {
     let feed = Router::new()
         .route("/events", get(sse::events))
         .route("/api/snapshot", get(api::snapshot))
         .route("/api/stats", get(api::stats))
-        .layer(cors(config));
+        .layer(cors(&state.cors_origins));
 
     let hub = state.hub.clone();
     let leptos = state.leptos.clone();
@@ -265,21 +253,17 @@ pub fn router(state: AppState, config: &Config) -> Router {
 /// Who may read the feed from other sites. With origins listed, only those, and
 /// they may send credentials (the viewer cookie); otherwise any origin may read
 /// the public feed, without credentials.
-fn cors(config: &Config) -> CorsLayer {
+fn cors(origins: &[Origin]) -> CorsLayer {
     let layer = CorsLayer::new()
         .allow_methods([Method::GET, Method::HEAD])
         .allow_headers([
             HeaderName::from_static("last-event-id"),
             header::AUTHORIZATION,
         ]);
-    if config.cors_origins.is_empty() {
+    if origins.is_empty() {
         layer.allow_origin(AllowOrigin::any())
     } else {
-        let listed: Vec<HeaderValue> = config
-            .cors_origins
-            .iter()
-            .map(|o| o.header_value())
-            .collect();
+        let listed: Vec<HeaderValue> = origins.iter().map(|o| o.header_value()).collect();
         let credentials = listed.clone();
         layer
             .allow_origin(AllowOrigin::list(listed))

@@ -114,7 +114,7 @@ async fn bad_symbol_lists_get_a_400_that_says_what_was_wrong() {
     }
     let body: serde_json::Value = app.get_json("/events?symbols=AAPL,NOPE").await;
     assert_eq!(body["symbols"], serde_json::json!(["NOPE"]));
-    assert_eq!(app.hub.subscriber_count(), 0, "a refused stream was opened");
+    assert_eq!(app.limits.open(), 0, "a refused stream was opened");
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use app::model::EventId;
 use bytes::Bytes;
 use clap::Parser;
 use futures::{Stream, StreamExt};
-use server::{config::Config, hub::Hub, startup::Application};
+use server::{config::Config, hub::Hub, limits::StreamLimits, startup::Application};
 use std::{
     io,
     net::SocketAddr,
@@ -23,6 +23,7 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 pub struct TestApp {
     pub addr: SocketAddr,
     pub hub: Arc<Hub>,
+    pub limits: Arc<StreamLimits>,
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     server: JoinHandle<io::Result<()>>,
@@ -42,6 +43,7 @@ pub async fn spawn_app(args: &[&str]) -> TestApp {
     let app = Application::new(listener, config).unwrap();
     let addr = app.local_addr().unwrap();
     let hub = app.hub();
+    let limits = app.limits();
     let (stop, stopped) = oneshot::channel();
     let server = tokio::spawn(app.run(async move {
         let _ = stopped.await;
@@ -49,6 +51,7 @@ pub async fn spawn_app(args: &[&str]) -> TestApp {
     TestApp {
         addr,
         hub,
+        limits,
         client: reqwest::Client::new(),
         stop: Some(stop),
         server,
@@ -125,14 +128,14 @@ impl TestApp {
         started.elapsed()
     }
 
-    /// Waits until the hub has exactly `n` subscribers.
+    /// Waits until exactly `n` streams are open.
     pub async fn wait_for_subscribers(&self, n: usize) {
         let deadline = Instant::now() + PATIENCE;
-        while self.hub.subscriber_count() != n {
+        while self.limits.open() != n {
             assert!(
                 Instant::now() < deadline,
-                "still {} subscribers, expected {n}",
-                self.hub.subscriber_count()
+                "still {} streams open, expected {n}",
+                self.limits.open()
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

@@ -1,0 +1,69 @@
+//! What every handler can reach: [`AppState`], built once by
+//! [`startup`](crate::startup) and handed to [`startup::app`](crate::startup::app).
+//!
+//! It sits below the handlers and the start-up code alike, so neither imports
+//! the other for it.
+
+use crate::{
+    config::{Origin, Secret},
+    hub::Hub,
+    limits::StreamLimits,
+    metrics::Metrics,
+};
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use std::{sync::Arc, time::Duration};
+use tokio_util::sync::CancellationToken;
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The fan-out of prices.
+    pub hub: Arc<Hub>,
+    /// The counters operators read at `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// The stream limits, overall and per address, and the count of open streams.
+    pub limits: Arc<StreamLimits>,
+    /// How each stream is paced.
+    pub streams: StreamSettings,
+    /// Cancelled when the server shuts down; ends every stream.
+    pub shutdown: CancellationToken,
+    /// Leptos's settings, for rendering pages and serving the built site.
+    pub leptos: LeptosOptions,
+    /// The token publishers send; publishing is disabled without one.
+    pub publish_token: Option<Secret>,
+    /// The token viewers need, if any.
+    pub viewer_token: Option<Secret>,
+    /// The largest publish body, in bytes.
+    pub max_body: usize,
+    /// How far a published `ts` may be from now.
+    pub max_ts_skew: Duration,
+    /// Whether the client address comes from `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
+    /// The origins allowed to read the feed from other sites (empty: any, without
+    /// credentials).
+    pub cors_origins: Arc<[Origin]>,
+}
+
+/// How every stream is paced.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamSettings {
+    /// The base of every stream's `retry:` delay (each gets it with jitter).
+    pub retry: Duration,
+    /// The interval between heartbeats.
+    pub heartbeat: Duration,
+    /// How late a live update may be before a stream skips to a snapshot.
+    pub max_lag: Duration,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Metrics> {
+    fn from_ref(state: &AppState) -> Self {
+        state.metrics.clone()
+    }
+}
