@@ -29,7 +29,7 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # Every connection is a file, on both sides.
 ulimit -n "$(ulimit -Hn)"
-if [ "$(ulimit -n)" -lt 20100 ]; then
+if [ "$(ulimit -n)" -lt 10100 ]; then
   echo "bench: the open files limit is $(ulimit -n); 10 000 viewers need about 10 100 on each side" >&2
   echo "bench: raise the hard limit (ulimit -Hn, or LimitNOFILE) and run again" >&2
   exit 1

@@ -110,9 +110,10 @@ pub struct Config {
     )]
     pub coalesce_ms: u64,
 
-    /// A stream whose next update is older than this, in milliseconds, has fallen
-    /// behind (a slow network, or a server out of CPU): it skips to the latest
-    /// prices with a snapshot instead of sending a backlog.
+    /// A stream whose next update is later than this (beyond the coalescing
+    /// window), in milliseconds, has fallen behind (a slow network, or a server
+    /// out of CPU): it skips to the latest prices with a snapshot instead of
+    /// sending a backlog.
     #[arg(
         long,
         env = "TICKERTAPE_MAX_LAG_MS",

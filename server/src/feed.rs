@@ -128,10 +128,14 @@ fn round_cents(value: f64) -> f64 {
 /// time it was meant to be published.
 pub async fn run(mut simulator: Simulator, hub: Arc<Hub>, rate: f64, shutdown: CancellationToken) {
     let period = Duration::from_secs_f64(1.0 / rate).max(MIN_PERIOD);
-    let mut ticker = time::interval(period);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // Ticks count from the same instant as the updates owed, so that the update
+    // due at a tick is published at that tick, not one later.
     let started = Instant::now();
     let started_ms = now_ms() as f64;
+    let mut ticker = time::interval_at(started, period);
+    // After a late tick, stay on the grid: a shifted grid would publish every
+    // later update up to a period after it fell due.
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut sent: u64 = 0;
     let mut batch = Vec::new();
     loop {
@@ -139,8 +143,9 @@ pub async fn run(mut simulator: Simulator, hub: Arc<Hub>, rate: f64, shutdown: C
             _ = shutdown.cancelled() => break,
             _ = ticker.tick() => {}
         }
-        // Whole updates owed by now, counting from the start.
-        let owed = (started.elapsed().as_secs_f64() * rate) as u64;
+        // Whole updates owed by now, counting from the start (a microsecond's
+        // grace, so that rounding never leaves the update due now for later).
+        let owed = ((started.elapsed().as_secs_f64() + 1e-6) * rate) as u64;
         while sent < owed {
             sent += 1;
             let Some((symbol, price)) = simulator.step() else {

@@ -27,7 +27,7 @@ use std::{
     collections::{HashMap, HashSet, VecDeque},
     sync::{
         Arc, RwLock, RwLockReadGuard, RwLockWriteGuard,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -117,6 +117,8 @@ pub struct Hub {
     max_symbols: usize,
     /// Counts every published update, for operators.
     published: Counter,
+    /// Set once at shutdown: every stream ends.
+    closed: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -168,6 +170,7 @@ impl Hub {
             urgent_after: (history as u64 / 4).max(1),
             max_symbols: usize::MAX,
             published: Counter::default(),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -284,20 +287,60 @@ impl Hub {
         Ok(id)
     }
 
-    /// Announces what was published, at once after a quiet spell and then at
-    /// most once per coalescing window, until `shutdown`.
+    /// Announces what was published, until `shutdown`; then closes the hub.
+    ///
+    /// Windows are measured on the publishing timeline: an update published a
+    /// window or more after the last one announced goes at once; one published
+    /// sooner waits for that window to end, with whatever else comes meanwhile.
+    /// A quarter of a window early counts as on time, so a feed as regular as
+    /// the window is never held back by the jitter of its own timer.
     pub async fn announce(self: Arc<Self>, shutdown: CancellationToken) {
+        // When the newest update announced so far was published.
+        let mut last: Option<Instant> = None;
         loop {
             tokio::select! {
-                () = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => break,
                 () = self.due.notified() => {}
             }
-            self.announced.send_replace(self.head());
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(self.window) => {}
+            let announced = *self.announced.borrow();
+            let first = self.published_at(announced.next());
+            if let Some((last, first)) = last.zip(first) {
+                let due = last + self.window;
+                if first + self.window / 4 < due {
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep_until(due.into()) => {}
+                    }
+                }
             }
+            let head = self.head();
+            last = self.published_at(head).or(last);
+            self.announced.send_replace(head);
         }
+        self.close();
+    }
+
+    /// When update `id` was published, while the history holds it.
+    fn published_at(&self, id: EventId) -> Option<Instant> {
+        let state = self.read();
+        let oldest = state.head.seq - state.history.len() as u64;
+        let index = id.seq.checked_sub(oldest + 1)?;
+        let published = state.history.get(usize::try_from(index).ok()?)?;
+        (published.id == id).then_some(published.at)
+    }
+
+    /// Ends every stream: they see [`Hub::is_closed`] when woken, which this does.
+    ///
+    /// Streams learn of shutdown here rather than each from the cancellation
+    /// token, whose every poll takes one lock shared by all of them.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.announced.send_replace(self.head());
+    }
+
+    /// Whether the hub is closed (the server is shutting down).
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 
     /// The latest quote of every symbol (or of those `filter` keeps) and the id
@@ -586,6 +629,48 @@ mod tests {
         assert_eq!(hub.head(), id(3));
         assert_eq!(hub.snapshot(&None).quotes[0].price.get(), 3.0);
         assert_eq!(hub.published.get(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn updates_within_the_window_are_announced_together_after_the_first() {
+        let window = Duration::from_millis(10);
+        let hub = Arc::new(Hub::new(RUN, vec![quote("AAPL", 1.0)], 100).with_coalescing(window));
+        let shutdown = CancellationToken::new();
+        tokio::spawn(hub.clone().announce(shutdown.clone()));
+        let mut head = hub.watch_head();
+
+        publish(&hub, "AAPL", 2.0);
+        let quiet = tokio::time::Instant::now();
+        head.changed().await.unwrap();
+        assert_eq!(*head.borrow_and_update(), id(1));
+        assert_eq!(quiet.elapsed(), Duration::ZERO, "the first waited");
+
+        publish(&hub, "AAPL", 3.0);
+        publish(&hub, "AAPL", 4.0);
+        head.changed().await.unwrap();
+        assert_eq!(*head.borrow_and_update(), id(3));
+        assert_eq!(quiet.elapsed(), window);
+        assert!(!head.has_changed().unwrap(), "announced twice");
+        shutdown.cancel();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quarter_of_the_history_unannounced_is_announced_at_once() {
+        let hub = Arc::new(
+            Hub::new(RUN, vec![quote("AAPL", 1.0)], 8).with_coalescing(Duration::from_secs(60)),
+        );
+        let shutdown = CancellationToken::new();
+        tokio::spawn(hub.clone().announce(shutdown.clone()));
+        let mut head = hub.watch_head();
+        publish(&hub, "AAPL", 2.0);
+        head.changed().await.unwrap();
+        head.borrow_and_update();
+        // Within the window, but two more (a quarter of 8) would risk the history.
+        publish(&hub, "AAPL", 3.0);
+        publish(&hub, "AAPL", 4.0);
+        assert!(head.has_changed().unwrap());
+        assert_eq!(*head.borrow_and_update(), id(3));
+        shutdown.cancel();
     }
 
     #[test]

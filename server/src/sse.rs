@@ -45,7 +45,6 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 use std::{
     convert::Infallible,
-    future::Future,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
@@ -53,7 +52,6 @@ use std::{
 };
 use tokio::time::{Interval, MissedTickBehavior};
 use tokio_stream::wrappers::WatchStream;
-use tokio_util::sync::WaitForCancellationFutureOwned;
 
 /// Tells nginx (and proxies that follow it) not to buffer the stream.
 const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
@@ -109,7 +107,6 @@ pub async fn events(
         caught_up: false,
         heartbeat: heartbeat_interval(state.streams.heartbeat),
         settings: state.streams,
-        shutdown: Box::pin(state.shutdown.cancelled_owned()),
         backpressure: connection.backpressure,
         ended: false,
         _permit: permit,
@@ -207,9 +204,10 @@ fn heartbeat_interval(every: Duration) -> Interval {
 /// One stream: where it is in the hub's history and what it has to send.
 ///
 /// Each time it is polled it sends everything it has in one chunk (one write):
-/// the catch-up, or every update published since it last wrote. Its futures (the
-/// shutdown signal, the head's announcements, the heartbeat timer) are created
-/// once and polled again, never re-registered per frame.
+/// the catch-up, or every update published since it last wrote. What wakes it
+/// (the head's announcements, which also say when the hub closes at shutdown,
+/// and the heartbeat timer) is registered once and polled again, never created
+/// anew per frame.
 struct Subscriber {
     hub: Arc<Hub>,
     metrics: Arc<Metrics>,
@@ -224,7 +222,6 @@ struct Subscriber {
     caught_up: bool,
     heartbeat: Interval,
     settings: StreamSettings,
-    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
     /// Whether the connection can take more now.
     backpressure: Arc<Backpressure>,
     ended: bool,
@@ -240,7 +237,7 @@ impl Stream for Subscriber {
         if this.ended {
             return Poll::Ready(None);
         }
-        if this.shutdown.as_mut().poll(cx).is_ready() {
+        if this.hub.is_closed() {
             this.ended = true;
             return Poll::Ready(Some(Ok(wire::notice(wire::SHUTDOWN_NOTICE))));
         }

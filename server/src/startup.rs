@@ -100,7 +100,8 @@ impl Application {
             streams: StreamSettings {
                 retry: config.retry(),
                 heartbeat: config.heartbeat(),
-                max_lag: config.max_lag(),
+                // The window's own delay is not the stream's lateness.
+                max_lag: config.max_lag() + config.coalesce(),
             },
             shutdown: CancellationToken::new(),
             leptos,
@@ -244,7 +245,12 @@ pub fn app(state: AppState) -> Router {
             HeaderValue::from_static("no-referrer"),
         ))
         // The path only: a query may carry the viewer token, which is never logged.
+        // No span for streams: it would be entered on every write of every stream,
+        // and the stream logs its own opening and end.
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            if request.uri().path() == "/events" {
+                return tracing::Span::none();
+            }
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
         }))
         .with_state(state)

@@ -52,7 +52,8 @@ pub struct StreamSettings {
     pub retry: Duration,
     /// The interval between heartbeats.
     pub heartbeat: Duration,
-    /// How late a live update may be before a stream skips to a snapshot.
+    /// How late a live update may be before a stream skips to a snapshot
+    /// (`--max-lag-ms` beyond the coalescing window).
     pub max_lag: Duration,
 }
 

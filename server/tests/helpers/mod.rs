@@ -353,3 +353,102 @@ pub fn symbols_of(snapshot: &serde_json::Value) -> Vec<&str> {
         .map(|quote| quote["symbol"].as_str().unwrap())
         .collect()
 }
+
+/// A stream read on a raw TCP connection, one HTTP chunk at a time: each chunk
+/// is one write of the server's (one body frame), so a test can see which
+/// events went out together.
+pub struct ChunkedStream {
+    tcp: tokio::net::TcpStream,
+    buffer: Vec<u8>,
+}
+
+impl ChunkedStream {
+    /// Opens `GET path` (with `headers`, each `Name: value`), optionally on a
+    /// socket with a small receive buffer, and reads the response head.
+    pub async fn open(
+        addr: SocketAddr,
+        path: &str,
+        headers: &[&str],
+        recv_buffer: Option<u32>,
+    ) -> Self {
+        use tokio::io::AsyncWriteExt;
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        if let Some(bytes) = recv_buffer {
+            socket.set_recv_buffer_size(bytes).unwrap();
+        }
+        let mut tcp = socket.connect(addr).await.unwrap();
+        let mut request = format!("GET {path} HTTP/1.1\r\nHost: tickertape\r\n");
+        for header in headers {
+            request.push_str(header);
+            request.push_str("\r\n");
+        }
+        request.push_str("\r\n");
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut stream = Self {
+            tcp,
+            buffer: Vec::new(),
+        };
+        let head = stream.read_until(b"\r\n\r\n").await;
+        let head = String::from_utf8(head).unwrap();
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("transfer-encoding: chunked"),
+            "{head}"
+        );
+        stream
+    }
+
+    /// The next chunk's data (one write of the server's).
+    pub async fn next_chunk(&mut self) -> String {
+        let size_line = self.read_until(b"\r\n").await;
+        let size_text = std::str::from_utf8(&size_line).unwrap().trim();
+        let size = usize::from_str_radix(size_text, 16).unwrap();
+        assert!(size > 0, "the stream ended");
+        let data = self.read_exact(size + 2).await;
+        assert!(data.ends_with(b"\r\n"));
+        String::from_utf8(data[..size].to_vec()).unwrap()
+    }
+
+    /// The events of the next chunk.
+    pub async fn next_chunk_events(&mut self) -> Vec<Frame> {
+        events_of(&self.next_chunk().await)
+    }
+
+    async fn read_until(&mut self, end: &[u8]) -> Vec<u8> {
+        loop {
+            if let Some(at) = self.buffer.windows(end.len()).position(|w| w == end) {
+                let rest = self.buffer.split_off(at + end.len());
+                return std::mem::replace(&mut self.buffer, rest);
+            }
+            self.fill().await;
+        }
+    }
+
+    async fn read_exact(&mut self, n: usize) -> Vec<u8> {
+        while self.buffer.len() < n {
+            self.fill().await;
+        }
+        let rest = self.buffer.split_off(n);
+        std::mem::replace(&mut self.buffer, rest)
+    }
+
+    async fn fill(&mut self) {
+        use tokio::io::AsyncReadExt;
+        let mut chunk = [0; 8192];
+        let n = tokio::time::timeout(PATIENCE, self.tcp.read(&mut chunk))
+            .await
+            .expect("nothing arrived in time")
+            .unwrap();
+        assert!(n > 0, "the server closed the connection");
+        self.buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// The events (frames with an event name or data) in `text`.
+pub fn events_of(text: &str) -> Vec<Frame> {
+    text.split_inclusive("\n\n")
+        .map(|raw| Frame::parse(raw.to_owned()))
+        .filter(|frame| frame.event.is_some() || !frame.data.is_empty())
+        .collect()
+}

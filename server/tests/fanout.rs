@@ -1,0 +1,175 @@
+//! Fan-out under load against a real server: updates that fall due together go
+//! out in one write, still as separate events; a reader that falls behind skips
+//! to the latest prices, with ids it can resume from.
+
+mod helpers;
+
+use app::model::EventId;
+use helpers::{ChunkedStream, Frame, Update, spawn_app};
+
+const TOKEN: &str = "publish-token-0123456789";
+
+/// The ids and symbols of `events`, which must all be price updates.
+fn updates(events: Vec<Frame>) -> Vec<(EventId, String)> {
+    events
+        .into_iter()
+        .map(|frame| {
+            let update = Update::from(frame);
+            (update.id, update.symbol().to_owned())
+        })
+        .collect()
+}
+
+/// Reads chunks until the one that ends the catch-up (the first heartbeat).
+async fn caught_up(stream: &mut ChunkedStream) -> EventId {
+    loop {
+        let events = stream.next_chunk_events().await;
+        if let Some(heartbeat) = events.iter().find(|frame| frame.kind() == "heartbeat") {
+            return heartbeat.event_id();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_batch_reaches_each_viewer_in_one_write_as_separate_events_in_order() {
+    let app = spawn_app(&["--no-simulator", "--publish-token", TOKEN]).await;
+    let mut stream = ChunkedStream::open(app.addr, "/events", &[], None).await;
+    let start = caught_up(&mut stream).await;
+
+    let body = r#"[{"symbol":"AAA","price":1},{"symbol":"BBB","price":2},{"symbol":"AAA","price":3},
+                   {"symbol":"CCC","price":4},{"symbol":"BBB","price":5}]"#;
+    assert_eq!(app.post_prices(Some(TOKEN), body).await.status(), 200);
+
+    let chunk = updates(stream.next_chunk_events().await);
+    let expected: Vec<(EventId, String)> = ["AAA", "BBB", "AAA", "CCC", "BBB"]
+        .iter()
+        .enumerate()
+        .map(|(i, symbol)| {
+            let id = EventId {
+                seq: start.seq + 1 + i as u64,
+                ..start
+            };
+            (id, (*symbol).to_owned())
+        })
+        .collect();
+    assert_eq!(
+        chunk, expected,
+        "the batch did not arrive in one write, in order"
+    );
+}
+
+#[tokio::test]
+async fn updates_within_the_coalescing_window_share_a_write_and_the_first_goes_at_once() {
+    let app = spawn_app(&[
+        "--no-simulator",
+        "--publish-token",
+        TOKEN,
+        "--coalesce-ms",
+        "400",
+    ])
+    .await;
+    let mut stream = ChunkedStream::open(app.addr, "/events", &[], None).await;
+    let start = caught_up(&mut stream).await;
+    let post = |symbol: &'static str| {
+        let app = &app;
+        async move {
+            let body = format!(r#"{{"symbol":"{symbol}","price":1}}"#);
+            assert_eq!(app.post_prices(Some(TOKEN), body).await.status(), 200);
+        }
+    };
+
+    // After a quiet spell an update goes out at once, alone...
+    post("AAA").await;
+    let first = updates(stream.next_chunk_events().await);
+    assert_eq!(first.len(), 1);
+    assert!(first[0].0.follows(start));
+    // ...and the ones that follow within the window go out together at its end.
+    post("BBB").await;
+    post("CCC").await;
+    let second = updates(stream.next_chunk_events().await);
+    let symbols: Vec<&str> = second.iter().map(|(_, symbol)| symbol.as_str()).collect();
+    assert_eq!(symbols, ["BBB", "CCC"]);
+    assert!(second[0].0.follows(first[0].0) && second[1].0.follows(second[0].0));
+}
+
+#[tokio::test]
+async fn a_reader_that_stops_for_a_while_gets_the_latest_prices_with_ids_to_resume_from() {
+    let app = spawn_app(&[
+        "--rate",
+        "2000",
+        "--max-lag-ms",
+        "100",
+        "--send-buffer-bytes",
+        "4096",
+    ])
+    .await;
+    // A small receive buffer: not reading pushes back on the server at once.
+    let mut stream = ChunkedStream::open(app.addr, "/events", &[], Some(4096)).await;
+    let start = caught_up(&mut stream).await;
+
+    // Stop reading while a second of updates goes by (about 2 000).
+    let mut head = app.hub.watch_head();
+    while head.borrow_and_update().seq < start.seq + 2000 {
+        head.changed().await.unwrap();
+    }
+    let resumed_at = app.hub.head();
+
+    // Reading again: what was already in the buffers, in order, then a snapshot
+    // of prices at least as new as when reading resumed, not the backlog.
+    let mut previous = start;
+    let mut read = 0;
+    let snapshot = loop {
+        let mut found = None;
+        for frame in stream.next_chunk_events().await {
+            match frame.kind() {
+                "priceUpdate" => {
+                    previous = Update::from(frame).assert_follows(previous);
+                    read += 1;
+                }
+                "snapshot" if found.is_none() => found = Some(frame),
+                _ => {}
+            }
+        }
+        if let Some(snapshot) = found {
+            break snapshot;
+        }
+    };
+    assert!(
+        read < 200,
+        "{read} stale updates came before the snapshot: a backlog was queued"
+    );
+    let at = snapshot.event_id();
+    assert!(
+        at.seq >= resumed_at.seq,
+        "the snapshot at {at} is older than the head when reading resumed ({resumed_at})"
+    );
+    // Live again from the snapshot's id, without a hole.
+    let mut previous = at;
+    for _ in 0..3 {
+        for frame in stream.next_chunk_events().await {
+            if frame.kind() == "priceUpdate" {
+                previous = Update::from(frame).assert_follows(previous);
+            }
+        }
+    }
+    let metrics = app.metrics().await;
+    let skipped: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("tickertape_conflated_events_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(skipped >= 1000, "only {skipped} skipped updates counted");
+
+    // The last id seen resumes exactly: the next update is the one after it.
+    drop(stream);
+    let last_event_id = format!("Last-Event-ID: {previous}");
+    let mut again = ChunkedStream::open(app.addr, "/events", &[&last_event_id], None).await;
+    let first = loop {
+        let events = again.next_chunk_events().await;
+        if let Some(update) = events.into_iter().find(|f| f.kind() == "priceUpdate") {
+            break Update::from(update);
+        }
+    };
+    first.assert_follows(previous);
+}
