@@ -29,9 +29,13 @@ use std::{
         Arc, RwLock, RwLockReadGuard, RwLockWriteGuard,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
-use tokio::sync::{Notify, watch};
+// Tokio's clock, so that tests with paused time see publishing times move with it.
+use tokio::{
+    sync::{Notify, watch},
+    time::Instant,
+};
 use tokio_util::sync::CancellationToken;
 
 /// How many updates the history keeps by default.
@@ -309,7 +313,7 @@ impl Hub {
                 if first + self.window / 4 < due {
                     tokio::select! {
                         () = shutdown.cancelled() => break,
-                        () = tokio::time::sleep_until(due.into()) => {}
+                        () = tokio::time::sleep_until(due) => {}
                     }
                 }
             }

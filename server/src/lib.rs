@@ -24,6 +24,9 @@
 //!   security headers.
 //! - [`metrics`]: counters for `GET /metrics` and `/api/stats`; `GET /healthz`.
 //! - [`error`]: the JSON body of every error answer.
+//! - [`serve`]: each accepted connection: a stream on a connection of its own is
+//!   written directly (no per-connection buffers of hyper's), anything else
+//!   goes through hyper; the head is parsed by `httparse` either way.
 //! - [`state`]: [`AppState`](state::AppState), what every handler can reach.
 //! - [`startup`]: [`app`](startup::app) (the router, buildable without a socket),
 //!   the server's life cycle and graceful shutdown.
@@ -36,7 +39,8 @@
 //! [`ingest::publish`] → [`hub::Hub::publish_batch`] (encoded once by
 //! [`wire::price_update`], announced by [`hub::Hub::announce`]) → each
 //! stream's `poll_next` in [`sse`] (reads after its cursor, one chunk per write)
-//! → hyper → [`listener::GuardedStream`] → the socket.
+//! → [`serve`] (or hyper, on a reused connection) → [`listener::GuardedStream`]
+//! → the socket.
 //!
 //! `main.rs` only parses the configuration, binds the listener and calls
 //! [`startup::Application::run`], so tests start the same server on `127.0.0.1:0`.
@@ -57,6 +61,7 @@ pub mod listener;
 pub mod metrics;
 pub mod params;
 pub mod publish;
+pub mod serve;
 pub mod sse;
 pub mod startup;
 pub mod state;

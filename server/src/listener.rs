@@ -15,10 +15,6 @@
 //!   freed. The browser reconnects and resumes where it stopped.
 
 use crate::metrics::{AcceptError, Metrics};
-use axum::{
-    extract::connect_info::Connected,
-    serve::{IncomingStream, Listener},
-};
 use futures::task::AtomicWaker;
 use std::{
     io,
@@ -179,11 +175,10 @@ impl GuardedListener {
     }
 }
 
-impl Listener for GuardedListener {
-    type Io = GuardedStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+impl GuardedListener {
+    /// The next connection, guarded; waits (logging and counting) while
+    /// accepting fails.
+    pub async fn accept(&mut self) -> (GuardedStream, SocketAddr) {
         loop {
             match self.inner.accept().await {
                 Ok((stream, peer)) => {
@@ -200,7 +195,8 @@ impl Listener for GuardedListener {
         }
     }
 
-    fn local_addr(&self) -> io::Result<Self::Addr> {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.local_addr()
     }
 }
@@ -255,6 +251,11 @@ pub struct GuardedStream {
 }
 
 impl GuardedStream {
+    /// Whether the connection can take more now, for its streams.
+    pub fn backpressure(&self) -> Arc<Backpressure> {
+        self.backpressure.clone()
+    }
+
     fn note<T>(&self, result: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
         self.backpressure.note(&result);
         if let Poll::Ready(Err(error)) = &result
@@ -318,13 +319,4 @@ pub struct Connection {
     pub peer: SocketAddr,
     /// Whether the connection can take more now.
     pub backpressure: Arc<Backpressure>,
-}
-
-impl Connected<IncomingStream<'_, GuardedListener>> for Connection {
-    fn connect_info(stream: IncomingStream<'_, GuardedListener>) -> Self {
-        Self {
-            peer: *stream.remote_addr(),
-            backpressure: stream.io().backpressure.clone(),
-        }
-    }
 }

@@ -7,9 +7,9 @@ use crate::{
     hub::Hub,
     ingest,
     limits::StreamLimits,
-    listener::{Connection, ConnectionSettings, GuardedListener},
+    listener::{ConnectionSettings, GuardedListener},
     metrics::{self, Metrics},
-    sse,
+    serve, sse,
     state::{AppState, StreamSettings},
 };
 use app::{model::RunId, shell};
@@ -24,7 +24,7 @@ use leptos::prelude::{get_configuration, provide_context, use_context};
 use leptos_axum::ResponseOptions;
 use std::{future::Future, io, net::SocketAddr, sync::Arc};
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower_http::{
     cors::{AllowCredentials, AllowOrigin, CorsLayer},
     services::ServeDir,
@@ -174,24 +174,27 @@ impl Application {
             send_buffer: config.send_buffer(),
         };
         let listener = GuardedListener::new(listener, settings, state.metrics.clone());
-        let app = app(state).into_make_service_with_connect_info::<Connection>();
-        let server =
-            axum::serve(listener, app).with_graceful_shutdown(token.clone().cancelled_owned());
+        let connections = TaskTracker::new();
+        serve::serve(listener, app(state), token.clone(), connections.clone()).await;
 
+        // Streams end as the hub closes; other connections finish what they
+        // are answering. Past the grace period, whatever is left is dropped.
         let grace = config.shutdown_grace();
-        let result = tokio::select! {
-            result = server => result,
-            () = async { token.cancelled().await; tokio::time::sleep(grace).await } => {
-                tracing::warn!(?grace, "connections still open after the grace period; closing them");
-                Ok(())
-            }
-        };
+        if tokio::time::timeout(grace, connections.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                ?grace,
+                "connections still open after the grace period; closing them"
+            );
+        }
         token.cancel();
         if let Some(simulator) = simulator {
             let _ = simulator.await;
         }
         tracing::info!("stopped");
-        result
+        Ok(())
     }
 }
 

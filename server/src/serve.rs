@@ -1,0 +1,377 @@
+//! Serving accepted connections: a stream on a connection of its own is written
+//! directly; everything else goes through hyper.
+//!
+//! Why: hyper gives every HTTP/1 connection an 8 KiB read buffer and an 8 KiB
+//! write buffer for its whole life. For a page or an API call that is nothing;
+//! for 10 000 viewers who each hold one connection open for hours it is most of
+//! the server's memory (measured: an idle keep-alive connection costs 17 KiB
+//! after one request, a stream 21 KiB; see the README). So when the *first*
+//! request on a connection is `GET` or `HEAD /events`, this module reads its
+//! head with `httparse`, hands it to the same [`Router`] as every other request
+//! (same access checks, limits, CORS and headers, same handler), and writes the
+//! response itself: the head, then each body chunk as one HTTP chunk in one
+//! write, then the end, and closes the connection. Writes are awaited one at a
+//! time, so nothing queues for a slow client beyond the kernel's buffer.
+//!
+//! Any other first request (or one this module does not handle, such as one
+//! with a body, an HTTP/2 preface, or a head it cannot parse) goes to hyper with
+//! the bytes already read put back in front, exactly as if it had been accepted
+//! by hyper. A keep-alive connection that later asks for `/events` is served by
+//! hyper too, with the same handler.
+
+use crate::listener::{Connection, GuardedListener, GuardedStream};
+use axum::{
+    Router,
+    body::{Body, HttpBody},
+    extract::ConnectInfo,
+    http::{Method, Request, Uri, Version, header},
+};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::{rt::TokioIo, service::TowerToHyperService};
+use std::{
+    io,
+    pin::Pin,
+    task::{Context, Poll},
+    time::SystemTime,
+};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tower::ServiceExt;
+
+/// The most request head this module reads before leaving the request to hyper.
+const MAX_HEAD: usize = 16 * 1024;
+
+/// The most headers a stream request may have.
+const MAX_HEADERS: usize = 64;
+
+/// Accepts connections from `listener` and serves them with `router` until
+/// `shutdown`; then stops accepting and asks hyper's connections to finish.
+/// Connection tasks are tracked in `connections`, for the caller to wait on.
+pub async fn serve(
+    mut listener: GuardedListener,
+    router: Router,
+    shutdown: CancellationToken,
+    connections: TaskTracker,
+) {
+    loop {
+        let (io, peer) = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let connection = Connection {
+            peer,
+            backpressure: io.backpressure(),
+        };
+        connections.spawn(serve_connection(
+            io,
+            connection,
+            router.clone(),
+            shutdown.clone(),
+        ));
+    }
+    connections.close();
+}
+
+/// One connection: a stream of its own, or hyper.
+async fn serve_connection(
+    mut io: GuardedStream,
+    connection: Connection,
+    router: Router,
+    shutdown: CancellationToken,
+) {
+    match read_head(&mut io).await {
+        Ok(First::Stream(request)) => {
+            if let Err(error) = serve_stream(io, *request, connection, router).await {
+                tracing::debug!(%error, "stream connection ended");
+            }
+        }
+        Ok(First::Other(prefix)) => serve_hyper(io, prefix, connection, router, shutdown).await,
+        Err(error) => tracing::debug!(%error, "connection closed before a request"),
+    }
+}
+
+/// What the first request on a connection is.
+enum First {
+    /// `GET` or `HEAD /events`, parsed: served here.
+    Stream(Box<Request<Body>>),
+    /// Anything else; the bytes read so far, for hyper.
+    Other(Bytes),
+}
+
+/// Reads the first request head, as far as it takes to decide.
+async fn read_head(io: &mut GuardedStream) -> io::Result<First> {
+    let mut buffer = BytesMut::with_capacity(1024);
+    loop {
+        if buffer.len() >= MAX_HEAD {
+            return Ok(First::Other(buffer.freeze()));
+        }
+        if io.read_buf(&mut buffer).await? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut parsed = httparse::Request::new(&mut headers);
+        match parsed.parse(&buffer) {
+            Ok(httparse::Status::Complete(_)) => {
+                return Ok(stream_request(&parsed).map_or_else(
+                    || First::Other(buffer.freeze()),
+                    |request| First::Stream(Box::new(request)),
+                ));
+            }
+            Ok(httparse::Status::Partial) => {}
+            // Not HTTP/1 as httparse reads it (too many headers, garbage):
+            // hyper answers it, as it would have.
+            Err(_) => return Ok(First::Other(buffer.freeze())),
+        }
+    }
+}
+
+/// The request, when it is one this module serves: `GET` or `HEAD /events`
+/// over HTTP/1.1 without a body or an upgrade.
+fn stream_request(parsed: &httparse::Request<'_, '_>) -> Option<Request<Body>> {
+    let method = match parsed.method? {
+        "GET" => Method::GET,
+        "HEAD" => Method::HEAD,
+        _ => return None,
+    };
+    let target = parsed.path?;
+    if target.split('?').next() != Some("/events") || parsed.version != Some(1) {
+        return None;
+    }
+    let mut request = Request::builder()
+        .method(method)
+        .uri(Uri::try_from(target).ok()?)
+        .version(Version::HTTP_11);
+    for header in parsed.headers.iter() {
+        let name = header::HeaderName::from_bytes(header.name.as_bytes()).ok()?;
+        // A body, or a switch of protocol, is hyper's business.
+        if name == header::CONTENT_LENGTH && header.value != b"0"
+            || name == header::TRANSFER_ENCODING
+            || name == header::UPGRADE
+        {
+            return None;
+        }
+        request = request.header(name, header::HeaderValue::from_bytes(header.value).ok()?);
+    }
+    request.body(Body::empty()).ok()
+}
+
+/// Answers `request` through `router` and writes the response on `io`, then
+/// closes the connection.
+async fn serve_stream(
+    mut io: GuardedStream,
+    mut request: Request<Body>,
+    connection: Connection,
+    router: Router,
+) -> io::Result<()> {
+    let head_only = request.method() == Method::HEAD;
+    request.extensions_mut().insert(ConnectInfo(connection));
+    let response = router
+        .oneshot(request)
+        .await
+        .unwrap_or_else(|never| match never {});
+    let (parts, mut body) = response.into_parts();
+    let length = body.size_hint().exact();
+    let chunked = length.is_none() && !head_only;
+
+    let mut head = BytesMut::with_capacity(512);
+    head.put_slice(b"HTTP/1.1 ");
+    head.put_slice(parts.status.as_str().as_bytes());
+    head.put_u8(b' ');
+    head.put_slice(
+        parts
+            .status
+            .canonical_reason()
+            .unwrap_or("Unknown")
+            .as_bytes(),
+    );
+    head.put_slice(b"\r\n");
+    for (name, value) in &parts.headers {
+        head.put_slice(name.as_str().as_bytes());
+        head.put_slice(b": ");
+        head.put_slice(value.as_bytes());
+        head.put_slice(b"\r\n");
+    }
+    match length {
+        Some(length) if !parts.headers.contains_key(header::CONTENT_LENGTH) => {
+            head.put_slice(format!("content-length: {length}\r\n").as_bytes());
+        }
+        _ => {}
+    }
+    if chunked {
+        head.put_slice(b"transfer-encoding: chunked\r\n");
+    }
+    head.put_slice(b"connection: close\r\n");
+    head.put_slice(b"date: ");
+    head.put_slice(httpdate::fmt_http_date(SystemTime::now()).as_bytes());
+    head.put_slice(b"\r\n\r\n");
+    io.write_all(&head).await?;
+    drop(head);
+
+    if !head_only {
+        // The client may go away while the stream is quiet: watch for its close.
+        let mut scratch = [0u8; 64];
+        loop {
+            let frame = tokio::select! {
+                frame = body.frame() => frame,
+                read = io.read(&mut scratch) => match read {
+                    Ok(0) | Err(_) => return Ok(()),
+                    // Anything a client sends after the request is ignored.
+                    Ok(_) => continue,
+                },
+            };
+            let Some(frame) = frame else { break };
+            let Ok(data) = frame.map_err(io::Error::other)?.into_data() else {
+                continue;
+            };
+            if data.is_empty() {
+                continue;
+            }
+            if chunked {
+                io.write_all(&chunk(data)).await?;
+            } else {
+                io.write_all(&data).await?;
+            }
+        }
+        if chunked {
+            io.write_all(b"0\r\n\r\n").await?;
+        }
+    }
+    io.shutdown().await
+}
+
+/// `data` as one HTTP/1.1 chunk, so it goes out in one write.
+fn chunk(mut data: Bytes) -> BytesMut {
+    let size = format!("{:x}\r\n", data.len());
+    let mut framed = BytesMut::with_capacity(size.len() + data.len() + 2);
+    framed.put_slice(size.as_bytes());
+    framed.put(&mut data);
+    framed.put_slice(b"\r\n");
+    debug_assert!(!data.has_remaining());
+    framed
+}
+
+/// Serves the connection with hyper (HTTP/1.1, as `axum::serve` did), `prefix` first.
+async fn serve_hyper(
+    io: GuardedStream,
+    prefix: Bytes,
+    connection: Connection,
+    router: Router,
+    shutdown: CancellationToken,
+) {
+    let service = router.map_request(move |request: Request<Incoming>| {
+        let mut request = request.map(Body::new);
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(connection.clone()));
+        request
+    });
+    let io = TokioIo::new(Rewind { prefix, inner: io });
+    let conn = http1::Builder::new()
+        .serve_connection(io, TowerToHyperService::new(service))
+        .with_upgrades();
+    let mut conn = std::pin::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        () = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%error, "connection ended with an error");
+    }
+}
+
+/// A connection with bytes already read put back in front of it.
+struct Rewind {
+    prefix: Bytes,
+    inner: GuardedStream,
+}
+
+impl AsyncRead for Rewind {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.prefix.is_empty() {
+            let n = self.prefix.len().min(buf.remaining());
+            buf.put_slice(&self.prefix.split_to(n));
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Rewind {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(head: &str) -> Option<Request<Body>> {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut parsed = httparse::Request::new(&mut headers);
+        assert!(parsed.parse(head.as_bytes()).unwrap().is_complete());
+        stream_request(&parsed)
+    }
+
+    #[test]
+    fn only_a_plain_get_or_head_of_the_stream_is_served_here() {
+        let request =
+            parse("GET /events?symbols=AAPL HTTP/1.1\r\nHost: a\r\nLast-Event-ID: x\r\n\r\n")
+                .unwrap();
+        assert_eq!(request.uri().query(), Some("symbols=AAPL"));
+        assert_eq!(request.headers()["last-event-id"], "x");
+        assert!(parse("HEAD /events HTTP/1.1\r\nHost: a\r\n\r\n").is_some());
+        for other in [
+            "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET /events/x HTTP/1.1\r\nHost: a\r\n\r\n",
+            "POST /events HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET /events HTTP/1.0\r\nHost: a\r\n\r\n",
+            "GET /events HTTP/1.1\r\nContent-Length: 3\r\n\r\n",
+            "GET /events HTTP/1.1\r\nUpgrade: websocket\r\n\r\n",
+        ] {
+            assert!(parse(other).is_none(), "{other}");
+        }
+    }
+
+    #[test]
+    fn a_chunk_is_its_size_in_hex_the_data_and_a_line_end() {
+        assert_eq!(
+            &chunk(Bytes::from_static(b"data: 0123456789\n\n"))[..],
+            b"12\r\ndata: 0123456789\n\n\r\n"
+        );
+    }
+}
