@@ -215,6 +215,8 @@ async fn serve_stream(
         let mut scratch = [0u8; 64];
         loop {
             let frame = tokio::select! {
+                // The socket is looked at only while the stream has nothing to send.
+                biased;
                 frame = body.frame() => frame,
                 read = io.read(&mut scratch) => match read {
                     Ok(0) | Err(_) => return Ok(()),
