@@ -45,73 +45,7 @@ pub struct Application {
 impl Application {
     /// Prepares the server on `listener` with `config`.
     pub fn new(listener: TcpListener, config: Config) -> io::Result<Self> {
-        // Server rendering spawns its tasks on tokio (an error means it already
-        // does, from an earlier `Application` in this process).
-        let _ = any_spawner::Executor::init_tokio();
-        let addr = listener.local_addr()?;
-        let seed = config.seed.unwrap_or_else(rand::random);
-        let simulator = (!config.no_simulator).then(|| feed::Simulator::new(&config.symbols, seed));
-        let opening = simulator
-            .as_ref()
-            .map(|simulator| simulator.opening_quotes(clock::now_ms()))
-            .unwrap_or_default();
-        // Ids carry the run, so an id from an earlier run is never taken for a
-        // position in this one.
-        let run = RunId(rand::random());
-        // The simulator's symbols always fit.
-        let max_symbols = usize::try_from(config.max_symbols)
-            .unwrap_or(usize::MAX)
-            .max(opening.len());
-        let metrics = Arc::new(Metrics::new());
-        let hub = Arc::new(
-            Hub::new(run, opening, config.history())
-                .with_max_symbols(max_symbols)
-                .with_coalescing(config.coalesce())
-                .with_published_counter(metrics.published.clone()),
-        );
-        let limit = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-        let limits = Arc::new(StreamLimits::new(
-            limit(config.max_streams),
-            limit(config.max_streams_per_ip),
-            metrics.clone(),
-        ));
-        // Leptos reads its other settings (LEPTOS_RELOAD_PORT, LEPTOS_ENV, ...) from the
-        // environment; the address and site root are ours, so `--help` documents them.
-        let mut leptos = get_configuration(None)
-            .map_err(|error| io::Error::other(format!("invalid LEPTOS_* setting: {error}")))?
-            .leptos_options;
-        leptos.output_name = env!("LEPTOS_OUTPUT_NAME").into();
-        leptos.site_root = config.site_root.to_string_lossy().as_ref().into();
-        leptos.site_addr = addr;
-        tracing::info!(
-            "tickertape {} starting run {run} with\n{config}",
-            env!("CARGO_PKG_VERSION")
-        );
-        if config.seed.is_none() && simulator.is_some() {
-            tracing::info!(
-                seed,
-                "random seed chosen; pass --seed {seed} to replay these prices"
-            );
-        }
-        let state = AppState {
-            hub,
-            metrics,
-            limits,
-            streams: StreamSettings {
-                retry: config.retry(),
-                heartbeat: config.heartbeat(),
-                // The window's own delay is not the stream's lateness.
-                max_lag: config.max_lag() + config.coalesce(),
-            },
-            shutdown: CancellationToken::new(),
-            leptos,
-            publish_token: config.publish_token.clone(),
-            viewer_token: config.viewer_token.clone(),
-            max_body: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
-            max_ts_skew: config.max_ts_skew(),
-            trust_forwarded_for: config.trust_forwarded_for,
-            cors_origins: config.cors_origins.clone().into(),
-        };
+        let (state, simulator) = state(&config, listener.local_addr()?)?;
         Ok(Self {
             listener,
             state,
@@ -196,6 +130,79 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Everything the handlers share, built from `config` for a server at `addr`,
+/// and the price simulator unless it is turned off. With [`app`], a test can
+/// answer requests without a socket.
+pub fn state(config: &Config, addr: SocketAddr) -> io::Result<(AppState, Option<feed::Simulator>)> {
+    // Server rendering spawns its tasks on tokio (an error means it already
+    // does, from an earlier `Application` in this process).
+    let _ = any_spawner::Executor::init_tokio();
+    let seed = config.seed.unwrap_or_else(rand::random);
+    let simulator = (!config.no_simulator).then(|| feed::Simulator::new(&config.symbols, seed));
+    let opening = simulator
+        .as_ref()
+        .map(|simulator| simulator.opening_quotes(clock::now_ms()))
+        .unwrap_or_default();
+    // Ids carry the run, so an id from an earlier run is never taken for a
+    // position in this one.
+    let run = RunId(rand::random());
+    // The simulator's symbols always fit.
+    let max_symbols = usize::try_from(config.max_symbols)
+        .unwrap_or(usize::MAX)
+        .max(opening.len());
+    let metrics = Arc::new(Metrics::new());
+    let hub = Arc::new(
+        Hub::new(run, opening, config.history())
+            .with_max_symbols(max_symbols)
+            .with_coalescing(config.coalesce())
+            .with_published_counter(metrics.published.clone()),
+    );
+    let limit = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let limits = Arc::new(StreamLimits::new(
+        limit(config.max_streams),
+        limit(config.max_streams_per_ip),
+        metrics.clone(),
+    ));
+    // Leptos reads its other settings (LEPTOS_RELOAD_PORT, LEPTOS_ENV, ...) from the
+    // environment; the address and site root are ours, so `--help` documents them.
+    let mut leptos = get_configuration(None)
+        .map_err(|error| io::Error::other(format!("invalid LEPTOS_* setting: {error}")))?
+        .leptos_options;
+    leptos.output_name = env!("LEPTOS_OUTPUT_NAME").into();
+    leptos.site_root = config.site_root.to_string_lossy().as_ref().into();
+    leptos.site_addr = addr;
+    tracing::info!(
+        "tickertape {} starting run {run} with\n{config}",
+        env!("CARGO_PKG_VERSION")
+    );
+    if config.seed.is_none() && simulator.is_some() {
+        tracing::info!(
+            seed,
+            "random seed chosen; pass --seed {seed} to replay these prices"
+        );
+    }
+    let state = AppState {
+        hub,
+        metrics,
+        limits,
+        streams: StreamSettings {
+            retry: config.retry(),
+            heartbeat: config.heartbeat(),
+            // The window's own delay is not the stream's lateness.
+            max_lag: config.max_lag() + config.coalesce(),
+        },
+        shutdown: CancellationToken::new(),
+        leptos,
+        publish_token: config.publish_token.clone(),
+        viewer_token: config.viewer_token.clone(),
+        max_body: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
+        max_ts_skew: config.max_ts_skew(),
+        trust_forwarded_for: config.trust_forwarded_for,
+        cors_origins: config.cors_origins.clone().into(),
+    };
+    Ok((state, simulator))
 }
 
 /// The routes: the dashboard, the stream, the API and the built site's files.

@@ -137,3 +137,24 @@ async fn stats_count_streams_and_resumes() {
     assert!(stats["historyLen"].as_u64().unwrap() >= 1);
     assert_eq!(stats["slowSnapshots"], 0);
 }
+
+#[tokio::test]
+async fn the_router_answers_without_a_socket() {
+    use axum::{body::Body, http::Request};
+    use clap::Parser;
+    use http_body_util::BodyExt;
+    use server::{config::Config, startup};
+    use tower::ServiceExt;
+
+    let config = Config::try_parse_from(["tickertape", "--symbols", SYMBOLS]).unwrap();
+    let (state, _simulator) = startup::state(&config, "127.0.0.1:3000".parse().unwrap()).unwrap();
+    let request = Request::get("/api/snapshot?symbols=ZZZZ")
+        .body(Body::empty())
+        .unwrap();
+    let response = startup::app(state).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let snapshot: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(symbols_of(&snapshot), ["ZZZZ"]);
+}

@@ -16,7 +16,27 @@ const STREAMS: usize = 2000;
 
 /// Starts the binary on a free port with `args` and returns it with its address.
 fn start(args: &[&str]) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tickertape"))
+    let (child, addr, _log) = start_logged(None, args);
+    (child, addr)
+}
+
+/// Starts the binary on a free port with `args`, with at most `open_files` file
+/// descriptors when given, and returns it with its address and its log lines.
+fn start_logged(
+    open_files: Option<u32>,
+    args: &[&str],
+) -> (Child, SocketAddr, std::sync::mpsc::Receiver<String>) {
+    let binary = env!("CARGO_BIN_EXE_tickertape");
+    // prlimit execs the server, so the child is the server itself.
+    let mut command = match open_files {
+        Some(limit) => {
+            let mut command = Command::new("prlimit");
+            command.arg(format!("--nofile={limit}:{limit}")).arg(binary);
+            command
+        }
+        None => Command::new(binary),
+    };
+    let mut child = command
         .args(["--addr", "127.0.0.1:0"])
         .args(args)
         .env("NO_COLOR", "1")
@@ -35,8 +55,13 @@ fn start(args: &[&str]) -> (Child, SocketAddr) {
         }
     };
     // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, addr)
+    let (log, logged) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let _ = log.send(line);
+        }
+    });
+    (child, addr, logged)
 }
 
 /// Opens a stream on a raw connection and reads until its first heartbeat.
@@ -192,4 +217,60 @@ async fn a_client_that_never_reads_does_not_grow_the_servers_memory() {
     for reader in readers {
         reader.abort();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_out_of_file_descriptors_is_logged_counted_and_survived() {
+    // Room for the runtime and a few connections only.
+    let (mut child, addr, log) = start_logged(Some(40), &["--max-streams-per-ip", "1000"]);
+    let mut clients = Vec::new();
+    for _ in 0..60 {
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(b"GET /events HTTP/1.1\r\nHost: tickertape\r\n\r\n")
+            .await
+            .unwrap();
+        clients.push(tcp);
+    }
+    // Said in the log, not a silent pause.
+    let said = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match log.recv_timeout(left) {
+                Ok(line) if line.contains("out of file descriptors") => return Some(line),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    })
+    .await
+    .unwrap();
+    assert!(
+        said.is_some(),
+        "running out of file descriptors was not logged"
+    );
+
+    // Once connections close, the server accepts again, and it counted the failures.
+    drop(clients);
+    let (tcp, _) = tokio::time::timeout(Duration::from_secs(10), open(addr))
+        .await
+        .expect("no stream after file descriptors were freed");
+    drop(tcp);
+    let metrics = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let failures: u64 = metrics
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("tickertape_accept_errors_total{reason=\"out_of_file_descriptors\"} ")
+        })
+        .expect("no count of accept errors")
+        .parse()
+        .unwrap();
+    assert!(failures >= 1, "{metrics}");
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
