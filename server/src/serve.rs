@@ -35,7 +35,7 @@ use std::{
     io,
     pin::Pin,
     task::{Context, Poll},
-    time::SystemTime,
+    time::{Duration, SystemTime},
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -43,6 +43,10 @@ use tower::ServiceExt;
 
 /// The most request head this module reads before leaving the request to hyper.
 const MAX_HEAD: usize = 16 * 1024;
+
+/// How long a new connection may take to send its first request head: a
+/// client that connects and says nothing does not keep a descriptor for ever.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The most headers a stream request may have.
 const MAX_HEADERS: usize = 64;
@@ -82,14 +86,22 @@ async fn serve_connection(
     router: Router,
     shutdown: CancellationToken,
 ) {
-    match read_head(&mut io).await {
+    let first = tokio::select! {
+        first = tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut io)) => {
+            first.unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
+        }
+        // Shutting down: a connection that has not asked for anything yet is
+        // closed, as hyper closes its idle ones.
+        () = shutdown.cancelled() => return,
+    };
+    match first {
         Ok(First::Stream(request)) => {
             if let Err(error) = serve_stream(io, *request, connection, router).await {
                 tracing::debug!(%error, "stream connection ended");
             }
         }
         Ok(First::Other(prefix)) => serve_hyper(io, prefix, connection, router, shutdown).await,
-        Err(error) => tracing::debug!(%error, "connection closed before a request"),
+        Err(error) => tracing::debug!(%error, "connection closed before a whole request"),
     }
 }
 
