@@ -91,8 +91,10 @@ run() {
   local point="$1" name="$2" viewers="$3" rate="$4" tick="$5"
   step "$point: $name, $viewers viewers × $rate updates/s"
   start "$name" "$rate" "$tick"
-  local status=0
-  "$LOADGEN" --addr "127.0.0.1:$PORT" --connections "$viewers" --pid "$SERVER_PID" \
+  local status=0 counted=()
+  # tickertape counts its deliveries too: both counts go in the report.
+  [ "$name" = tickertape ] && counted=(--server-metrics)
+  "$LOADGEN" --addr "127.0.0.1:$PORT" --connections "$viewers" --pid "$SERVER_PID" "${counted[@]}" \
     --warmup "$WARMUP" --seconds "$SECONDS_MEASURED" --label "$point/$name" \
     | sed "s/^{/{\"point\":\"$point\",\"server\":\"$name\",\"rate\":$rate,/" >>"$OUT/results.jsonl" || status=$?
   stop_server

@@ -82,6 +82,13 @@ def main(path):
             t["streaming"] == t["connections"] and t["storm_max_ms"] <= 3000,
             f"{t['streaming']}/{t['connections']} in {fmt(t['storm_max_ms'], 0)} ms",
         )
+    for r in rows:
+        server = r.get("server_deliveries")
+        if server is not None and r["deliveries"]:
+            print(
+                f"{r['label']}: {r['deliveries']:,} deliveries counted by the generator, "
+                f"{server:,} by the server (×{server / r['deliveries']:.3f})"
+            )
     saturated = [r for r in rows if r["loadgen_cpu_share"] > 0.9]
     if saturated:
         print("\nwarning: the load generator was near one full core in:", ", ".join(r["label"] for r in saturated))

@@ -67,6 +67,10 @@ struct Args {
     /// How long every viewer may take to start streaming, in seconds.
     #[arg(long, default_value_t = 30.0)]
     connect_timeout: f64,
+    /// Also count deliveries at the server, from tickertape's `/metrics`
+    /// (`tickertape_events_delivered_total`) at the start and end of the window.
+    #[arg(long)]
+    server_metrics: bool,
     /// A name for this run, copied into the report.
     #[arg(long, default_value = "")]
     label: String,
@@ -103,6 +107,8 @@ struct Report {
     seconds: f64,
     deliveries: u64,
     deliveries_per_s: f64,
+    /// Deliveries the server counted in the same window, when asked to.
+    server_deliveries: Option<u64>,
     snapshots: u64,
     mbytes_per_s: f64,
     p50_ms: f64,
@@ -202,6 +208,7 @@ async fn run(args: Args) -> ExitCode {
 
     tokio::time::sleep(Duration::from_secs_f64(args.warmup)).await;
     let rss_streaming = args.pid.and_then(rss_kb);
+    let delivered_before = delivered_at_server(&args).await;
     let cpu_before = (
         args.pid.and_then(cpu_seconds),
         cpu_seconds(std::process::id()),
@@ -218,13 +225,18 @@ async fn run(args: Args) -> ExitCode {
         cpu_seconds(std::process::id()),
     );
 
-    let report = report(
+    let delivered_after = delivered_at_server(&args).await;
+
+    let mut report = report(
         &args,
         &shared,
         elapsed,
         (cpu_before, cpu_after),
         (rss_before, rss_streaming),
     );
+    report.server_deliveries = delivered_before
+        .zip(delivered_after)
+        .map(|(before, after)| after.saturating_sub(before));
     eprintln!(
         "{}: {}/{} streaming (storm p99 {:.0} ms), {:.0} deliveries/s, p50 {:.1} ms, p99 {:.1} ms, \
          p99.9 {:.1} ms, server {} µs/delivery, loadgen CPU {:.0} %",
@@ -277,6 +289,7 @@ fn report(
         seconds: elapsed,
         deliveries,
         deliveries_per_s: deliveries as f64 / elapsed,
+        server_deliveries: None,
         snapshots: shared.snapshots.load(Ordering::Relaxed),
         mbytes_per_s: shared.bytes.load(Ordering::Relaxed) as f64 / elapsed / 1e6,
         p50_ms: ms(all.value_at_quantile(0.5)),
@@ -298,6 +311,26 @@ fn report(
         loadgen_cpu_s: loadgen_cpu,
         loadgen_cpu_share: loadgen_cpu / elapsed,
     }
+}
+
+/// tickertape's count of deliveries, from its `/metrics`, when asked for.
+async fn delivered_at_server(args: &Args) -> Option<u64> {
+    if !args.server_metrics {
+        return None;
+    }
+    let mut tcp = tokio::net::TcpStream::connect(args.addr).await.ok()?;
+    let request = format!(
+        "GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        args.addr
+    );
+    tcp.write_all(request.as_bytes()).await.ok()?;
+    let mut text = String::new();
+    tcp.read_to_string(&mut text).await.ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("tickertape_events_delivered_total "))?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// One viewer: connect, ask for the stream, then read and time every event.
