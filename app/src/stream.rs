@@ -414,8 +414,9 @@ const TOKEN_NEEDED: &str = "This dashboard needs an access token: open the link 
 /// The server refused the stream `url`, and `EventSource` cannot read the status:
 /// ask again with `HEAD` (which opens nothing) and act on the answer. Busy (503):
 /// retry after the server's `Retry-After`. No token (401): say so. No answer at
-/// all: the server is down, retry as for a dropped connection. Anything else
-/// (a watchlist the server no longer knows): closed, with the Reconnect button.
+/// all (the server is down), or a yes (2xx: a place freed up between the refusal
+/// and the question): retry as for a dropped connection. Anything else (a
+/// watchlist the server no longer knows): closed, with the Reconnect button.
 fn ask_why(sinks: Sinks, url: String, alive: Rc<Cell<bool>>) {
     leptos::task::spawn_local(async move {
         let answer = head(&url).await;
@@ -428,7 +429,7 @@ fn ask_why(sinks: Sinks, url: String, alive: Rc<Cell<bool>>) {
                 sinks.connection.update(Connection::busy);
                 sinks.lost.notify();
             }
-            None => {
+            None | Some((200..=299, _)) => {
                 sinks.connection.update(|c| c.errored(true));
                 sinks.lost.notify();
             }
