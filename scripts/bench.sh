@@ -35,6 +35,13 @@ if [ "$(ulimit -n)" -lt 10100 ]; then
   exit 1
 fi
 
+for peer in limit-probe node-sse; do
+  if [[ " $ONLY " == *" $peer "* ]] && [ ! -d "$PEERS/$peer" ]; then
+    echo "bench: $PEERS/$peer is missing: put ../shared beside this clone, set PEERS, or run BENCH_ONLY=tickertape make bench" >&2
+    exit 1
+  fi
+done
+
 # The server is `make build`'s (the Makefile runs it first); the generator is built here.
 step "Building the load generator (release)"
 cargo build --release --locked -p loadgen
