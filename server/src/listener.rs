@@ -127,7 +127,7 @@ impl GuardedListener {
         GuardedStream {
             inner: Box::pin(stream),
             peer,
-            backpressure: Arc::default(),
+            backpressure: None,
             metrics: self.metrics.clone(),
         }
     }
@@ -246,18 +246,23 @@ impl Backpressure {
 pub struct GuardedStream {
     inner: Pin<Box<TimeoutStream<TcpStream>>>,
     peer: SocketAddr,
-    backpressure: Arc<Backpressure>,
+    /// Kept only for connections hyper serves: a stream written directly awaits
+    /// each write, which is backpressure enough.
+    backpressure: Option<Arc<Backpressure>>,
     metrics: Arc<Metrics>,
 }
 
 impl GuardedStream {
-    /// Whether the connection can take more now, for its streams.
-    pub fn backpressure(&self) -> Arc<Backpressure> {
-        self.backpressure.clone()
+    /// Starts telling whether the connection can take more, for the streams
+    /// hyper will serve on it.
+    pub fn watch_backpressure(&mut self) -> Arc<Backpressure> {
+        self.backpressure.get_or_insert_default().clone()
     }
 
     fn note<T>(&self, result: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
-        self.backpressure.note(&result);
+        if let Some(backpressure) = &self.backpressure {
+            backpressure.note(&result);
+        }
         if let Poll::Ready(Err(error)) = &result
             && error.kind() == io::ErrorKind::TimedOut
         {
@@ -317,6 +322,7 @@ impl AsyncWrite for GuardedStream {
 pub struct Connection {
     /// The client's socket address.
     pub peer: SocketAddr,
-    /// Whether the connection can take more now.
-    pub backpressure: Arc<Backpressure>,
+    /// Whether the connection can take more now, where hyper buffers for it
+    /// (`None` when its stream's writes are awaited one by one).
+    pub backpressure: Option<Arc<Backpressure>>,
 }

@@ -33,6 +33,7 @@ use hyper::server::conn::http1;
 use hyper_util::{rt::TokioIo, service::TowerToHyperService};
 use std::{
     io,
+    net::SocketAddr,
     pin::Pin,
     task::{Context, Poll},
     time::{Duration, SystemTime},
@@ -65,16 +66,7 @@ pub async fn serve(
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
-        let connection = Connection {
-            peer,
-            backpressure: io.backpressure(),
-        };
-        connections.spawn(serve_connection(
-            io,
-            connection,
-            router.clone(),
-            shutdown.clone(),
-        ));
+        connections.spawn(serve_connection(io, peer, router.clone(), shutdown.clone()));
     }
     connections.close();
 }
@@ -82,7 +74,7 @@ pub async fn serve(
 /// One connection: a stream of its own, or hyper.
 async fn serve_connection(
     mut io: GuardedStream,
-    connection: Connection,
+    peer: SocketAddr,
     router: Router,
     shutdown: CancellationToken,
 ) {
@@ -96,11 +88,21 @@ async fn serve_connection(
     };
     match first {
         Ok(First::Stream(request)) => {
+            let connection = Connection {
+                peer,
+                backpressure: None,
+            };
             if let Err(error) = serve_stream(io, *request, connection, router).await {
                 tracing::debug!(%error, "stream connection ended");
             }
         }
-        Ok(First::Other(prefix)) => serve_hyper(io, prefix, connection, router, shutdown).await,
+        Ok(First::Other(prefix)) => {
+            let connection = Connection {
+                peer,
+                backpressure: Some(io.watch_backpressure()),
+            };
+            serve_hyper(io, prefix, connection, router, shutdown).await;
+        }
         Err(error) => tracing::debug!(%error, "connection closed before a whole request"),
     }
 }

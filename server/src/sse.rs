@@ -222,8 +222,8 @@ struct Subscriber {
     caught_up: bool,
     heartbeat: Interval,
     settings: StreamSettings,
-    /// Whether the connection can take more now.
-    backpressure: Arc<Backpressure>,
+    /// Whether the connection can take more now, where hyper buffers for it.
+    backpressure: Option<Arc<Backpressure>>,
     ended: bool,
     /// This stream's place under the limits, given back when it ends.
     _permit: StreamPermit,
@@ -246,7 +246,9 @@ impl Stream for Subscriber {
         }
         // The client has not taken what it was sent: hold back, so that what it
         // has yet to get stays in the hub, where newer prices can replace it.
-        if this.backpressure.poll_ready(cx).is_pending() {
+        if let Some(backpressure) = &this.backpressure
+            && backpressure.poll_ready(cx).is_pending()
+        {
             return Poll::Pending;
         }
         // Take every announcement so far; the next one wakes this stream.
