@@ -11,7 +11,9 @@
 //!   at that id;
 //! - a subscriber whose cursor has fallen out of the history (it read too slowly,
 //!   or resumes from too long ago) is told so and gets a [`Snapshot`] instead:
-//!   never a silent hole.
+//!   never a silent hole. A live subscriber may also say how late an update may
+//!   be: past that, the latest prices serve it better than the backlog, and it
+//!   gets the snapshot too.
 //!
 //! New updates are announced on a `watch` channel that carries the latest id,
 //! at most once per coalescing window ([`Hub::with_coalescing`]): the first
@@ -70,12 +72,10 @@ pub enum Read {
         updates: Vec<Arc<Published>>,
         /// The new cursor: the id of the last update looked at.
         next: EventId,
-        /// When the first update after the cursor was published (matching the
-        /// filter or not); `None` when there was none.
-        oldest: Option<Instant>,
     },
     /// The cursor is not in this run's history (too old, from another run, or
-    /// ahead of it): here is the current state instead.
+    /// ahead of it), or the reader is later than it allows: here is the current
+    /// state instead.
     Resync(Snapshot),
 }
 
@@ -326,11 +326,15 @@ impl Hub {
 
     /// When update `id` was published, while the history holds it.
     fn published_at(&self, id: EventId) -> Option<Instant> {
+        let before = EventId {
+            seq: id.seq.checked_sub(1)?,
+            ..id
+        };
         let state = self.read();
-        let oldest = state.head.seq - state.history.len() as u64;
-        let index = id.seq.checked_sub(oldest + 1)?;
-        let published = state.history.get(usize::try_from(index).ok()?)?;
-        (published.id == id).then_some(published.at)
+        state
+            .history
+            .get(state.position_after(before)?)
+            .map(|published| published.at)
     }
 
     /// Ends every stream: they see [`Hub::is_closed`] when woken, which this does.
@@ -354,29 +358,29 @@ impl Hub {
     }
 
     /// The updates after `cursor` that `filter` keeps, at most [`MAX_BATCH`] of
-    /// them, or a snapshot when `cursor` is not a position in this run's history.
-    pub fn read_after(&self, cursor: EventId, filter: &Filter) -> Read {
+    /// them; or a snapshot when `cursor` is not a position in this run's history,
+    /// or, given `max_lag`, when the first update after it was published longer
+    /// ago than that (the reader has fallen behind).
+    pub fn read_after(&self, cursor: EventId, filter: &Filter, max_lag: Option<Duration>) -> Read {
         let state = self.read();
-        let oldest = state.head.seq - state.history.len() as u64;
-        if cursor.run != state.head.run || cursor.seq < oldest || cursor.seq > state.head.seq {
+        let Some(start) = state.position_after(cursor) else {
+            return Read::Resync(state.snapshot(filter));
+        };
+        let unread = state.history.range(start..);
+        let late =
+            |published: &Arc<Published>| max_lag.is_some_and(|lag| published.at.elapsed() > lag);
+        if unread.clone().next().is_some_and(late) {
             return Read::Resync(state.snapshot(filter));
         }
-        let skip = usize::try_from(cursor.seq - oldest).unwrap_or(usize::MAX);
         let mut next = cursor;
         let mut updates = Vec::new();
-        let unread = state.history.iter().skip(skip);
-        let first = unread.clone().next().map(|published| published.at);
         for published in unread.take(MAX_BATCH) {
             next = published.id;
             if keeps(filter, &published.symbol) {
                 updates.push(published.clone());
             }
         }
-        Read::Updates {
-            updates,
-            next,
-            oldest: first,
-        }
+        Read::Updates { updates, next }
     }
 
     /// Whether an update after `cursor` has been published (cursor in this run).
@@ -426,6 +430,17 @@ impl Hub {
 }
 
 impl State {
+    /// Where in the history the update after `cursor` is (the history's length
+    /// when `cursor` is the head), or `None` when `cursor` is not a position the
+    /// history covers.
+    fn position_after(&self, cursor: EventId) -> Option<usize> {
+        let oldest = self.head.seq - self.history.len() as u64;
+        if cursor.run != self.head.run || cursor.seq < oldest || cursor.seq > self.head.seq {
+            return None;
+        }
+        usize::try_from(cursor.seq - oldest).ok()
+    }
+
     fn snapshot(&self, filter: &Filter) -> Snapshot {
         let kept = || {
             self.quotes
@@ -481,7 +496,7 @@ mod tests {
 
     fn seqs(read: Read) -> (Vec<u64>, u64) {
         match read {
-            Read::Updates { updates, next, .. } => {
+            Read::Updates { updates, next } => {
                 (updates.iter().map(|p| p.id.seq).collect(), next.seq)
             }
             Read::Resync(snapshot) => panic!("resync at {}", snapshot.last_event_id),
@@ -551,9 +566,12 @@ mod tests {
             publish(&hub, "AAPL", 1.0 + f64::from(i));
         }
         // History holds 3..=6: a cursor at 2 still has everything after it.
-        assert_eq!(seqs(hub.read_after(id(2), &None)), (vec![3, 4, 5, 6], 6));
-        assert_eq!(seqs(hub.read_after(id(5), &None)), (vec![6], 6));
-        assert_eq!(seqs(hub.read_after(id(6), &None)), (vec![], 6));
+        assert_eq!(
+            seqs(hub.read_after(id(2), &None, None)),
+            (vec![3, 4, 5, 6], 6)
+        );
+        assert_eq!(seqs(hub.read_after(id(5), &None, None)), (vec![6], 6));
+        assert_eq!(seqs(hub.read_after(id(6), &None, None)), (vec![], 6));
         assert_eq!(hub.history_len(), 4);
     }
 
@@ -566,8 +584,8 @@ mod tests {
             Read::Resync(_) => panic!("resync"),
         };
         let (a, b) = (
-            first(hub.read_after(id(0), &None)),
-            first(hub.read_after(id(0), &None)),
+            first(hub.read_after(id(0), &None, None)),
+            first(hub.read_after(id(0), &None, None)),
         );
         assert!(Arc::ptr_eq(&a, &b), "the frame was encoded twice");
         assert_eq!(a.id, id(1));
@@ -586,7 +604,7 @@ mod tests {
         };
         let ahead = id(7);
         for cursor in [too_old, other_run, ahead] {
-            match hub.read_after(cursor, &None) {
+            match hub.read_after(cursor, &None, None) {
                 Read::Resync(snapshot) => assert_eq!(snapshot.last_event_id, id(6)),
                 Read::Updates { .. } => panic!("{cursor} was replayed"),
             }
@@ -600,7 +618,7 @@ mod tests {
         publish(&hub, "MSFT", 2.5);
         publish(&hub, "MSFT", 2.6);
         let msft: Filter = Some(Arc::new(["MSFT".parse().unwrap()].into()));
-        assert_eq!(seqs(hub.read_after(id(0), &msft)), (vec![2, 3], 3));
+        assert_eq!(seqs(hub.read_after(id(0), &msft, None)), (vec![2, 3], 3));
         let snapshot = hub.snapshot(&msft);
         assert_eq!(snapshot.quotes.len(), 1);
         assert_eq!(snapshot.quotes[0].price.get(), 2.6);
@@ -619,7 +637,7 @@ mod tests {
             ])
             .unwrap();
         assert_eq!(last, id(3));
-        assert_eq!(seqs(hub.read_after(id(0), &None)), (vec![1, 2, 3], 3));
+        assert_eq!(seqs(hub.read_after(id(0), &None, None)), (vec![1, 2, 3], 3));
         let snapshot = hub.snapshot(&None);
         let aapl = &snapshot.quotes[0];
         assert_eq!(
@@ -659,6 +677,26 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_reader_later_than_it_allows_gets_the_latest_prices_instead() {
+        let hub = Hub::new(RUN, vec![quote("AAPL", 1.0)], 8);
+        publish(&hub, "AAPL", 2.0);
+        publish(&hub, "AAPL", 3.0);
+        let lag = Some(Duration::from_millis(100));
+        assert_eq!(seqs(hub.read_after(id(0), &None, lag)), (vec![1, 2], 2));
+
+        tokio::time::advance(Duration::from_millis(101)).await;
+        match hub.read_after(id(0), &None, lag) {
+            Read::Resync(snapshot) => {
+                assert_eq!(snapshot.last_event_id, id(2));
+                assert_eq!(snapshot.quotes[0].price.get(), 3.0);
+            }
+            Read::Updates { .. } => panic!("a late reader got the backlog"),
+        }
+        // Without a limit (a client resuming), the replay is exact however old.
+        assert_eq!(seqs(hub.read_after(id(0), &None, None)), (vec![1, 2], 2));
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_quarter_of_the_history_unannounced_is_announced_at_once() {
         let hub = Arc::new(
             Hub::new(RUN, vec![quote("AAPL", 1.0)], 8).with_coalescing(Duration::from_secs(60)),
@@ -683,9 +721,9 @@ mod tests {
         for _ in 0..MAX_BATCH + 10 {
             publish(&hub, "AAPL", 1.0);
         }
-        let (first, next) = seqs(hub.read_after(id(0), &None));
+        let (first, next) = seqs(hub.read_after(id(0), &None, None));
         assert_eq!((first.len(), next), (MAX_BATCH, MAX_BATCH as u64));
-        let (rest, next) = seqs(hub.read_after(id(next), &None));
+        let (rest, next) = seqs(hub.read_after(id(next), &None, None));
         assert_eq!((rest.len(), next), (10, MAX_BATCH as u64 + 10));
     }
 }

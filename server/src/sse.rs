@@ -149,8 +149,9 @@ fn busy(state: &AppState, reason: RefuseReason) -> ApiError {
 fn resume(state: &AppState, text: &str, filter: &Filter, out: &mut BytesMut) -> EventId {
     let (hub, metrics) = (&state.hub, &state.metrics);
     let (snapshot, why) = match text.parse::<EventId>() {
-        Ok(id) => match hub.read_after(id, filter) {
-            Read::Updates { updates, next, .. } => {
+        // A resuming client gets exactly what it missed, however old.
+        Ok(id) => match hub.read_after(id, filter, None) {
+            Read::Updates { updates, next } => {
                 metrics.replays.inc();
                 tracing::debug!(from = %id, replayed = updates.len(), "stream resumed");
                 push_updates(metrics, out, &updates);
@@ -285,26 +286,15 @@ impl Subscriber {
     }
 
     /// Reads what follows the cursor into `pending`; or, when the stream has
-    /// fallen behind, the latest prices instead.
+    /// fallen behind (out of the history, or, once live, later than the lag it
+    /// allows), the latest prices instead.
     fn read(&mut self) {
-        match self.hub.read_after(self.cursor, &self.filter) {
-            Read::Updates {
-                updates,
-                next,
-                oldest,
-            } => {
-                let late = oldest.is_some_and(|at| at.elapsed() > self.settings.max_lag);
-                // A resuming client gets exactly what it missed; a live one that
-                // cannot keep up gets the latest prices.
-                if late && self.caught_up {
-                    let snapshot = self.hub.snapshot(&self.filter);
-                    self.skip_to(snapshot);
-                    return;
-                }
+        let max_lag = self.caught_up.then_some(self.settings.max_lag);
+        match self.hub.read_after(self.cursor, &self.filter, max_lag) {
+            Read::Updates { updates, next } => {
                 push_updates(&self.metrics, &mut self.pending, &updates);
                 self.cursor = next;
             }
-            // It fell out of the history altogether.
             Read::Resync(snapshot) => self.skip_to(snapshot),
         }
     }
