@@ -15,6 +15,7 @@
 //!   freed. The browser reconnects and resumes where it stopped.
 
 use crate::metrics::{AcceptError, Metrics};
+use bytes::Bytes;
 use futures::task::AtomicWaker;
 use std::{
     io,
@@ -96,8 +97,9 @@ pub struct GuardedListener {
     inner: TcpListener,
     settings: ConnectionSettings,
     metrics: Arc<Metrics>,
-    /// When accepting last failed for want of file descriptors, if it still does.
-    out_of_files_since: Option<Instant>,
+    /// Since when, and how many times, accepting has failed for want of file
+    /// descriptors, while it still does.
+    out_of_files: Option<(Instant, u64)>,
 }
 
 impl GuardedListener {
@@ -108,7 +110,7 @@ impl GuardedListener {
             inner,
             settings,
             metrics,
-            out_of_files_since: None,
+            out_of_files: None,
         }
     }
 
@@ -127,6 +129,7 @@ impl GuardedListener {
         GuardedStream {
             inner: Box::pin(stream),
             peer,
+            unread: Bytes::new(),
             backpressure: None,
             metrics: self.metrics.clone(),
         }
@@ -151,14 +154,12 @@ impl GuardedListener {
         {
             self.metrics
                 .accept_failed(AcceptError::out_of_file_descriptors);
+            let (since, failures) = self.out_of_files.get_or_insert((Instant::now(), 0));
+            *failures += 1;
+            let (since, failures) = (*since, *failures);
             // Once when it starts, then every 100th failure: about once a second,
             // since each waits `ACCEPT_RETRY`.
-            let now = Instant::now();
-            let since = *self.out_of_files_since.get_or_insert(now);
-            let failures = self
-                .metrics
-                .accept_errors(AcceptError::out_of_file_descriptors);
-            if since == now || failures.is_multiple_of(100) {
+            if failures % 100 == 1 {
                 tracing::error!(
                     %error,
                     failures,
@@ -173,16 +174,14 @@ impl GuardedListener {
         }
         tokio::time::sleep(ACCEPT_RETRY).await;
     }
-}
 
-impl GuardedListener {
     /// The next connection, guarded; waits (logging and counting) while
     /// accepting fails.
     pub async fn accept(&mut self) -> (GuardedStream, SocketAddr) {
         loop {
             match self.inner.accept().await {
                 Ok((stream, peer)) => {
-                    if let Some(since) = self.out_of_files_since.take() {
+                    if let Some((since, _)) = self.out_of_files.take() {
                         tracing::info!(
                             after_ms = since.elapsed().as_millis() as u64,
                             "accepting connections again"
@@ -246,6 +245,8 @@ impl Backpressure {
 pub struct GuardedStream {
     inner: Pin<Box<TimeoutStream<TcpStream>>>,
     peer: SocketAddr,
+    /// Bytes already read and put back, read again before the socket.
+    unread: Bytes,
     /// Kept only for connections hyper serves: a stream written directly awaits
     /// each write, which is backpressure enough.
     backpressure: Option<Arc<Backpressure>>,
@@ -253,6 +254,13 @@ pub struct GuardedStream {
 }
 
 impl GuardedStream {
+    /// Puts back `bytes` already read, to be read again first (the request head
+    /// [`serve`](crate::serve) looked at before handing the connection to hyper).
+    pub fn unread(&mut self, bytes: Bytes) {
+        debug_assert!(self.unread.is_empty(), "bytes put back twice");
+        self.unread = bytes;
+    }
+
     /// Starts telling whether the connection can take more, for the streams
     /// hyper will serve on it.
     pub fn watch_backpressure(&mut self) -> Arc<Backpressure> {
@@ -279,6 +287,11 @@ impl AsyncRead for GuardedStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if !self.unread.is_empty() {
+            let n = self.unread.len().min(buf.remaining());
+            buf.put_slice(&self.unread.split_to(n));
+            return Poll::Ready(Ok(()));
+        }
         self.inner.as_mut().poll_read(cx, buf)
     }
 }

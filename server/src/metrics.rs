@@ -219,13 +219,6 @@ impl Metrics {
             .inc();
     }
 
-    /// How many connections could not be accepted for `reason`.
-    pub fn accept_errors(&self, reason: AcceptError) -> u64 {
-        self.accept_errors
-            .get_or_create(&AcceptFailed { reason })
-            .get()
-    }
-
     /// The OpenMetrics text of every counter.
     pub fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut text = String::with_capacity(4096);

@@ -14,9 +14,9 @@
 //! time, so nothing queues for a slow client beyond the kernel's buffer.
 //!
 //! Any other first request (or one this module does not handle, such as one
-//! with a body, an HTTP/2 preface, or a head it cannot parse) goes to hyper with
-//! the bytes already read put back in front, exactly as if it had been accepted
-//! by hyper. A keep-alive connection that later asks for `/events` is served by
+//! with a body, or a head it cannot parse) goes to hyper with the bytes already
+//! read put back in front ([`GuardedStream::unread`]), exactly as if it had been
+//! accepted by hyper. A keep-alive connection that later asks for `/events` is served by
 //! hyper too, with the same handler.
 
 use crate::listener::{Connection, GuardedListener, GuardedStream};
@@ -24,7 +24,7 @@ use axum::{
     Router,
     body::{Body, HttpBody},
     extract::ConnectInfo,
-    http::{Method, Request, Uri, Version, header},
+    http::{Method, Request, Uri, Version, header, response},
 };
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http_body_util::BodyExt;
@@ -32,13 +32,11 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::{rt::TokioIo, service::TowerToHyperService};
 use std::{
-    io,
+    io::{self, Write as _},
     net::SocketAddr,
-    pin::Pin,
-    task::{Context, Poll},
     time::{Duration, SystemTime},
 };
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
@@ -189,40 +187,8 @@ async fn serve_stream(
     let (parts, mut body) = response.into_parts();
     let length = body.size_hint().exact();
     let chunked = length.is_none() && !head_only;
-
-    let mut head = BytesMut::with_capacity(512);
-    head.put_slice(b"HTTP/1.1 ");
-    head.put_slice(parts.status.as_str().as_bytes());
-    head.put_u8(b' ');
-    head.put_slice(
-        parts
-            .status
-            .canonical_reason()
-            .unwrap_or("Unknown")
-            .as_bytes(),
-    );
-    head.put_slice(b"\r\n");
-    for (name, value) in &parts.headers {
-        head.put_slice(name.as_str().as_bytes());
-        head.put_slice(b": ");
-        head.put_slice(value.as_bytes());
-        head.put_slice(b"\r\n");
-    }
-    match length {
-        Some(length) if !parts.headers.contains_key(header::CONTENT_LENGTH) => {
-            head.put_slice(format!("content-length: {length}\r\n").as_bytes());
-        }
-        _ => {}
-    }
-    if chunked {
-        head.put_slice(b"transfer-encoding: chunked\r\n");
-    }
-    head.put_slice(b"connection: close\r\n");
-    head.put_slice(b"date: ");
-    head.put_slice(httpdate::fmt_http_date(SystemTime::now()).as_bytes());
-    head.put_slice(b"\r\n\r\n");
+    let head = response_head(&parts, length, chunked);
     io.write_all(&head).await?;
-    drop(head);
 
     if !head_only {
         // The client may go away while the stream is quiet: watch for its close.
@@ -261,6 +227,32 @@ async fn serve_stream(
     io.shutdown().await
 }
 
+/// The status line and headers of `parts`, with the framing this module uses:
+/// `content-length` when the body's length is known, chunks otherwise, and the
+/// connection closed after it.
+fn response_head(parts: &response::Parts, length: Option<u64>, chunked: bool) -> BytesMut {
+    let mut head = BytesMut::with_capacity(512);
+    let reason = parts.status.canonical_reason().unwrap_or("Unknown");
+    head.put_slice(format!("HTTP/1.1 {} {reason}\r\n", parts.status.as_str()).as_bytes());
+    for (name, value) in &parts.headers {
+        head.put_slice(name.as_str().as_bytes());
+        head.put_slice(b": ");
+        head.put_slice(value.as_bytes());
+        head.put_slice(b"\r\n");
+    }
+    if let Some(length) = length
+        && !parts.headers.contains_key(header::CONTENT_LENGTH)
+    {
+        head.put_slice(format!("content-length: {length}\r\n").as_bytes());
+    }
+    if chunked {
+        head.put_slice(b"transfer-encoding: chunked\r\n");
+    }
+    let date = httpdate::fmt_http_date(SystemTime::now());
+    head.put_slice(format!("connection: close\r\ndate: {date}\r\n\r\n").as_bytes());
+    head
+}
+
 /// The size line of an HTTP/1.1 chunk (`1f4\r\n`), formatted without allocating.
 struct ChunkSize {
     text: [u8; 18],
@@ -270,16 +262,10 @@ struct ChunkSize {
 impl ChunkSize {
     fn of(size: usize) -> Self {
         let mut text = [0; 18];
-        let digits = (usize::BITS - size.leading_zeros()).div_ceil(4).max(1) as usize;
-        for (i, place) in (0..digits).rev().enumerate() {
-            text[i] = b"0123456789abcdef"[(size >> (place * 4)) & 0xf];
-        }
-        text[digits] = b'\r';
-        text[digits + 1] = b'\n';
-        Self {
-            text,
-            len: digits + 2,
-        }
+        let mut rest = &mut text[..];
+        write!(rest, "{size:x}\r\n").expect("18 bytes hold any size in hex and a line end");
+        let len = 18 - rest.len();
+        Self { text, len }
     }
 
     fn as_bytes(&self) -> &[u8] {
@@ -289,7 +275,7 @@ impl ChunkSize {
 
 /// Serves the connection with hyper (HTTP/1.1, as `axum::serve` did), `prefix` first.
 async fn serve_hyper(
-    io: GuardedStream,
+    mut io: GuardedStream,
     prefix: Bytes,
     connection: Connection,
     router: Router,
@@ -302,7 +288,8 @@ async fn serve_hyper(
             .insert(ConnectInfo(connection.clone()));
         request
     });
-    let io = TokioIo::new(Rewind { prefix, inner: io });
+    io.unread(prefix);
+    let io = TokioIo::new(io);
     let conn = http1::Builder::new()
         .serve_connection(io, TowerToHyperService::new(service))
         .with_upgrades();
@@ -316,57 +303,6 @@ async fn serve_hyper(
     };
     if let Err(error) = result {
         tracing::debug!(%error, "connection ended with an error");
-    }
-}
-
-/// A connection with bytes already read put back in front of it.
-struct Rewind {
-    prefix: Bytes,
-    inner: GuardedStream,
-}
-
-impl AsyncRead for Rewind {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if !self.prefix.is_empty() {
-            let n = self.prefix.len().min(buf.remaining());
-            buf.put_slice(&self.prefix.split_to(n));
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Rewind {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
