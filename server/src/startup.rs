@@ -83,7 +83,9 @@ impl Application {
             simulator,
             config,
         } = self;
-        let token = state.shutdown.clone();
+        // Cancelled when the server shuts down: the simulator stops, the hub
+        // closes (which ends every stream) and the listener stops accepting.
+        let token = CancellationToken::new();
         tokio::spawn(state.hub.clone().announce(token.clone()));
         let simulator = simulator.map(|simulator| {
             tokio::spawn(feed::run(
@@ -112,7 +114,8 @@ impl Application {
         serve::serve(listener, app(state), token.clone(), connections.clone()).await;
 
         // Streams end as the hub closes; other connections finish what they
-        // are answering. Past the grace period, whatever is left is dropped.
+        // are answering. Past the grace period, run returns without them (and
+        // the binary exits, which closes them).
         let grace = config.shutdown_grace();
         if tokio::time::timeout(grace, connections.wait())
             .await
@@ -123,7 +126,6 @@ impl Application {
                 "connections still open after the grace period; closing them"
             );
         }
-        token.cancel();
         if let Some(simulator) = simulator {
             let _ = simulator.await;
         }
@@ -193,7 +195,6 @@ pub fn state(config: &Config, addr: SocketAddr) -> io::Result<(AppState, Option<
             // The window's own delay is not the stream's lateness.
             max_lag: config.max_lag() + config.coalesce(),
         },
-        shutdown: CancellationToken::new(),
         leptos,
         publish_token: config.publish_token.clone(),
         viewer_token: config.viewer_token.clone(),

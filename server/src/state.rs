@@ -13,7 +13,6 @@ use crate::{
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use std::{sync::Arc, time::Duration};
-use tokio_util::sync::CancellationToken;
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
@@ -26,8 +25,6 @@ pub struct AppState {
     pub limits: Arc<StreamLimits>,
     /// How each stream is paced.
     pub streams: StreamSettings,
-    /// Cancelled when the server shuts down; ends every stream.
-    pub shutdown: CancellationToken,
     /// Leptos's settings, for rendering pages and serving the built site.
     pub leptos: LeptosOptions,
     /// The token publishers send; publishing is disabled without one.
