@@ -108,10 +108,7 @@ async fn a_reader_that_stops_for_a_while_gets_the_latest_prices_with_ids_to_resu
     let start = caught_up(&mut stream).await;
 
     // Stop reading while a second of updates goes by (about 2 000).
-    let mut head = app.hub.watch_head();
-    while head.borrow_and_update().seq < start.seq + 2000 {
-        head.changed().await.unwrap();
-    }
+    app.wait_for_updates_after(start, 2000).await;
     let resumed_at = app.hub.head();
 
     // Reading again: what was already in the buffers, in order, then a snapshot

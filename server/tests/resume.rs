@@ -13,14 +13,6 @@ async fn read_then_cut(app: &TestApp, n: usize) -> EventId {
     seen.last().unwrap().id
 }
 
-/// Waits until the hub has published `count` updates after `after`.
-async fn wait_for_updates_after(app: &TestApp, after: EventId, count: u64) {
-    let mut head = app.hub.watch_head();
-    while head.borrow_and_update().seq < after.seq + count {
-        head.changed().await.unwrap();
-    }
-}
-
 /// The updates up to the first heartbeat (the catch-up), checking that no
 /// snapshot came.
 async fn replayed(stream: &mut SseClient) -> Vec<Update> {
@@ -47,7 +39,7 @@ fn assert_continues(from: EventId, updates: &[Update]) {
 async fn last_event_id_header_replays_exactly_the_missed_updates() {
     let app = spawn_app(&["--rate", "500"]).await;
     let cut_at = read_then_cut(&app, 20).await;
-    wait_for_updates_after(&app, cut_at, 100).await;
+    app.wait_for_updates_after(cut_at, 100).await;
 
     let mut stream = app
         .open_stream_at("/events", Some(&cut_at.to_string()))
@@ -65,7 +57,7 @@ async fn last_event_id_header_replays_exactly_the_missed_updates() {
 async fn the_last_event_id_query_parameter_resumes_too_and_the_header_wins() {
     let app = spawn_app(&["--rate", "500"]).await;
     let cut_at = read_then_cut(&app, 10).await;
-    wait_for_updates_after(&app, cut_at, 50).await;
+    app.wait_for_updates_after(cut_at, 50).await;
 
     let mut by_query = app
         .open_stream_at(&format!("/events?lastEventId={cut_at}"), None)
@@ -101,7 +93,7 @@ async fn unusable_ids_get_200_and_a_snapshot_with_a_notice() {
     let app = spawn_app(&["--rate", "2000", "--history", "100"]).await;
     let cut_at = read_then_cut(&app, 5).await;
     // Far more than the history holds.
-    wait_for_updates_after(&app, cut_at, 500).await;
+    app.wait_for_updates_after(cut_at, 500).await;
     let head = app.hub.head();
     let other_run = EventId {
         run: RunId(head.run.0.wrapping_add(1)),
@@ -161,7 +153,7 @@ async fn a_filtered_stream_resumes_with_its_own_symbols_only() {
     let seen = stream.updates(3).await;
     drop(stream);
     let cut_at = seen.last().unwrap().id;
-    wait_for_updates_after(&app, cut_at, 60).await;
+    app.wait_for_updates_after(cut_at, 60).await;
 
     let mut stream = app
         .open_stream_at("/events?symbols=MSFT", Some(&cut_at.to_string()))
@@ -181,7 +173,7 @@ async fn a_reader_that_falls_out_of_the_history_gets_a_snapshot_not_a_hole() {
     let start = stream.next_of("heartbeat").await.unwrap().event_id();
 
     // Stop reading while far more than the history (and the buffers) goes by.
-    wait_for_updates_after(&app, start, 50_000).await;
+    app.wait_for_updates_after(start, 50_000).await;
 
     // Reading again: every update follows the one before it, or a snapshot
     // (which may come again if this reader keeps falling behind): never a hole.

@@ -128,6 +128,14 @@ impl TestApp {
         started.elapsed()
     }
 
+    /// Waits until the hub has published `count` updates after `after`.
+    pub async fn wait_for_updates_after(&self, after: EventId, count: u64) {
+        let mut head = self.hub.watch_head();
+        while head.borrow_and_update().seq < after.seq + count {
+            head.changed().await.unwrap();
+        }
+    }
+
     /// Waits until exactly `n` streams are open.
     pub async fn wait_for_subscribers(&self, n: usize) {
         let deadline = Instant::now() + PATIENCE;
