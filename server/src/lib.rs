@@ -13,7 +13,7 @@
 //! - [`wire`]: how each kind of event looks on the wire, as shared bytes.
 //! - [`sse`]: `GET /events`, one subscriber's stream: catch up (snapshot or
 //!   replay), then live updates (everything new in one write), heartbeats and
-//!   notices; a stream that falls behind skips to a snapshot.
+//!   notices; a stream that falls behind skips to a snapshot (the hub decides).
 //! - [`listener`]: binding (deep backlog, open-files limit), accepting (errors
 //!   logged and counted), and each connection's guards: a small kernel send
 //!   buffer, backpressure the streams can see, a timeout for stalled writes.
@@ -25,8 +25,8 @@
 //! - [`metrics`]: counters for `GET /metrics` and `/api/stats`; `GET /healthz`.
 //! - [`error`]: the JSON body of every error answer.
 //! - [`serve`]: each accepted connection: a stream on a connection of its own is
-//!   written directly (no per-connection buffers of hyper's), anything else
-//!   goes through hyper; the head is parsed by `httparse` either way.
+//!   written directly (its head parsed by `httparse`, no per-connection buffers
+//!   of hyper's), anything else goes through hyper.
 //! - [`state`]: [`AppState`](state::AppState), what every handler can reach.
 //! - [`startup`]: [`app`](startup::app) (the router, buildable without a socket),
 //!   the server's life cycle and graceful shutdown.
