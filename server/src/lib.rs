@@ -24,9 +24,11 @@
 //!   security headers.
 //! - [`metrics`]: counters for `GET /metrics` and `/api/stats`; `GET /healthz`.
 //! - [`error`]: the JSON body of every error answer.
-//! - [`serve`]: each accepted connection: a stream on a connection of its own is
-//!   written directly (its head parsed by `httparse`, no per-connection buffers
-//!   of hyper's), anything else goes through hyper.
+//! - [`serve`]: each accepted connection: a stream on a connection of its own
+//!   (its head parsed by `httparse`) goes to the writers, anything else goes
+//!   through hyper.
+//! - [`writer`]: the stream writers, each sweeping the sockets of many streams
+//!   when updates are announced, one shared chunk and one `send` per socket.
 //! - [`state`]: [`AppState`](state::AppState), what every handler can reach.
 //! - [`startup`]: [`app`](startup::app) (the router, buildable without a socket),
 //!   the server's life cycle and graceful shutdown.
@@ -38,9 +40,10 @@
 //! The delivery path of one price, end to end: [`feed::run`] or
 //! [`ingest::publish`] → [`hub::Hub::publish_batch`] (encoded once by
 //! [`wire::price_update`], announced by [`hub::Hub::announce`]) → each
-//! stream's `poll_next` in [`sse`] (reads after its cursor, one chunk per write)
-//! → [`serve`] (or hyper, on a reused connection) → [`listener::GuardedStream`]
-//! → the socket.
+//! writer's sweep in [`writer`] (reads after each stream's cursor, one chunk per
+//! write, shared by the streams at the same place) → the socket; or, for a
+//! stream on a reused connection, its `poll_next` in [`sse`] → hyper →
+//! [`listener::GuardedStream`] → the socket.
 //!
 //! `main.rs` only parses the configuration, binds the listener and calls
 //! [`startup::Application::run`], so tests start the same server on `127.0.0.1:0`.
@@ -67,3 +70,4 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod wire;
+pub mod writer;

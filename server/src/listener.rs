@@ -114,24 +114,24 @@ impl GuardedListener {
         }
     }
 
-    fn guard(&self, stream: TcpStream, peer: SocketAddr) -> GuardedStream {
+    /// What guards this listener's connections.
+    pub fn guard(&self) -> Guard {
+        Guard {
+            settings: self.settings,
+            metrics: self.metrics.clone(),
+        }
+    }
+
+    /// Asks the kernel for what every connection gets.
+    fn prepare(&self, stream: &TcpStream) {
         // Prices are small and urgent: do not wait to fill a segment.
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
         if let Some(bytes) = self.settings.send_buffer
-            && let Err(error) = socket2::SockRef::from(&stream).set_send_buffer_size(bytes)
+            && let Err(error) = socket2::SockRef::from(stream).set_send_buffer_size(bytes)
         {
             tracing::debug!(%error, "could not set the send buffer");
-        }
-        let mut stream = TimeoutStream::new(stream);
-        stream.set_write_timeout(Some(self.settings.stall_timeout));
-        GuardedStream {
-            inner: Box::pin(stream),
-            peer,
-            unread: Bytes::new(),
-            backpressure: None,
-            metrics: self.metrics.clone(),
         }
     }
 
@@ -175,9 +175,10 @@ impl GuardedListener {
         tokio::time::sleep(ACCEPT_RETRY).await;
     }
 
-    /// The next connection, guarded; waits (logging and counting) while
-    /// accepting fails.
-    pub async fn accept(&mut self) -> (GuardedStream, SocketAddr) {
+    /// The next connection, with its small send buffer and `TCP_NODELAY`
+    /// (guard it with [`Guard::wrap`] unless its writer guards it itself);
+    /// waits (logging and counting) while accepting fails.
+    pub async fn accept(&mut self) -> (TcpStream, SocketAddr) {
         loop {
             match self.inner.accept().await {
                 Ok((stream, peer)) => {
@@ -187,7 +188,8 @@ impl GuardedListener {
                             "accepting connections again"
                         );
                     }
-                    return (self.guard(stream, peer), peer);
+                    self.prepare(&stream);
+                    return (stream, peer);
                 }
                 Err(error) => self.accept_failed(error).await,
             }
@@ -197,6 +199,28 @@ impl GuardedListener {
     /// The address it listens on.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.local_addr()
+    }
+}
+
+/// What guards a connection: the stall timeout, counted in the metrics.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    settings: ConnectionSettings,
+    metrics: Arc<Metrics>,
+}
+
+impl Guard {
+    /// `stream` (from `peer`) with a write timeout, logged and counted.
+    pub fn wrap(&self, stream: TcpStream, peer: SocketAddr) -> GuardedStream {
+        let mut stream = TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(self.settings.stall_timeout));
+        GuardedStream {
+            inner: Box::pin(stream),
+            peer,
+            unread: Bytes::new(),
+            backpressure: None,
+            metrics: self.metrics.clone(),
+        }
     }
 }
 
@@ -335,7 +359,17 @@ impl AsyncWrite for GuardedStream {
 pub struct Connection {
     /// The client's socket address.
     pub peer: SocketAddr,
-    /// Whether the connection can take more now, where hyper buffers for it
-    /// (`None` when its stream's writes are awaited one by one).
-    pub backpressure: Option<Arc<Backpressure>>,
+    /// Who writes a stream's body on this connection.
+    pub delivery: Delivery,
+}
+
+/// Who writes a stream's body.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    /// Hyper, as the response body; the stream holds back while the
+    /// connection's [`Backpressure`] says the client is not taking more.
+    Hyper(Arc<Backpressure>),
+    /// The server's stream writers ([`writer`](crate::writer)), which take the
+    /// stream over from the response.
+    Writers,
 }

@@ -28,7 +28,7 @@ use crate::{
     error::ApiError,
     hub::{Filter, Hub, Published, Read},
     limits::{StreamPermit, client_ip},
-    listener::{Backpressure, Connection},
+    listener::{Backpressure, Connection, Delivery},
     metrics::{Metrics, RefuseReason},
     params::{FeedQuery, ParamsError, symbol_filter},
     state::{AppState, StreamSettings},
@@ -45,12 +45,13 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 use std::{
     convert::Infallible,
+    future::Future,
     pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
+    sync::{Arc, Mutex, PoisonError},
+    task::{Context, Poll, ready},
     time::Duration,
 };
-use tokio::time::{Interval, MissedTickBehavior};
+use tokio::time::{Instant, Sleep};
 use tokio_stream::wrappers::WatchStream;
 
 /// Tells nginx (and proxies that follow it) not to buffer the stream.
@@ -86,8 +87,6 @@ pub async fn events(
         .or(query.last_event_id)
         .filter(|id| !id.is_empty());
 
-    // Subscribe before catching up, so no update falls between the two.
-    let changes = WatchStream::from_changes(state.hub.watch_head());
     let delay = wire::jittered(state.streams.retry, &mut rand::rng());
     let mut catch_up = BytesMut::new();
     catch_up.put(wire::retry(delay));
@@ -96,33 +95,36 @@ pub async fn events(
         Some(text) => resume(&state, &text, &filter, &mut catch_up),
     };
     tracing::debug!(streams = state.limits.open(), from = %cursor, "stream opened");
-
-    let subscriber = Subscriber {
-        hub: state.hub,
-        metrics: state.metrics,
-        filter,
-        cursor,
-        changes,
-        pending: catch_up,
-        caught_up: false,
-        heartbeat: heartbeat_interval(state.streams.heartbeat),
-        settings: state.streams,
-        backpressure: connection.backpressure,
-        ended: false,
-        _permit: permit,
+    let opened = Opened {
+        position: Position {
+            filter,
+            cursor,
+            caught_up: false,
+        },
+        catch_up: catch_up.freeze(),
+        permit,
     };
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/event-stream"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            (X_ACCEL_BUFFERING, HeaderValue::from_static("no")),
-        ],
-        Body::from_stream(subscriber),
-    )
-        .into_response())
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        (X_ACCEL_BUFFERING, HeaderValue::from_static("no")),
+    ];
+    Ok(match connection.delivery {
+        Delivery::Writers => {
+            let mut response = (headers, Body::empty()).into_response();
+            response
+                .extensions_mut()
+                .insert(Handoff(Arc::new(Mutex::new(Some(opened)))));
+            response
+        }
+        Delivery::Hyper(backpressure) => {
+            let subscriber = Subscriber::new(opened, &state, backpressure);
+            (headers, Body::from_stream(subscriber)).into_response()
+        }
+    })
 }
 
 /// 503 with `Retry-After` (the reconnection delay, jittered, in whole seconds).
@@ -177,7 +179,7 @@ fn resume(state: &AppState, text: &str, filter: &Filter, out: &mut BytesMut) -> 
 
 /// Appends the frames of `updates` (encoded once by the hub) and counts them as
 /// delivered.
-fn push_updates(metrics: &Metrics, out: &mut BytesMut, updates: &[Arc<Published>]) {
+pub fn push_updates(metrics: &Metrics, out: &mut BytesMut, updates: &[Arc<Published>]) {
     metrics.delivered.inc_by(updates.len() as u64);
     out.reserve(updates.iter().map(|published| published.frame.len()).sum());
     for published in updates {
@@ -195,14 +197,123 @@ fn push_snapshot(out: &mut BytesMut, snapshot: Snapshot) -> EventId {
     snapshot.last_event_id
 }
 
-fn heartbeat_interval(every: Duration) -> Interval {
-    // The first tick is immediate: the heartbeat that ends the catch-up.
-    let mut interval = tokio::time::interval(every);
-    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    interval
+/// Where one stream is in the hub's history, and what it reads there.
+#[derive(Debug)]
+pub struct Position {
+    filter: Filter,
+    /// The id of the last update this stream has looked at.
+    cursor: EventId,
+    /// Whether the stream has reached the head once (its first heartbeat says so).
+    caught_up: bool,
 }
 
-/// One stream: where it is in the hub's history and what it has to send.
+impl Position {
+    /// The id of the last update this stream has looked at.
+    pub fn cursor(&self) -> EventId {
+        self.cursor
+    }
+
+    /// Whether the stream takes every symbol.
+    pub fn takes_all(&self) -> bool {
+        self.filter.is_none()
+    }
+
+    /// Whether the stream has reached the head once.
+    pub fn caught_up(&self) -> bool {
+        self.caught_up
+    }
+
+    /// Notes whether the hub has updates after the cursor; returns it.
+    pub fn behind(&mut self, hub: &Hub) -> bool {
+        let behind = hub.has_after(self.cursor);
+        self.caught_up |= !behind;
+        behind
+    }
+
+    /// How late a live update may be before the stream skips to a snapshot:
+    /// only once it has caught up (a replay is exact, however old).
+    pub fn max_lag(&self, settings: &StreamSettings) -> Option<Duration> {
+        self.caught_up.then_some(settings.max_lag)
+    }
+
+    /// Appends what follows the cursor to `out`; or, when the stream has fallen
+    /// behind (out of the history, or, once live, later than the lag it
+    /// allows), the latest prices instead.
+    pub fn read(
+        &mut self,
+        hub: &Hub,
+        metrics: &Metrics,
+        settings: &StreamSettings,
+        out: &mut BytesMut,
+    ) {
+        match hub.read_after(self.cursor, &self.filter, self.max_lag(settings)) {
+            Read::Updates { updates, next } => {
+                push_updates(metrics, out, &updates);
+                self.cursor = next;
+            }
+            Read::Resync(snapshot) => {
+                let skipped = snapshot.last_event_id.seq.saturating_sub(self.cursor.seq);
+                metrics.slow_snapshots.inc();
+                metrics.conflated.inc_by(skipped);
+                tracing::debug!(at = %self.cursor, skipped, "a stream fell behind; sending a snapshot");
+                self.cursor = push_snapshot(out, snapshot);
+            }
+        }
+    }
+
+    /// Moves the cursor to `next`, read for this stream by someone else.
+    pub fn advance(&mut self, next: EventId) {
+        self.cursor = next;
+    }
+
+    /// A heartbeat saying where the stream is.
+    pub fn heartbeat(&self, settings: &StreamSettings) -> Bytes {
+        let heartbeat = Heartbeat {
+            time: clock::now_ms(),
+            last_event_id: self.cursor,
+            interval_ms: millis(settings.heartbeat),
+            retry_ms: millis(settings.retry),
+        };
+        wire::heartbeat(&heartbeat).unwrap_or_else(|error| {
+            tracing::error!(%error, "could not encode a heartbeat");
+            Bytes::from_static(b": heartbeat\n\n")
+        })
+    }
+}
+
+impl Drop for Position {
+    fn drop(&mut self) {
+        tracing::debug!(at = %self.cursor, "stream closed");
+    }
+}
+
+/// A stream the handler has opened: where it starts, what it sends first, and
+/// its place under the limits (given back when it is dropped).
+#[derive(Debug)]
+pub struct Opened {
+    /// Where the stream is, after the catch-up.
+    pub position: Position,
+    /// The `retry:` delay and the catch-up (snapshot or replay), as frames.
+    pub catch_up: Bytes,
+    /// This stream's place under the limits.
+    pub permit: StreamPermit,
+}
+
+/// The stream a `/events` response carries when the server's own writers
+/// ([`writer`](crate::writer)) send it rather than hyper: [`serve`](crate::serve)
+/// takes it out of the response's extensions (which must be `Clone`, hence
+/// the shared slot).
+#[derive(Debug, Clone)]
+pub struct Handoff(Arc<Mutex<Option<Opened>>>);
+
+impl Handoff {
+    /// The stream, to the first taker.
+    pub fn take(&self) -> Option<Opened> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+/// One stream that hyper writes, as the body of its response.
 ///
 /// Each time it is polled it sends everything it has in one chunk (one write):
 /// the catch-up, or every update published since it last wrote. What wakes it
@@ -212,19 +323,19 @@ fn heartbeat_interval(every: Duration) -> Interval {
 struct Subscriber {
     hub: Arc<Hub>,
     metrics: Arc<Metrics>,
-    filter: Filter,
-    /// The id of the last update this stream has looked at.
-    cursor: EventId,
+    position: Position,
     /// The hub's announcements of new updates.
     changes: WatchStream<EventId>,
     /// Frames read but not yet sent, in order.
     pending: BytesMut,
-    /// Whether the stream has reached the head once (its first heartbeat says so).
-    caught_up: bool,
-    heartbeat: Interval,
+    /// When the next heartbeat is due.
+    heartbeat: Pin<Box<Sleep>>,
+    /// Whether the timer has been polled since its deadline was last set, so
+    /// that it will wake this stream.
+    heartbeat_armed: bool,
     settings: StreamSettings,
-    /// Whether the connection can take more now, where hyper buffers for it.
-    backpressure: Option<Arc<Backpressure>>,
+    /// Whether the connection can take more now.
+    backpressure: Arc<Backpressure>,
     ended: bool,
     /// This stream's place under the limits, given back when it ends.
     _permit: StreamPermit,
@@ -247,9 +358,7 @@ impl Stream for Subscriber {
         }
         // The client has not taken what it was sent: hold back, so that what it
         // has yet to get stays in the hub, where newer prices can replace it.
-        if let Some(backpressure) = &this.backpressure
-            && backpressure.poll_ready(cx).is_pending()
-        {
+        if this.backpressure.poll_ready(cx).is_pending() {
             return Poll::Pending;
         }
         // Take every announcement so far; the next one wakes this stream.
@@ -261,16 +370,16 @@ impl Stream for Subscriber {
             }
         }
         loop {
-            let behind = this.hub.has_after(this.cursor);
-            this.caught_up |= !behind;
+            let behind = this.position.behind(&this.hub);
             // A reader that is behind still gets its heartbeat.
-            if this.caught_up && this.heartbeat.poll_tick(cx).is_ready() {
-                return Poll::Ready(Some(Ok(this.heartbeat())));
+            if this.position.caught_up() && this.poll_heartbeat(cx).is_ready() {
+                return Poll::Ready(Some(Ok(this.position.heartbeat(&this.settings))));
             }
             if !behind {
                 return Poll::Pending;
             }
-            this.read();
+            this.position
+                .read(&this.hub, &this.metrics, &this.settings, &mut this.pending);
             if !this.pending.is_empty() {
                 return Poll::Ready(Some(Ok(this.take_pending())));
             }
@@ -280,51 +389,43 @@ impl Stream for Subscriber {
 }
 
 impl Subscriber {
-    /// Everything pending, as one chunk.
-    fn take_pending(&mut self) -> Bytes {
-        std::mem::take(&mut self.pending).freeze()
-    }
-
-    /// Reads what follows the cursor into `pending`; or, when the stream has
-    /// fallen behind (out of the history, or, once live, later than the lag it
-    /// allows), the latest prices instead.
-    fn read(&mut self) {
-        let max_lag = self.caught_up.then_some(self.settings.max_lag);
-        match self.hub.read_after(self.cursor, &self.filter, max_lag) {
-            Read::Updates { updates, next } => {
-                push_updates(&self.metrics, &mut self.pending, &updates);
-                self.cursor = next;
-            }
-            Read::Resync(snapshot) => self.skip_to(snapshot),
+    fn new(opened: Opened, state: &AppState, backpressure: Arc<Backpressure>) -> Self {
+        Self {
+            hub: state.hub.clone(),
+            metrics: state.metrics.clone(),
+            position: opened.position,
+            changes: WatchStream::from_changes(state.hub.watch_head()),
+            pending: BytesMut::from(opened.catch_up),
+            // The first heartbeat is due at once: the one that ends the catch-up.
+            heartbeat: Box::pin(tokio::time::sleep_until(Instant::now())),
+            heartbeat_armed: false,
+            settings: state.streams,
+            backpressure,
+            ended: false,
+            _permit: opened.permit,
         }
     }
 
-    /// Sends `snapshot` in place of the updates between the cursor and it.
-    fn skip_to(&mut self, snapshot: Snapshot) {
-        let skipped = snapshot.last_event_id.seq.saturating_sub(self.cursor.seq);
-        self.metrics.slow_snapshots.inc();
-        self.metrics.conflated.inc_by(skipped);
-        tracing::debug!(at = %self.cursor, skipped, "a stream fell behind; sending a snapshot");
-        self.cursor = push_snapshot(&mut self.pending, snapshot);
+    /// Ready when a heartbeat is due (then the next one is an interval away).
+    ///
+    /// Most wakes are for updates, so the timer is looked at only once its
+    /// deadline has passed by the clock: once polled, it wakes this stream by
+    /// itself (the stream is always polled by its connection's task).
+    fn poll_heartbeat(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.heartbeat_armed && Instant::now() < self.heartbeat.deadline() {
+            return Poll::Pending;
+        }
+        self.heartbeat_armed = true;
+        ready!(self.heartbeat.as_mut().poll(cx));
+        let next = Instant::now() + self.settings.heartbeat;
+        self.heartbeat.as_mut().reset(next);
+        self.heartbeat_armed = false;
+        Poll::Ready(())
     }
 
-    fn heartbeat(&self) -> Bytes {
-        let heartbeat = Heartbeat {
-            time: clock::now_ms(),
-            last_event_id: self.cursor,
-            interval_ms: millis(self.settings.heartbeat),
-            retry_ms: millis(self.settings.retry),
-        };
-        wire::heartbeat(&heartbeat).unwrap_or_else(|error| {
-            tracing::error!(%error, "could not encode a heartbeat");
-            Bytes::from_static(b": heartbeat\n\n")
-        })
-    }
-}
-
-impl Drop for Subscriber {
-    fn drop(&mut self) {
-        tracing::debug!(at = %self.cursor, "stream closed");
+    /// Everything pending, as one chunk.
+    fn take_pending(&mut self) -> Bytes {
+        std::mem::take(&mut self.pending).freeze()
     }
 }
 

@@ -11,6 +11,7 @@ use crate::{
     metrics::{self, Metrics},
     serve, sse,
     state::{AppState, StreamSettings},
+    writer::Writers,
 };
 use app::{model::RunId, shell};
 use axum::{
@@ -111,7 +112,21 @@ impl Application {
         };
         let listener = GuardedListener::new(listener, settings, state.metrics.clone());
         let connections = TaskTracker::new();
-        serve::serve(listener, app(state), token.clone(), connections.clone()).await;
+        let writers = Arc::new(Writers::new(
+            state.hub.clone(),
+            state.metrics.clone(),
+            state.streams,
+            settings.stall_timeout,
+            connections.clone(),
+        ));
+        serve::serve(
+            listener,
+            app(state),
+            writers,
+            token.clone(),
+            connections.clone(),
+        )
+        .await;
 
         // Streams end as the hub closes; other connections finish what they
         // are answering. Past the grace period, run returns without them (and

@@ -284,12 +284,23 @@ async fn a_dropped_client_is_released() {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_does_not_hold_up_the_others_and_is_disconnected() {
+    a_client_that_stops_reading(b"").await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_a_stream_hyper_serves_is_disconnected_too() {
+    // A first request on the connection: the stream after it is hyper's.
+    a_client_that_stops_reading(b"GET /healthz HTTP/1.1\r\nHost: tickertape\r\n\r\n").await;
+}
+
+async fn a_client_that_stops_reading(first: &[u8]) {
     let app = spawn_app(&["--rate", "5000", "--stall-timeout-ms", "1000"]).await;
     // A raw connection with a small receive buffer that asks for the stream and
     // then never reads a byte.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let mut stalled = socket.connect(app.addr).await.unwrap();
+    stalled.write_all(first).await.unwrap();
     stalled
         .write_all(b"GET /events HTTP/1.1\r\nHost: tickertape\r\n\r\n")
         .await

@@ -30,10 +30,42 @@ async fn caught_up(stream: &mut ChunkedStream) -> EventId {
     }
 }
 
+/// Who writes the stream: the server's stream writers (the stream is the first
+/// request on its connection) or hyper (the connection answered another first).
+#[derive(Clone, Copy)]
+enum Via {
+    Writers,
+    Hyper,
+}
+
+impl Via {
+    async fn open(
+        self,
+        addr: std::net::SocketAddr,
+        path: &str,
+        headers: &[&str],
+        recv_buffer: Option<u32>,
+    ) -> ChunkedStream {
+        match self {
+            Via::Writers => ChunkedStream::open(addr, path, headers, recv_buffer).await,
+            Via::Hyper => ChunkedStream::open_reused(addr, path, headers, recv_buffer).await,
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_batch_reaches_each_viewer_in_one_write_as_separate_events_in_order() {
+    a_batch_reaches_each_viewer_in_one_write_as_separate_events_in_order_via(Via::Writers).await;
+}
+
+#[tokio::test]
+async fn a_batch_reaches_each_viewer_in_one_write_as_separate_events_in_order_through_hyper() {
+    a_batch_reaches_each_viewer_in_one_write_as_separate_events_in_order_via(Via::Hyper).await;
+}
+
+async fn a_batch_reaches_each_viewer_in_one_write_as_separate_events_in_order_via(via: Via) {
     let app = spawn_app(&["--no-simulator", "--publish-token", TOKEN]).await;
-    let mut stream = ChunkedStream::open(app.addr, "/events", &[], None).await;
+    let mut stream = via.open(app.addr, "/events", &[], None).await;
     let start = caught_up(&mut stream).await;
 
     let body = r#"[{"symbol":"AAA","price":1},{"symbol":"BBB","price":2},{"symbol":"AAA","price":3},
@@ -60,6 +92,20 @@ async fn a_batch_reaches_each_viewer_in_one_write_as_separate_events_in_order() 
 
 #[tokio::test]
 async fn updates_within_the_coalescing_window_share_a_write_and_the_first_goes_at_once() {
+    updates_within_the_coalescing_window_share_a_write_and_the_first_goes_at_once_via(Via::Writers)
+        .await;
+}
+
+#[tokio::test]
+async fn updates_within_the_coalescing_window_share_a_write_and_the_first_goes_at_once_through_hyper()
+ {
+    updates_within_the_coalescing_window_share_a_write_and_the_first_goes_at_once_via(Via::Hyper)
+        .await;
+}
+
+async fn updates_within_the_coalescing_window_share_a_write_and_the_first_goes_at_once_via(
+    via: Via,
+) {
     let app = spawn_app(&[
         "--no-simulator",
         "--publish-token",
@@ -68,7 +114,7 @@ async fn updates_within_the_coalescing_window_share_a_write_and_the_first_goes_a
         "400",
     ])
     .await;
-    let mut stream = ChunkedStream::open(app.addr, "/events", &[], None).await;
+    let mut stream = via.open(app.addr, "/events", &[], None).await;
     let start = caught_up(&mut stream).await;
     let post = |symbol: &'static str| {
         let app = &app;
@@ -94,6 +140,22 @@ async fn updates_within_the_coalescing_window_share_a_write_and_the_first_goes_a
 
 #[tokio::test]
 async fn a_reader_that_stops_for_a_while_gets_the_latest_prices_with_ids_to_resume_from() {
+    a_reader_that_stops_for_a_while_gets_the_latest_prices_with_ids_to_resume_from_via(
+        Via::Writers,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_reader_that_stops_for_a_while_gets_the_latest_prices_with_ids_to_resume_from_through_hyper()
+ {
+    a_reader_that_stops_for_a_while_gets_the_latest_prices_with_ids_to_resume_from_via(Via::Hyper)
+        .await;
+}
+
+async fn a_reader_that_stops_for_a_while_gets_the_latest_prices_with_ids_to_resume_from_via(
+    via: Via,
+) {
     let app = spawn_app(&[
         "--rate",
         "2000",
@@ -104,7 +166,7 @@ async fn a_reader_that_stops_for_a_while_gets_the_latest_prices_with_ids_to_resu
     ])
     .await;
     // A small receive buffer: not reading pushes back on the server at once.
-    let mut stream = ChunkedStream::open(app.addr, "/events", &[], Some(4096)).await;
+    let mut stream = via.open(app.addr, "/events", &[], Some(4096)).await;
     let start = caught_up(&mut stream).await;
 
     // Stop reading while a second of updates goes by (about 2 000).
@@ -161,7 +223,7 @@ async fn a_reader_that_stops_for_a_while_gets_the_latest_prices_with_ids_to_resu
     // The last id seen resumes exactly: the next update is the one after it.
     drop(stream);
     let last_event_id = format!("Last-Event-ID: {previous}");
-    let mut again = ChunkedStream::open(app.addr, "/events", &[&last_event_id], None).await;
+    let mut again = via.open(app.addr, "/events", &[&last_event_id], None).await;
     let first = loop {
         let events = again.next_chunk_events().await;
         if let Some(update) = events.into_iter().find(|f| f.kind() == "priceUpdate") {

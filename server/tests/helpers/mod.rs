@@ -379,24 +379,60 @@ impl ChunkedStream {
         headers: &[&str],
         recv_buffer: Option<u32>,
     ) -> Self {
-        use tokio::io::AsyncWriteExt;
+        let mut stream = Self::connect(addr, recv_buffer).await;
+        stream.get_stream(path, headers).await;
+        stream
+    }
+
+    /// Like [`ChunkedStream::open`], on a connection that has answered another
+    /// request first (kept alive): hyper serves the stream, not the writers.
+    pub async fn open_reused(
+        addr: SocketAddr,
+        path: &str,
+        headers: &[&str],
+        recv_buffer: Option<u32>,
+    ) -> Self {
+        let mut stream = Self::connect(addr, recv_buffer).await;
+        stream.send_get("/healthz", &[]).await;
+        let head = String::from_utf8(stream.read_until(b"\r\n\r\n").await).unwrap();
+        let length: usize = head
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse().unwrap())
+            })
+            .unwrap_or_else(|| panic!("no content-length: {head}"));
+        stream.read_exact(length).await;
+        stream.get_stream(path, headers).await;
+        stream
+    }
+
+    async fn connect(addr: SocketAddr, recv_buffer: Option<u32>) -> Self {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         if let Some(bytes) = recv_buffer {
             socket.set_recv_buffer_size(bytes).unwrap();
         }
-        let mut tcp = socket.connect(addr).await.unwrap();
+        Self {
+            tcp: socket.connect(addr).await.unwrap(),
+            buffer: Vec::new(),
+        }
+    }
+
+    async fn send_get(&mut self, path: &str, headers: &[&str]) {
+        use tokio::io::AsyncWriteExt;
         let mut request = format!("GET {path} HTTP/1.1\r\nHost: tickertape\r\n");
         for header in headers {
             request.push_str(header);
             request.push_str("\r\n");
         }
         request.push_str("\r\n");
-        tcp.write_all(request.as_bytes()).await.unwrap();
-        let mut stream = Self {
-            tcp,
-            buffer: Vec::new(),
-        };
-        let head = stream.read_until(b"\r\n\r\n").await;
+        self.tcp.write_all(request.as_bytes()).await.unwrap();
+    }
+
+    async fn get_stream(&mut self, path: &str, headers: &[&str]) {
+        self.send_get(path, headers).await;
+        let head = self.read_until(b"\r\n\r\n").await;
         let head = String::from_utf8(head).unwrap();
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
         assert!(
@@ -404,7 +440,6 @@ impl ChunkedStream {
                 .contains("transfer-encoding: chunked"),
             "{head}"
         );
-        stream
     }
 
     /// The next chunk's data (one write of the server's).
