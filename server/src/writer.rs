@@ -287,9 +287,9 @@ impl Sweep {
 /// symbol, framed once.
 struct SharedRead {
     from: EventId,
-    chunk: Bytes,
-    next: EventId,
-    count: u64,
+    /// The chunk, the cursor after it and how many updates it holds; `None`
+    /// when such a stream is too late and gets a snapshot of its own.
+    updates: Option<(Bytes, EventId, u64)>,
 }
 
 /// The non-empty parts as one buffer (copied only when there are several).
@@ -375,7 +375,7 @@ impl Member {
         let cursor = self.position.cursor();
         if self.position.takes_all() && self.position.caught_up() {
             if sweep.read.as_ref().is_none_or(|read| read.from != cursor) {
-                sweep.read =
+                let updates =
                     match shared
                         .hub
                         .read_after(cursor, &None, Some(shared.settings.max_lag))
@@ -385,21 +385,24 @@ impl Member {
                             for published in &updates {
                                 frames.extend_from_slice(&published.frame);
                             }
-                            Some(SharedRead {
-                                from: cursor,
-                                chunk: chunk(&frames),
-                                next,
-                                count: updates.len() as u64,
-                            })
+                            Some((chunk(&frames), next, updates.len() as u64))
                         }
                         // Too late: each such stream gets its snapshot below.
                         Read::Resync(_) => None,
                     };
+                sweep.read = Some(SharedRead {
+                    from: cursor,
+                    updates,
+                });
             }
-            if let Some(read) = sweep.read.as_ref().filter(|read| read.from == cursor) {
-                self.position.advance(read.next);
-                sweep.delivered += read.count;
-                return read.chunk.clone();
+            if let Some(SharedRead {
+                updates: Some((chunk, next, count)),
+                ..
+            }) = &sweep.read
+            {
+                self.position.advance(*next);
+                sweep.delivered += count;
+                return chunk.clone();
             }
         }
         let mut frames = BytesMut::new();
