@@ -3,7 +3,7 @@
 mod helpers;
 
 use app::model::EventId;
-use helpers::{Update, spawn_app, symbols_of};
+use helpers::{ChunkedStream, Update, spawn_app, symbols_of};
 use std::{
     collections::{HashMap, HashSet},
     time::SystemTime,
@@ -280,6 +280,35 @@ async fn a_dropped_client_is_released() {
     drop(stream);
 
     app.wait_for_subscribers(0).await;
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_a_quiet_stream_is_released_at_once() {
+    // Nothing to send for a minute: only the client's close can end the stream.
+    let app = spawn_app(&["--no-simulator", "--heartbeat-ms", "60000"]).await;
+    for via_hyper in [false, true] {
+        let mut stream = if via_hyper {
+            ChunkedStream::open_reused(app.addr, "/events", &[], None).await
+        } else {
+            ChunkedStream::open(app.addr, "/events", &[], None).await
+        };
+        // The catch-up and the heartbeat after it: the stream is live.
+        while !stream
+            .next_chunk_events()
+            .await
+            .iter()
+            .any(|frame| frame.kind() == "heartbeat")
+        {}
+        app.wait_for_subscribers(1).await;
+        let closed = std::time::Instant::now();
+        drop(stream);
+        app.wait_for_subscribers(0).await;
+        assert!(
+            closed.elapsed() < std::time::Duration::from_secs(2),
+            "released after {:?}",
+            closed.elapsed()
+        );
+    }
 }
 
 #[tokio::test]
