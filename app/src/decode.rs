@@ -9,7 +9,7 @@
 
 use crate::{
     dashboard::PageData,
-    model::{EventId, Heartbeat, Price, Quote, Snapshot, Symbol},
+    model::{EventId, FeedState, Heartbeat, Price, Quote, Snapshot, Symbol},
     watchlist::Watchlist,
 };
 use js_sys::{Array, JSON, Reflect};
@@ -95,6 +95,10 @@ pub(crate) fn heartbeat(value: &JsValue) -> Option<Heartbeat> {
         last_event_id: event_id(value, "lastEventId")?,
         interval_ms: whole(value, "intervalMs")?,
         retry_ms: whole(value, "retryMs")?,
+        // Absent while the feed is fine; an unknown state reads as fine.
+        feed: string(value, "feed")
+            .filter(|state| state == "interrupted")
+            .map(|_| FeedState::Interrupted),
     })
 }
 

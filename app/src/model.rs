@@ -321,6 +321,8 @@ pub struct Snapshot {
 /// ```json
 /// {"time":1763900000000,"lastEventId":"3f9a0c21-42","intervalMs":5000,"retryMs":1000}
 /// ```
+///
+/// With `"feed":"interrupted"` added while a cluster's broker is unreachable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Heartbeat {
@@ -333,6 +335,18 @@ pub struct Heartbeat {
     /// The base reconnection delay, in milliseconds (the `retry:` field jitters
     /// around it): how long a client waits before its first reconnection attempt.
     pub retry_ms: u64,
+    /// Set only when the server has lost its feed (a cluster's broker is
+    /// unreachable): the stream is open, but no prices can come until it is back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed: Option<FeedState>,
+}
+
+/// What a heartbeat says of the server's feed when something is wrong with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FeedState {
+    /// The broker cannot be reached: prices published meanwhile come when it is back.
+    Interrupted,
 }
 
 #[cfg(test)]

@@ -229,6 +229,27 @@ pub struct Config {
     /// How long shutdown waits for open connections to finish, in milliseconds.
     #[arg(long, env = "TICKERTAPE_SHUTDOWN_GRACE_MS", default_value_t = 2000)]
     pub shutdown_grace_ms: u64,
+
+    /// Join the cluster of instances that share this Redis (or Valkey), as
+    /// `redis://HOST:PORT[/DB]`: one feed, one sequence of ids, resume on any
+    /// instance. Without it the instance stands alone, as it always has.
+    #[arg(long, env = "TICKERTAPE_BROKER", value_parser = parse_broker, hide_env_values = true)]
+    pub broker: Option<BrokerUrl>,
+
+    /// The prefix of this cluster's keys in the broker, so that two clusters
+    /// can share one Redis.
+    #[arg(
+        long,
+        env = "TICKERTAPE_BROKER_PREFIX",
+        default_value = "tickertape",
+        value_parser = parse_prefix,
+    )]
+    pub broker_prefix: String,
+
+    /// This instance's name in `/healthz`, `/metrics` and the broker's lease
+    /// (default: the host name and the process id).
+    #[arg(long, env = "TICKERTAPE_INSTANCE")]
+    pub instance: Option<String>,
 }
 
 impl Config {
@@ -251,6 +272,16 @@ impl Config {
     /// The interval between heartbeats.
     pub fn heartbeat(&self) -> Duration {
         Duration::from_millis(self.heartbeat_ms)
+    }
+
+    /// This instance's name: `--instance`, or the host name and process id.
+    pub fn instance(&self) -> String {
+        self.instance.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|name| name.trim().to_owned())
+                .unwrap_or_else(|_| "tickertape".into());
+            format!("{host}-{}", std::process::id())
+        })
     }
 
     /// How many updates the history keeps.
@@ -408,8 +439,62 @@ impl fmt::Display for Config {
         )?;
         writeln!(f, "  max body       {} bytes", self.max_body_bytes)?;
         writeln!(f, "  max symbols    {}", self.max_symbols)?;
+        match &self.broker {
+            Some(broker) => writeln!(
+                f,
+                "  broker         {broker} (keys {}:*)",
+                self.broker_prefix
+            )?,
+            None => writeln!(f, "  broker         none (this instance stands alone)")?,
+        }
         write!(f, "  max ts skew    {} s", self.max_ts_skew_secs)
     }
+}
+
+/// The broker's address, `redis://HOST:PORT[/DB]` (a password in it is never
+/// shown).
+#[derive(Clone, PartialEq, Eq)]
+pub struct BrokerUrl(String);
+
+impl BrokerUrl {
+    /// The address, password included, to connect with.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for BrokerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for BrokerUrl {
+    /// The address with any password replaced by `***`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rest = self.0.strip_prefix("redis://").unwrap_or(&self.0);
+        match rest.split_once('@') {
+            Some((_, host)) => write!(f, "redis://***@{host}"),
+            None => f.write_str(&self.0),
+        }
+    }
+}
+
+fn parse_broker(text: &str) -> Result<BrokerUrl, String> {
+    let text = text.trim();
+    if !text.starts_with("redis://") {
+        return Err("expected redis://HOST:PORT[/DB], such as redis://127.0.0.1:6379".into());
+    }
+    redis::Client::open(text).map_err(|error| format!("not a Redis address: {error}"))?;
+    Ok(BrokerUrl(text.into()))
+}
+
+fn parse_prefix(text: &str) -> Result<String, String> {
+    let valid = |c: char| c.is_ascii_alphanumeric() || "-_.:".contains(c);
+    if text.is_empty() || text.len() > 64 || !text.chars().all(valid) {
+        return Err("a prefix is 1 to 64 of A-Z a-z 0-9 - _ . :".into());
+    }
+    Ok(text.into())
 }
 
 /// A web origin allowed by CORS: `scheme://host[:port]`, nothing after it.

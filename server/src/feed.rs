@@ -6,11 +6,11 @@
 //! Prices are rounded to cents. The same seed and symbols give the same sequence
 //! of symbols and prices, whatever the rate.
 
-use crate::{clock::now_ms, hub::Hub};
+use crate::{broker::Publisher, clock::now_ms};
 use app::model::{Price, Quote, Symbol};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use rand_distr::StandardNormal;
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 use tokio::time::{self, Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
@@ -93,6 +93,18 @@ impl Simulator {
             .collect()
     }
 
+    /// Continues each walk from its symbol's quote in `quotes` (the price it
+    /// is at and the session's open), as a cluster's simulator does when it
+    /// takes over from another instance.
+    pub fn continue_from(&mut self, quotes: &[Quote]) {
+        for walk in &mut self.walks {
+            if let Some(quote) = quotes.iter().find(|quote| quote.symbol == walk.symbol) {
+                walk.log_open = quote.open.get().ln();
+                walk.log_price = quote.price.get().ln();
+            }
+        }
+    }
+
     /// The next update: one symbol moves one step. `None` without symbols.
     pub fn step(&mut self) -> Option<(Symbol, Price)> {
         if self.walks.is_empty() {
@@ -119,14 +131,20 @@ fn round_cents(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
 
-/// Publishes `rate` updates per second from `simulator` to `hub` until `shutdown`.
+/// Publishes `rate` updates per second from `simulator` through `publisher`
+/// until `shutdown`; returns the simulator, to continue later.
 ///
 /// Updates are paced against the clock: after a stall the simulator catches up
 /// in one batch instead of drifting behind its rate. The updates that fall due
 /// between two wake-ups are published together, in one batch (one announcement
 /// to the streams), each stamped with the moment it fell due, so its `ts` is the
 /// time it was meant to be published.
-pub async fn run(mut simulator: Simulator, hub: Arc<Hub>, rate: f64, shutdown: CancellationToken) {
+pub async fn run(
+    mut simulator: Simulator,
+    publisher: Publisher,
+    rate: f64,
+    shutdown: CancellationToken,
+) -> Simulator {
     let period = Duration::from_secs_f64(1.0 / rate).max(MIN_PERIOD);
     // Ticks count from the same instant as the updates owed, so that the update
     // due at a tick is published at that tick, not one later.
@@ -138,6 +156,7 @@ pub async fn run(mut simulator: Simulator, hub: Arc<Hub>, rate: f64, shutdown: C
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut sent: u64 = 0;
     let mut batch = Vec::new();
+    let mut failing = false;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -149,7 +168,7 @@ pub async fn run(mut simulator: Simulator, hub: Arc<Hub>, rate: f64, shutdown: C
         while sent < owed {
             sent += 1;
             let Some((symbol, price)) = simulator.step() else {
-                return;
+                return simulator;
             };
             let due = started_ms + sent as f64 * 1000.0 / rate;
             batch.push((symbol, price, due as u64));
@@ -157,11 +176,19 @@ pub async fn run(mut simulator: Simulator, hub: Arc<Hub>, rate: f64, shutdown: C
         if batch.is_empty() {
             continue;
         }
-        if let Err(error) = hub.publish_batch(std::mem::take(&mut batch)) {
-            tracing::error!(%error, "could not publish simulated prices");
+        if let Err(error) = publisher.publish(std::mem::take(&mut batch)).await {
+            // A broker that is down loses the simulated prices of meanwhile:
+            // they are made up anyway. Said once per outage.
+            if !failing {
+                tracing::error!(%error, "could not publish simulated prices");
+            }
+            failing = true;
+        } else {
+            failing = false;
         }
     }
     tracing::debug!(sent, "simulator stopped");
+    simulator
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ use std::{
     collections::{HashMap, HashSet, VecDeque},
     sync::{
         Arc, RwLock, RwLockReadGuard, RwLockWriteGuard,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -79,6 +79,35 @@ pub enum Read {
     Resync(Snapshot),
 }
 
+/// A batch computed against the hub's state ([`Hub::prepare`]), not yet numbered.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The position it was computed at: it must follow this id.
+    pub base: EventId,
+    /// Each update, in order.
+    pub updates: Vec<PreparedUpdate>,
+    /// The state of each symbol the batch moves, after it, as a snapshot has it
+    /// (with its recent prices), in the order they first appear.
+    pub states: Vec<Quote>,
+}
+
+/// One update of a [`Prepared`] batch.
+#[derive(Debug)]
+pub struct PreparedUpdate {
+    /// The new quote.
+    pub quote: Quote,
+    /// Its JSON, the `data` of its `priceUpdate` event.
+    pub data: String,
+}
+
+/// Updates that do not continue the hub's sequence: the state must be reloaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the updates do not continue the hub's sequence at {head}")]
+pub struct Discontinuity {
+    /// The hub's head.
+    pub head: EventId,
+}
+
 /// A batch of updates that would take the hub past its limit of symbols.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the server quotes {quoted} symbols, at most {limit}: {new} more would pass the limit")]
@@ -100,13 +129,17 @@ pub enum PublishError {
     /// An update could not be encoded.
     #[error("could not encode an update: {0}")]
     Encode(#[from] serde_json::Error),
+    /// A cluster's broker could not take the batch.
+    #[error("the broker is unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// The latest quotes, the history and the announcements. Share it behind an `Arc`.
 #[derive(Debug)]
 pub struct Hub {
     state: RwLock<State>,
-    run: RunId,
+    /// The run (a cluster's epoch) of the head, readable without the lock.
+    run: AtomicU32,
     /// The sequence number of the latest update, readable without the lock.
     head_seq: AtomicU64,
     /// What streams wait on: the latest id, as last announced.
@@ -123,6 +156,8 @@ pub struct Hub {
     published: Counter,
     /// Set once at shutdown: every stream ends.
     closed: AtomicBool,
+    /// Set while a cluster's broker is unreachable.
+    feed_interrupted: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -166,7 +201,7 @@ impl Hub {
                 history: VecDeque::with_capacity(history),
                 capacity: history,
             }),
-            run,
+            run: AtomicU32::new(run.0),
             head_seq: AtomicU64::new(start.seq),
             announced: watch::Sender::new(start),
             window: Duration::ZERO,
@@ -175,6 +210,7 @@ impl Hub {
             max_symbols: usize::MAX,
             published: Counter::default(),
             closed: AtomicBool::new(false),
+            feed_interrupted: AtomicBool::new(false),
         }
     }
 
@@ -215,6 +251,32 @@ impl Hub {
     /// no other update falls between two of a batch.
     pub fn publish_batch(&self, batch: Vec<(Symbol, Price, u64)>) -> Result<EventId, PublishError> {
         let mut state = self.write();
+        let prepared = self.prepare_in(&state, &batch)?;
+        let mut id = prepared.base;
+        let mut updates = Vec::with_capacity(prepared.updates.len());
+        for update in prepared.updates {
+            id = id.next();
+            let frame = wire::price_update_data(id, &update.data);
+            updates.push((id, update.quote, frame));
+        }
+        self.commit(&mut state, updates, Instant::now());
+        drop(state);
+        self.announce_now_or_later(id);
+        Ok(id)
+    }
+
+    /// Computes `batch` against the current state without publishing it: what
+    /// a cluster's broker appends (with ids it gives), for every instance to
+    /// relay with [`Hub::apply`].
+    pub fn prepare(&self, batch: &[(Symbol, Price, u64)]) -> Result<Prepared, PublishError> {
+        self.prepare_in(&self.read(), batch)
+    }
+
+    fn prepare_in(
+        &self,
+        state: &State,
+        batch: &[(Symbol, Price, u64)],
+    ) -> Result<Prepared, PublishError> {
         let new: HashSet<&Symbol> = batch
             .iter()
             .map(|(symbol, _, _)| symbol)
@@ -228,36 +290,56 @@ impl Hub {
             }
             .into());
         }
-        // Prepare: each update's quote follows the one before it in the batch.
-        let mut latest: HashMap<&Symbol, Quote> = HashMap::new();
-        let mut prepared = Vec::with_capacity(batch.len());
-        let mut id = state.head;
-        for (symbol, price, ts) in &batch {
-            id = id.next();
-            let quote = match latest.get(symbol) {
-                Some(quote) => quote.moved_to(*price, *ts),
-                None => match state.index.get(symbol) {
-                    Some(&i) => state.quotes[i].moved_to(*price, *ts),
-                    None => Quote::opening(symbol.clone(), *price, *ts),
-                },
+        // Each update's quote follows the one before it in the batch.
+        let mut latest: HashMap<&Symbol, (Quote, VecDeque<Price>)> = HashMap::new();
+        let mut touched = Vec::new();
+        let mut updates = Vec::with_capacity(batch.len());
+        for (symbol, price, ts) in batch {
+            let (quote, mut recent) = match latest.remove(symbol) {
+                Some((quote, recent)) => (quote.moved_to(*price, *ts), recent),
+                None => {
+                    touched.push(symbol);
+                    match state.index.get(symbol) {
+                        Some(&i) => (
+                            state.quotes[i].moved_to(*price, *ts),
+                            state.recent[i].clone(),
+                        ),
+                        None => (Quote::opening(symbol.clone(), *price, *ts), VecDeque::new()),
+                    }
+                }
             };
-            let frame = wire::price_update(id, &quote)?;
-            latest.insert(symbol, quote.clone());
-            prepared.push((id, quote, frame));
+            push_recent(&mut recent, *price);
+            let data = serde_json::to_string(&quote)?;
+            latest.insert(symbol, (quote.clone(), recent));
+            updates.push(PreparedUpdate { quote, data });
         }
-        // Commit.
-        let at = Instant::now();
-        for (id, quote, frame) in prepared {
+        let states = touched
+            .into_iter()
+            .filter_map(|symbol| {
+                let (quote, recent) = latest.get(symbol)?;
+                Some(Quote {
+                    recent: recent.iter().copied().collect(),
+                    ..quote.clone()
+                })
+            })
+            .collect();
+        Ok(Prepared {
+            base: state.head,
+            updates,
+            states,
+        })
+    }
+
+    /// Records `updates` (numbered and encoded) as published at `at`.
+    fn commit(&self, state: &mut State, updates: Vec<(EventId, Quote, Bytes)>, at: Instant) {
+        let count = updates.len();
+        for (id, quote, frame) in updates {
             let symbol = quote.symbol.clone();
             let price = quote.price;
             match state.index.get(&symbol).copied() {
                 Some(i) => {
                     state.quotes[i] = quote;
-                    let recent = &mut state.recent[i];
-                    if recent.len() == RECENT_PRICES {
-                        recent.pop_front();
-                    }
-                    recent.push_back(price);
+                    push_recent(&mut state.recent[i], price);
                 }
                 None => {
                     let i = state.quotes.len();
@@ -277,18 +359,131 @@ impl Hub {
             }));
             state.head = id;
         }
-        self.head_seq.store(id.seq, Ordering::Release);
-        drop(state);
-        self.published.inc_by(batch.len() as u64);
+        self.head_seq.store(state.head.seq, Ordering::Release);
+        self.published.inc_by(count as u64);
+    }
+
+    /// Announces `head` at once or, within a coalescing window, at its end.
+    fn announce_now_or_later(&self, head: EventId) {
         // A window's worth of updates must never push a reader out of the
         // history: past a quarter of it, announce at once.
-        let unannounced = id.seq.saturating_sub(self.announced.borrow().seq);
+        let unannounced = head.seq.saturating_sub(self.announced.borrow().seq);
         if self.window.is_zero() || unannounced >= self.urgent_after {
-            self.announced.send_replace(id);
+            self.announced.send_replace(head);
         } else {
             self.due.notify_one();
         }
-        Ok(id)
+    }
+
+    /// Records updates a cluster's broker numbered, each `(seq, data)` with
+    /// `data` its quote's JSON as published, relayed byte for byte. They must
+    /// continue this hub's sequence in `run`; otherwise nothing is recorded and
+    /// the caller reloads the state ([`Hub::reset`]).
+    pub fn apply(&self, run: RunId, entries: &[(u64, String)]) -> Result<(), Discontinuity> {
+        let mut state = self.write();
+        let mut expected = state.head;
+        if expected.run != run {
+            return Err(Discontinuity { head: expected });
+        }
+        let mut updates = Vec::with_capacity(entries.len());
+        for (seq, data) in entries {
+            expected = expected.next();
+            if *seq != expected.seq {
+                return Err(Discontinuity { head: state.head });
+            }
+            let quote: Quote = serde_json::from_str(data).map_err(|error| {
+                tracing::error!(%error, seq, "an update from the broker is not a quote");
+                Discontinuity { head: state.head }
+            })?;
+            updates.push((expected, quote, wire::price_update_data(expected, data)));
+        }
+        if updates.is_empty() {
+            return Ok(());
+        }
+        self.commit(&mut state, updates, Instant::now());
+        drop(state);
+        self.announce_now_or_later(expected);
+        Ok(())
+    }
+
+    /// Replaces the whole state: run `run` at position `head`, `quotes` (each
+    /// with its recent prices) in display order, and the updates before it
+    /// that the history keeps, `(seq, data)` as in [`Hub::apply`], ending at
+    /// `head`. Streams elsewhere in the old history resync from a snapshot.
+    pub fn reset(&self, run: RunId, head: u64, quotes: Vec<Quote>, history: &[(u64, String)]) {
+        let head = EventId { run, seq: head };
+        let index = quotes
+            .iter()
+            .enumerate()
+            .map(|(i, quote)| (quote.symbol.clone(), i))
+            .collect();
+        let recent = quotes
+            .iter()
+            .map(|quote| {
+                let mut recent: VecDeque<Price> = quote.recent.iter().copied().collect();
+                if recent.is_empty() {
+                    recent.push_back(quote.price);
+                }
+                while recent.len() > RECENT_PRICES {
+                    recent.pop_front();
+                }
+                recent
+            })
+            .collect();
+        let quotes = quotes
+            .into_iter()
+            .map(|quote| Quote {
+                recent: Vec::new(),
+                ..quote
+            })
+            .collect();
+        let at = Instant::now();
+        let mut state = self.write();
+        let capacity = state.capacity;
+        let contiguous = history
+            .iter()
+            .rev()
+            .zip((0..=head.seq).rev())
+            .take_while(|((seq, _), expected)| seq == expected)
+            .count();
+        let kept = &history[history.len() - contiguous.min(capacity)..];
+        let history = kept
+            .iter()
+            .filter_map(|(seq, data)| {
+                let id = EventId { run, seq: *seq };
+                serde_json::from_str::<Quote>(data).ok().map(|quote| {
+                    Arc::new(Published {
+                        id,
+                        symbol: quote.symbol,
+                        frame: wire::price_update_data(id, data),
+                        at,
+                    })
+                })
+            })
+            .collect();
+        *state = State {
+            head,
+            quotes,
+            index,
+            recent,
+            history,
+            capacity,
+        };
+        self.run.store(run.0, Ordering::Release);
+        self.head_seq.store(head.seq, Ordering::Release);
+        drop(state);
+        self.announced.send_replace(head);
+    }
+
+    /// Says whether the feed is interrupted (a cluster's broker is
+    /// unreachable); heartbeats tell the viewers.
+    pub fn set_feed_interrupted(&self, interrupted: bool) {
+        self.feed_interrupted.store(interrupted, Ordering::Release);
+    }
+
+    /// Whether the feed is interrupted.
+    pub fn feed_interrupted(&self) -> bool {
+        self.feed_interrupted.load(Ordering::Acquire)
     }
 
     /// Announces what was published, until `shutdown`; then closes the hub.
@@ -385,7 +580,8 @@ impl Hub {
 
     /// Whether an update after `cursor` has been published (cursor in this run).
     pub fn has_after(&self, cursor: EventId) -> bool {
-        cursor.run != self.run || self.head_seq.load(Ordering::Acquire) != cursor.seq
+        cursor.run.0 != self.run.load(Ordering::Acquire)
+            || self.head_seq.load(Ordering::Acquire) != cursor.seq
     }
 
     /// The id of the latest update, announced (at most once per coalescing
@@ -397,7 +593,7 @@ impl Hub {
     /// The id of the latest update.
     pub fn head(&self) -> EventId {
         EventId {
-            run: self.run,
+            run: RunId(self.run.load(Ordering::Acquire)),
             seq: self.head_seq.load(Ordering::Acquire),
         }
     }
@@ -459,6 +655,15 @@ impl State {
                 .collect(),
         }
     }
+}
+
+/// Adds `price` to a symbol's recent prices, dropping the oldest past
+/// [`RECENT_PRICES`].
+fn push_recent(recent: &mut VecDeque<Price>, price: Price) {
+    if recent.len() == RECENT_PRICES {
+        recent.pop_front();
+    }
+    recent.push_back(price);
 }
 
 /// The recent prices of a symbol that has just opened at `price`.

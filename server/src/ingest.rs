@@ -23,7 +23,7 @@ use axum::{
     Json,
     body::Body,
     extract::{Request, State},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -266,9 +266,23 @@ async fn accept(state: &AppState, request: Request) -> Result<Accepted, (RejectR
         .map(|update| (update.symbol, update.price, update.ts.unwrap_or(now)))
         .collect();
     let last = state
-        .hub
-        .publish_batch(batch)
+        .publisher
+        .publish(batch)
+        .await
         .map_err(|error| match error {
+            PublishError::Unavailable(_) => {
+                tracing::warn!(%error, "publish refused: the broker is unavailable");
+                (
+                    RejectReason::broker_unavailable,
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "broker_unavailable",
+                        format!("{error}; nothing was published: retry later"),
+                    )
+                    .with("retryAfter", 1)
+                    .with_header(header::RETRY_AFTER, HeaderValue::from(1)),
+                )
+            }
             PublishError::TooManySymbols(TooManySymbols { limit, .. }) => (
                 RejectReason::too_many_symbols,
                 ApiError::new(
@@ -346,6 +360,7 @@ fn reason_code(reason: RejectReason) -> &'static str {
         RejectReason::invalid_ts => "invalid_ts",
         RejectReason::empty_batch => "empty_batch",
         RejectReason::too_many_symbols => "too_many_symbols",
+        RejectReason::broker_unavailable => "broker_unavailable",
     }
 }
 

@@ -6,6 +6,8 @@
 //! - [`feed`]: the built-in price simulator, a seeded random walk per symbol; it
 //!   publishes the updates that fall due together as one batch.
 //! - [`ingest`]: `POST /api/prices`, real prices in: checked, all-or-nothing.
+//! - [`broker`]: with `--broker`, a cluster of instances sharing one feed on
+//!   Redis Streams: publishing appends there, and a relay fills each hub.
 //! - [`hub`]: the fan-out. It keeps the latest quote per symbol, numbers every update
 //!   with an [`EventId`](app::model::EventId) (server run and position), encodes it
 //!   once into a bounded history that every subscriber reads at its own pace, and
@@ -53,6 +55,7 @@
 
 pub mod access;
 pub mod api;
+pub mod broker;
 pub mod clock;
 pub mod config;
 pub mod error;

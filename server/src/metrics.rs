@@ -40,6 +40,8 @@ pub enum RejectReason {
     empty_batch,
     /// The batch would add symbols past `--max-symbols`.
     too_many_symbols,
+    /// A cluster's broker could not be reached.
+    broker_unavailable,
 }
 
 /// Why a stream was refused (the `reason` label).
@@ -100,6 +102,12 @@ pub struct Metrics {
     pub slow_disconnects: Counter,
     /// Updates accepted by `POST /api/prices`.
     pub ingest_accepted: Counter,
+    /// In a cluster: updates in the broker this instance has not relayed yet.
+    pub broker_lag: Gauge,
+    /// In a cluster: times this instance reconnected to the broker.
+    pub broker_reconnects: Counter,
+    /// In a cluster: 1 while this instance holds the simulator's lease.
+    pub lease_holder: Gauge,
     ingest_rejected: Family<Rejected, Counter>,
     streams_refused: Family<Refused, Counter>,
     accept_errors: Family<AcceptFailed, Counter>,
@@ -108,6 +116,16 @@ pub struct Metrics {
 impl Metrics {
     /// Fresh counters, registered under the `tickertape_` prefix.
     pub fn new() -> Self {
+        Self::build(None)
+    }
+
+    /// Fresh counters for the instance named `instance` (in
+    /// `tickertape_instance_info`).
+    pub fn named(instance: &str) -> Self {
+        Self::build(Some(instance))
+    }
+
+    fn build(instance: Option<&str>) -> Self {
         let mut registry = Registry::with_prefix("tickertape");
         let metrics = Self {
             registry: Registry::default(),
@@ -120,6 +138,9 @@ impl Metrics {
             conflated: Counter::default(),
             slow_disconnects: Counter::default(),
             ingest_accepted: Counter::default(),
+            broker_lag: Gauge::default(),
+            broker_reconnects: Counter::default(),
+            lease_holder: Gauge::default(),
             ingest_rejected: Family::default(),
             streams_refused: Family::default(),
             accept_errors: Family::default(),
@@ -136,7 +157,26 @@ impl Metrics {
             ),
         ]);
         registry.register("build", "The running tickertape build", build);
+        if let Some(instance) = instance {
+            let info = Info::new(vec![("instance", instance.to_owned())]);
+            registry.register("instance", "This instance's name (--instance)", info);
+        }
         registry.register("streams", "Streams open now", metrics.streams.clone());
+        registry.register(
+            "broker_lag",
+            "Updates in the cluster's broker not yet relayed by this instance",
+            metrics.broker_lag.clone(),
+        );
+        registry.register(
+            "broker_reconnects",
+            "Times this instance reconnected to the cluster's broker",
+            metrics.broker_reconnects.clone(),
+        );
+        registry.register(
+            "lease_holder",
+            "1 while this instance holds the cluster's simulator lease",
+            metrics.lease_holder.clone(),
+        );
         registry.register(
             "events_published",
             "Price updates published (simulated or ingested)",
@@ -251,9 +291,34 @@ pub async fn metrics(State(metrics): State<Arc<Metrics>>) -> Response {
     }
 }
 
-/// The handler of `GET /healthz`: the process is up and serving.
-pub async fn healthz() -> impl IntoResponse {
-    axum::Json(serde_json::json!({ "status": "ok" }))
+/// The handler of `GET /healthz`: the process is up and serving, and names
+/// itself. In a cluster, `503` while the broker cannot be reached, saying why
+/// (streams stay open meanwhile, and the instance catches up when it is back).
+pub async fn healthz(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+) -> axum::response::Response {
+    let mut body = serde_json::json!({ "status": "ok", "instance": &*state.instance });
+    let Some(broker) = &state.broker else {
+        return axum::Json(body).into_response();
+    };
+    let health = broker.health();
+    let head = state.hub.head();
+    body["broker"] = serde_json::json!({
+        "reachable": health.reachable,
+        "epoch": head.run.to_string(),
+        "relayed": head.to_string(),
+        "lag": state.metrics.broker_lag.get(),
+    });
+    if let Some(problem) = health.problem {
+        body["status"] = "unavailable".into();
+        body["problem"] = problem.into();
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(body),
+        )
+            .into_response();
+    }
+    axum::Json(body).into_response()
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ use crate::{
     state::{AppState, StreamSettings},
     wire,
 };
-use app::model::{EventId, Heartbeat, Snapshot};
+use app::model::{EventId, FeedState, Heartbeat, Snapshot};
 use axum::{
     body::Body,
     extract::{ConnectInfo, Query, State, rejection::QueryRejection},
@@ -87,6 +87,11 @@ pub async fn events(
         .or(query.last_event_id)
         .filter(|id| !id.is_empty());
 
+    if state.broker.is_some()
+        && let Some(id) = resume_from.as_deref().and_then(|text| text.parse().ok())
+    {
+        relayed(&state.hub, id).await;
+    }
     let delay = wire::jittered(state.streams.retry, &mut rand::rng());
     let mut catch_up = BytesMut::new();
     catch_up.put(wire::retry(delay));
@@ -125,6 +130,30 @@ pub async fn events(
             (headers, Body::from_stream(subscriber)).into_response()
         }
     })
+}
+
+/// How long a stream resuming from an id its instance has not relayed yet
+/// waits for it.
+const RELAY_PATIENCE: Duration = Duration::from_secs(2);
+
+/// In a cluster, a viewer may come from an instance a little ahead of this
+/// one: when `id` is in this epoch but past the head, waits (a moment at most)
+/// until this instance has relayed it, so that the viewer resumes exactly
+/// instead of being resynced.
+async fn relayed(hub: &Hub, id: EventId) {
+    let mut head = hub.watch_head();
+    let _ = tokio::time::timeout(RELAY_PATIENCE, async {
+        loop {
+            let now = hub.head();
+            if now.run != id.run || now.seq >= id.seq {
+                return;
+            }
+            if head.changed().await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
 }
 
 /// 503 with `Retry-After` (the reconnection delay, jittered, in whole seconds).
@@ -251,6 +280,17 @@ impl Position {
                 push_updates(metrics, out, &updates);
                 self.cursor = next;
             }
+            // The feed started a new sequence (a cluster's broker lost its data).
+            Read::Resync(snapshot) if snapshot.last_event_id.run != self.cursor.run => {
+                metrics.resyncs.inc();
+                let (from, to) = (self.cursor, snapshot.last_event_id);
+                tracing::debug!(%from, %to, "the feed restarted; resyncing a stream");
+                self.cursor = push_snapshot(out, snapshot);
+                out.put(wire::notice(&format!(
+                    "resynced from a snapshot: the feed restarted its sequence \
+                     (the broker lost its data), so event {from} has no successor"
+                )));
+            }
             Read::Resync(snapshot) => {
                 let skipped = snapshot.last_event_id.seq.saturating_sub(self.cursor.seq);
                 metrics.slow_snapshots.inc();
@@ -266,13 +306,14 @@ impl Position {
         self.cursor = next;
     }
 
-    /// A heartbeat saying where the stream is.
-    pub fn heartbeat(&self, settings: &StreamSettings) -> Bytes {
+    /// A heartbeat saying where the stream is (and whether the feed is interrupted).
+    pub fn heartbeat(&self, hub: &Hub, settings: &StreamSettings) -> Bytes {
         let heartbeat = Heartbeat {
             time: clock::now_ms(),
             last_event_id: self.cursor,
             interval_ms: millis(settings.heartbeat),
             retry_ms: millis(settings.retry),
+            feed: hub.feed_interrupted().then_some(FeedState::Interrupted),
         };
         wire::heartbeat(&heartbeat).unwrap_or_else(|error| {
             tracing::error!(%error, "could not encode a heartbeat");
@@ -373,7 +414,7 @@ impl Stream for Subscriber {
             let behind = this.position.behind(&this.hub);
             // A reader that is behind still gets its heartbeat.
             if this.position.caught_up() && this.poll_heartbeat(cx).is_ready() {
-                return Poll::Ready(Some(Ok(this.position.heartbeat(&this.settings))));
+                return Poll::Ready(Some(Ok(this.position.heartbeat(&this.hub, &this.settings))));
             }
             if !behind {
                 return Poll::Pending;

@@ -1,7 +1,9 @@
 //! Building the application and running it until shutdown.
 
 use crate::{
-    access, api, clock,
+    access, api,
+    broker::{Broker, Publisher},
+    clock,
     config::{Config, Origin},
     feed,
     hub::Hub,
@@ -87,21 +89,31 @@ impl Application {
         // Cancelled when the server shuts down: the simulator stops, the hub
         // closes (which ends every stream) and the listener stops accepting.
         let token = CancellationToken::new();
-        tokio::spawn(state.hub.clone().announce(token.clone()));
-        let simulator = simulator.map(|simulator| {
-            tokio::spawn(feed::run(
-                simulator,
-                state.hub.clone(),
-                config.rate,
-                token.clone(),
-            ))
-        });
         tokio::spawn({
             let token = token.clone();
             async move {
                 shutdown.await;
                 tracing::info!("shutting down");
                 token.cancel();
+            }
+        });
+        tokio::spawn(state.hub.clone().announce(token.clone()));
+        // In a cluster, the state comes from the broker before any viewer does.
+        if let Some(broker) = &state.broker {
+            broker.join(&token).await;
+            tokio::spawn(broker.clone().relay(token.clone()));
+        }
+        let simulator = simulator.map(|simulator| {
+            let (rate, token) = (config.rate, token.clone());
+            match state.broker.clone() {
+                // One simulator per cluster: the instance holding the lease.
+                Some(broker) => tokio::spawn(broker.lead(simulator, rate, token)),
+                None => {
+                    let publisher = Publisher::Hub(state.hub.clone());
+                    tokio::spawn(async move {
+                        feed::run(simulator, publisher, rate, token).await;
+                    })
+                }
             }
         });
 
@@ -169,7 +181,8 @@ pub fn state(config: &Config, addr: SocketAddr) -> io::Result<(AppState, Option<
     let max_symbols = usize::try_from(config.max_symbols)
         .unwrap_or(usize::MAX)
         .max(opening.len());
-    let metrics = Arc::new(Metrics::new());
+    let instance = config.instance();
+    let metrics = Arc::new(Metrics::named(&instance));
     let hub = Arc::new(
         Hub::new(run, opening, config.history())
             .with_max_symbols(max_symbols)
@@ -200,8 +213,31 @@ pub fn state(config: &Config, addr: SocketAddr) -> io::Result<(AppState, Option<
             "random seed chosen; pass --seed {seed} to replay these prices"
         );
     }
+    let broker = config
+        .broker
+        .as_ref()
+        .map(|url| {
+            Broker::new(
+                url.as_str(),
+                &config.broker_prefix,
+                instance.clone(),
+                hub.clone(),
+                metrics.clone(),
+                config.history(),
+            )
+            .map(Arc::new)
+        })
+        .transpose()
+        .map_err(|error| io::Error::other(format!("invalid --broker: {error}")))?;
+    let publisher = match &broker {
+        Some(broker) => Publisher::Broker(broker.clone()),
+        None => Publisher::Hub(hub.clone()),
+    };
     let state = AppState {
         hub,
+        publisher,
+        broker,
+        instance: instance.into(),
         metrics,
         limits,
         streams: StreamSettings {

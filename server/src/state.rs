@@ -5,6 +5,7 @@
 //! the other for it.
 
 use crate::{
+    broker::{Broker, Publisher},
     config::{Origin, Secret},
     hub::Hub,
     limits::StreamLimits,
@@ -19,6 +20,12 @@ use std::{sync::Arc, time::Duration};
 pub struct AppState {
     /// The fan-out of prices.
     pub hub: Arc<Hub>,
+    /// Where prices are published: the hub, or a cluster's broker.
+    pub publisher: Publisher,
+    /// The cluster's broker, when this instance is in one.
+    pub broker: Option<Arc<Broker>>,
+    /// This instance's name.
+    pub instance: Arc<str>,
     /// The counters operators read at `/metrics`.
     pub metrics: Arc<Metrics>,
     /// The stream limits, overall and per address, and the count of open streams.

@@ -64,6 +64,17 @@ pub fn price_update(id: EventId, quote: &Quote) -> Result<Bytes, serde_json::Err
     event(PRICE_UPDATE_EVENT, id, quote)
 }
 
+/// A `priceUpdate` event whose data, `quote`'s JSON, was encoded elsewhere (by
+/// the instance of a cluster that published it): the same bytes as
+/// [`price_update`] gives for that quote.
+pub fn price_update_data(id: EventId, data: &str) -> Bytes {
+    let mut frame = BytesMut::with_capacity(data.len() + 64);
+    frame.put_slice(format!("event: {PRICE_UPDATE_EVENT}\nid: {id}\ndata: ").as_bytes());
+    frame.put_slice(data.as_bytes());
+    frame.put_slice(b"\n\n");
+    frame.freeze()
+}
+
 /// A `snapshot` event: the full state, with the id the stream continues from.
 pub fn snapshot(snapshot: &Snapshot) -> Result<Bytes, serde_json::Error> {
     event(SNAPSHOT_EVENT, snapshot.last_event_id, snapshot)
@@ -180,12 +191,22 @@ mod tests {
             last_event_id: ID,
             interval_ms: 5000,
             retry_ms: 3000,
+            feed: None,
         })
         .unwrap();
         assert_eq!(
             text(&frame),
             "event: heartbeat\nid: 3f9a0c21-42\ndata: {\"time\":1763900000012,\
              \"lastEventId\":\"3f9a0c21-42\",\"intervalMs\":5000,\"retryMs\":3000}\n\n"
+        );
+    }
+
+    #[test]
+    fn an_update_relayed_as_json_is_the_same_frame_as_one_encoded_here() {
+        let json = serde_json::to_string(&quote()).unwrap();
+        assert_eq!(
+            price_update_data(ID, &json),
+            price_update(ID, &quote()).unwrap()
         );
     }
 
@@ -204,6 +225,7 @@ mod tests {
             last_event_id: ID,
             interval_ms: 5000,
             retry_ms: 3000,
+            feed: None,
         };
         let snapshot_value = Snapshot {
             last_event_id: ID,

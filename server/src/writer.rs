@@ -337,14 +337,14 @@ impl Member {
             return self.keep_waiting(shared, sweep);
         }
         let hub = &shared.hub;
-        let before = self.heartbeat(&shared.settings, sweep.now);
+        let before = self.heartbeat(shared, sweep.now);
         let mut data = Bytes::new();
         let mut after = Bytes::new();
         if self.position.behind(hub) {
             data = self.read(shared, sweep);
             // Caught up now: the heartbeat that ends the catch-up goes with it.
             if before.is_empty() && !self.position.behind(hub) {
-                after = self.heartbeat(&shared.settings, sweep.now);
+                after = self.heartbeat(shared, sweep.now);
             }
             let cursor = self.position.cursor();
             sweep.more |= cursor.run == sweep.head.run && cursor.seq < sweep.head.seq;
@@ -360,13 +360,14 @@ impl Member {
     }
 
     /// A heartbeat chunk when one is due (or nearly); empty otherwise.
-    fn heartbeat(&mut self, settings: &StreamSettings, now: Instant) -> Bytes {
+    fn heartbeat(&mut self, shared: &Shared, now: Instant) -> Bytes {
+        let settings = &shared.settings;
         let slack = settings.heartbeat / HEARTBEAT_SLACK;
         if !self.position.caught_up() || now + slack < self.next_heartbeat {
             return Bytes::new();
         }
         self.next_heartbeat = now + settings.heartbeat;
-        chunk(&self.position.heartbeat(settings))
+        chunk(&self.position.heartbeat(&shared.hub, settings))
     }
 
     /// The updates after the cursor, framed as one chunk (empty when the

@@ -1,0 +1,475 @@
+//! A cluster: several instances sharing one feed through a real Redis (Debian's
+//! `redis-server`, started on a free port for each test, without persistence
+//! unless the test needs it).
+
+mod helpers;
+
+use app::model::EventId;
+use helpers::{PATIENCE, SseClient, TestApp, Update, spawn_app};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const TOKEN: &str = "publish-token-0123456789";
+
+/// A Redis server of this test's own.
+struct Redis {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Redis {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir =
+            std::env::temp_dir().join(format!("tickertape-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut redis = Self {
+            child: None,
+            port,
+            dir,
+        };
+        redis.run();
+        redis
+    }
+
+    /// Starts the server (again), from its dump file if it saved one.
+    fn run(&mut self) {
+        let binary = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+            .into_iter()
+            .find(|path| Path::new(path).exists())
+            .expect("redis-server is not installed: run `make setup-test` (Debian's redis-server)");
+        let child = Command::new(binary)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dbfilename",
+                "dump.rdb",
+            ])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + PATIENCE;
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Runs `redis-cli` with `args` against this server.
+    fn cli(&self, args: &[&str]) -> String {
+        let output = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    /// Stops the server, saving its data first when `save`.
+    fn stop(&mut self, save: bool) {
+        self.cli(&["SHUTDOWN", if save { "SAVE" } else { "NOSAVE" }]);
+        if let Some(mut child) = self.child.take() {
+            let _ = child.wait();
+        }
+        if !save {
+            let _ = std::fs::remove_file(self.dir.join("dump.rdb"));
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// An instance of the cluster on `redis`, run in this process.
+async fn instance(redis: &Redis, name: &str, extra: &[&str]) -> TestApp {
+    let url = redis.url();
+    let mut args = vec![
+        "--broker",
+        &url,
+        "--instance",
+        name,
+        "--publish-token",
+        TOKEN,
+    ];
+    args.extend_from_slice(extra);
+    spawn_app(&args).await
+}
+
+/// Waits until every one of `apps` has relayed `id`.
+async fn relayed(apps: &[&TestApp], id: EventId) {
+    for app in apps {
+        let deadline = Instant::now() + PATIENCE;
+        while app.hub.head() != id {
+            assert!(Instant::now() < deadline, "{id} was not relayed");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// Posts `body` to `app` and returns the last id it was given.
+async fn publish(app: &TestApp, body: String) -> EventId {
+    let response = app.post_prices(Some(TOKEN), body).await;
+    assert_eq!(response.status(), 200);
+    let accepted: serde_json::Value = response.json().await.unwrap();
+    accepted["lastEventId"].as_str().unwrap().parse().unwrap()
+}
+
+fn batch(symbols: &[&str], price: f64) -> String {
+    let items: Vec<String> = symbols
+        .iter()
+        .map(|symbol| format!(r#"{{"symbol":"{symbol}","price":{price}}}"#))
+        .collect();
+    format!("[{}]", items.join(","))
+}
+
+/// Reads updates until the one with id `last`, checking that each follows the
+/// one before; returns them.
+async fn read_through(stream: &mut SseClient, mut previous: EventId, last: EventId) -> Vec<Update> {
+    let mut read = Vec::new();
+    while previous != last {
+        let frame = tokio::time::timeout(PATIENCE, stream.next_event())
+            .await
+            .expect("an update in time")
+            .expect("the stream ended");
+        match frame.kind() {
+            "priceUpdate" => {
+                let update = Update::from(frame);
+                previous = update.assert_follows(previous);
+                read.push(update);
+            }
+            "heartbeat" => {}
+            other => panic!("unexpected {other}: {:?}", frame.raw),
+        }
+    }
+    read
+}
+
+/// The last id a stream has seen so far, as its heartbeat says after the catch-up.
+async fn caught_up(stream: &mut SseClient) -> EventId {
+    stream.next_of("heartbeat").await.unwrap().event_id()
+}
+
+#[tokio::test]
+async fn a_client_moving_from_instance_to_instance_sees_every_id_once_in_order() {
+    let redis = Redis::start();
+    let a = instance(&redis, "a", &["--no-simulator"]).await;
+    let b = instance(&redis, "b", &["--no-simulator"]).await;
+    let c = instance(&redis, "c", &["--no-simulator"]).await;
+    let instances = [&a, &b, &c];
+
+    let mut stream = a.open_stream().await;
+    let mut position = caught_up(&mut stream).await;
+    let mut seen = Vec::new();
+    let mut published = Vec::new();
+    for round in 0..3 {
+        // A publisher posts batches to each instance in turn.
+        let mut last = position;
+        for (i, app) in instances.iter().enumerate() {
+            let price = 10.0 + f64::from(round * 3 + i as u32);
+            let body = batch(&["AAA", "BBB", "CCC"], price);
+            last = publish(app, body).await;
+            published.extend(["AAA", "BBB", "CCC"].map(|symbol| (symbol.to_owned(), price)));
+        }
+        let read = read_through(&mut stream, position, last).await;
+        position = last;
+        seen.extend(read);
+        // The viewer moves to the next instance with its Last-Event-ID.
+        drop(stream);
+        let next = instances[(round as usize + 1) % 3];
+        stream = next
+            .open_stream_at("/events", Some(&position.to_string()))
+            .await;
+    }
+    let got: Vec<(String, f64)> = seen
+        .iter()
+        .map(|update| (update.symbol().to_owned(), update.price()))
+        .collect();
+    assert_eq!(got, published, "every update once, in the order published");
+
+    // Updates published while the viewer was away are replayed on arrival.
+    let missed = publish(&b, batch(&["DDD"], 1.0)).await;
+    let mut late = c
+        .open_stream_at("/events", Some(&position.to_string()))
+        .await;
+    let replayed = read_through(&mut late, position, missed).await;
+    assert_eq!(replayed.len(), 1);
+}
+
+#[tokio::test]
+async fn instances_serve_byte_identical_frames_and_snapshots() {
+    let redis = Redis::start();
+    let a = instance(&redis, "a", &["--no-simulator"]).await;
+    let b = instance(&redis, "b", &["--no-simulator"]).await;
+    let start = publish(&a, batch(&["AAA", "BBB"], 5.0)).await;
+    let mut on_a = a.open_stream_at("/events", Some(&start.to_string())).await;
+    let mut on_b = b.open_stream_at("/events", Some(&start.to_string())).await;
+    caught_up(&mut on_a).await;
+    caught_up(&mut on_b).await;
+    publish(&a, batch(&["AAA"], 6.0)).await;
+    let last = publish(&b, batch(&["BBB", "CCC"], 7.0)).await;
+    let from_a = read_through(&mut on_a, start, last).await;
+    let from_b = read_through(&mut on_b, start, last).await;
+    let raw = |updates: &[Update]| updates.iter().map(|u| u.raw.clone()).collect::<Vec<_>>();
+    assert_eq!(raw(&from_a), raw(&from_b));
+
+    // Snapshots at the same position: the same bytes but for the sender's clock.
+    let snapshot = |app: &TestApp| {
+        let app_url = app.url("/events");
+        async move {
+            let response = reqwest::get(app_url).await.unwrap();
+            let mut stream = SseClient::new(response);
+            let frame = stream.next_of("snapshot").await.unwrap();
+            let mut data = frame.json();
+            data["time"] = 0.into();
+            (frame.event_id(), data.to_string())
+        }
+    };
+    assert_eq!(snapshot(&a).await, snapshot(&b).await);
+    assert_eq!(snapshot(&a).await.0, last);
+}
+
+#[tokio::test]
+async fn a_refused_batch_changes_nothing_anywhere() {
+    let redis = Redis::start();
+    let a = instance(&redis, "a", &["--no-simulator", "--max-symbols", "3"]).await;
+    let b = instance(&redis, "b", &["--no-simulator", "--max-symbols", "3"]).await;
+    let before = publish(&a, batch(&["AAA", "BBB"], 5.0)).await;
+    let length = redis.cli(&["XLEN", "tickertape:stream"]);
+
+    // Valid items, but two new symbols past the limit of three.
+    let refused = b
+        .post_prices(Some(TOKEN), batch(&["AAA", "CCC", "DDD"], 9.0))
+        .await;
+    assert_eq!(refused.status(), 422);
+    // Not a price at all.
+    let invalid = a
+        .post_prices(
+            Some(TOKEN),
+            r#"[{"symbol":"AAA","price":1},{"symbol":"BBB","price":-1}]"#,
+        )
+        .await;
+    assert_eq!(invalid.status(), 422);
+
+    assert_eq!(redis.cli(&["XLEN", "tickertape:stream"]), length);
+    let after = publish(&b, batch(&["AAA"], 6.0)).await;
+    assert!(
+        after.follows(before),
+        "{after} after {before}: something fell between"
+    );
+    for app in [&a, &b] {
+        let snapshot: serde_json::Value = app.get_json("/api/snapshot").await;
+        let prices: Vec<f64> = snapshot["quotes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q["price"].as_f64().unwrap())
+            .collect();
+        assert_eq!(prices, [6.0, 5.0]);
+    }
+}
+
+#[tokio::test]
+async fn a_broker_that_stops_interrupts_the_feed_and_one_that_lost_its_data_starts_an_epoch() {
+    let mut redis = Redis::start();
+    let a = instance(&redis, "a", &["--no-simulator", "--heartbeat-ms", "200"]).await;
+    let b = instance(&redis, "b", &["--no-simulator", "--heartbeat-ms", "200"]).await;
+    let first = publish(&a, batch(&["AAA"], 5.0)).await;
+    relayed(&[&b], first).await;
+    let mut stream = b.open_stream().await;
+    assert_eq!(caught_up(&mut stream).await, first);
+
+    // Redis stops (saving its data): the stream stays open and says so;
+    // publishing and the health check answer 503.
+    redis.stop(true);
+    let interrupted = loop {
+        let beat = stream.next_of("heartbeat").await.unwrap();
+        if beat.json()["feed"] == "interrupted" {
+            break beat;
+        }
+    };
+    assert_eq!(interrupted.event_id(), first);
+    let refused = a.post_prices(Some(TOKEN), batch(&["AAA"], 6.0)).await;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "broker_unavailable");
+    let health = a.client.get(a.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 503);
+    let health: serde_json::Value = health.json().await.unwrap();
+    assert_eq!(health["instance"], "a");
+    assert!(health["problem"].as_str().unwrap().contains("unreachable"));
+
+    // Back with its data: the same stream goes on, nothing lost.
+    redis.run();
+    let deadline = Instant::now() + PATIENCE;
+    let next = loop {
+        let response = a.post_prices(Some(TOKEN), batch(&["AAA"], 7.0)).await;
+        if response.status() == 200 {
+            let accepted: serde_json::Value = response.json().await.unwrap();
+            break accepted["lastEventId"]
+                .as_str()
+                .unwrap()
+                .parse::<EventId>()
+                .unwrap();
+        }
+        assert!(Instant::now() < deadline, "the broker did not come back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(next.follows(first));
+    read_through(&mut stream, first, next).await;
+    let healthy: serde_json::Value = b.get_json("/healthz").await;
+    assert_eq!(healthy["status"], "ok");
+
+    // Back without its data: a new epoch; the stream resyncs with a notice.
+    redis.stop(false);
+    redis.run();
+    let snapshot = loop {
+        let frame = tokio::time::timeout(PATIENCE, stream.next_event())
+            .await
+            .expect("a snapshot in time")
+            .unwrap();
+        if frame.kind() == "snapshot" {
+            break frame;
+        }
+    };
+    let epoch = snapshot.event_id();
+    assert_ne!(epoch.run, next.run);
+    assert_eq!(epoch.seq, 0);
+    // The prices carry over into the new epoch.
+    assert_eq!(snapshot.json()["quotes"][0]["price"], 7.0);
+    let notice = stream.next_event().await.unwrap();
+    assert!(
+        notice.data.contains("the feed restarted its sequence"),
+        "{:?}",
+        notice.raw
+    );
+    // A viewer of the old epoch that reconnects elsewhere is resynced too.
+    let mut old = a.open_stream_at("/events", Some(&next.to_string())).await;
+    assert_eq!(
+        old.next_of("snapshot").await.unwrap().event_id().run,
+        epoch.run
+    );
+}
+
+/// A real `tickertape` process in the cluster.
+struct Process {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Process {
+    fn start(redis: &Redis, name: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_tickertape"))
+            .args(["--addr", &addr.to_string(), "--broker", &redis.url()])
+            .args(["--instance", name, "--rate", "50"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + PATIENCE;
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(Instant::now() < deadline, "{name} did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child, addr }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn another_instance_simulates_within_seconds_when_the_simulators_dies() {
+    let redis = Redis::start();
+    let first = Process::start(&redis, "first");
+    // The first instance takes the lease; the second waits.
+    let deadline = Instant::now() + PATIENCE;
+    while redis.cli(&["GET", "tickertape:lease"]) != "first" {
+        assert!(Instant::now() < deadline, "nobody took the lease");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let second = Process::start(&redis, "second");
+    let response = reqwest::get(format!("http://{}/events", second.addr))
+        .await
+        .unwrap();
+    let mut stream = SseClient::new(response);
+    let mut previous = caught_up(&mut stream).await;
+    let price_before = loop {
+        let update = stream.next_update().await.unwrap();
+        previous = update.assert_follows(previous);
+        if update.symbol() == "AAPL" {
+            break update.price();
+        }
+    };
+
+    drop(first); // SIGKILL: no goodbye, the lease runs out.
+    let killed = Instant::now();
+    while redis.cli(&["GET", "tickertape:lease"]) != "second" {
+        assert!(killed.elapsed() < PATIENCE, "the lease was not taken over");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Prices go on with gap-free ids, from where they were.
+    let took_over = loop {
+        let frame = tokio::time::timeout(PATIENCE, stream.next_event())
+            .await
+            .expect("prices again in time")
+            .unwrap();
+        if frame.kind() != "priceUpdate" {
+            continue;
+        }
+        let update = Update::from(frame);
+        previous = update.assert_follows(previous);
+        if update.symbol() == "AAPL" && Instant::now() > killed + Duration::from_secs(1) {
+            break update;
+        }
+    };
+    assert!(
+        killed.elapsed() < Duration::from_secs(8),
+        "prices stopped for {:?}",
+        killed.elapsed()
+    );
+    let jump = (took_over.price() / price_before).ln().abs();
+    assert!(
+        jump < 0.05,
+        "AAPL jumped from {price_before} to {}",
+        took_over.price()
+    );
+}
