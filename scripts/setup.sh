@@ -67,6 +67,12 @@ if [ "$mode" = test ]; then
     as_root apt-get update
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx
   fi
+  # The cluster tests run Debian's redis-server (Redis 7) on loopback.
+  if ! [ -x /usr/bin/redis-server ]; then
+    step "Installing Debian's redis-server for the cluster tests"
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server
+  fi
   npm_ci end2end
 fi
 
