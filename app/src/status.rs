@@ -17,6 +17,9 @@ pub enum Phase {
     /// The stream is open but nothing, not even a heartbeat, has arrived for
     /// 2.5 heartbeat intervals: the prices shown may be out of date.
     Stale,
+    /// The stream is open, but the server says its feed is interrupted (a
+    /// cluster's broker is unreachable): no prices until it is back.
+    Interrupted,
     /// The connection dropped and the browser is trying again by itself.
     Reconnecting,
     /// The browser gave up (for example on a non-200 answer); only a manual
@@ -33,6 +36,7 @@ impl Phase {
             Self::Connecting => "Connecting",
             Self::Live => "Live",
             Self::Stale => "Stale",
+            Self::Interrupted => "Feed interrupted",
             Self::Reconnecting => "Reconnecting",
             Self::Closed => "Closed",
             Self::Paused => "Paused",
@@ -45,6 +49,7 @@ impl Phase {
             Self::Connecting => "connecting",
             Self::Live => "live",
             Self::Stale => "stale",
+            Self::Interrupted => "interrupted",
             Self::Reconnecting => "reconnecting",
             Self::Closed => "closed",
             Self::Paused => "paused",
@@ -81,8 +86,29 @@ impl Connection {
 
     /// Nothing has arrived for too long on an open stream.
     pub fn went_quiet(&mut self) {
-        if self.phase == Phase::Live {
+        if matches!(self.phase, Phase::Live | Phase::Interrupted) {
             self.phase = Phase::Stale;
+        }
+    }
+
+    /// Whether [`Connection::feed`] would change anything, so that the signal
+    /// holding it is notified only then.
+    pub fn feed_changes(&self, interrupted: bool) -> bool {
+        match self.phase {
+            Phase::Live | Phase::Stale => interrupted,
+            Phase::Interrupted => !interrupted,
+            _ => false,
+        }
+    }
+
+    /// A heartbeat said whether the server's feed is interrupted.
+    pub fn feed(&mut self, interrupted: bool) {
+        if self.feed_changes(interrupted) {
+            self.phase = if interrupted {
+                Phase::Interrupted
+            } else {
+                Phase::Live
+            };
         }
     }
 
@@ -156,6 +182,7 @@ impl Connection {
             }
             Phase::Reconnecting => format!("Reconnecting… (attempt {})", self.attempts.max(1)),
             Phase::Stale => "Stale: no data from the server".to_owned(),
+            Phase::Interrupted => "Feed interrupted: the server waits for its prices".to_owned(),
             phase => phase.label().to_owned(),
         }
     }
@@ -177,6 +204,26 @@ pub fn backoff(base_ms: f64, attempt: u32, random: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_interrupted_feed_shows_until_a_heartbeat_says_it_is_back() {
+        let mut c = Connection::default();
+        c.opened();
+        assert!(!c.feed_changes(false));
+        c.feed(true);
+        assert_eq!(c.phase, Phase::Interrupted);
+        assert_eq!(
+            c.describe(),
+            "Feed interrupted: the server waits for its prices"
+        );
+        assert!(!c.feed_changes(true));
+        c.feed(false);
+        assert_eq!(c.phase, Phase::Live);
+        // A paused or reconnecting dashboard says so, whatever the feed.
+        c.paused();
+        c.feed(true);
+        assert_eq!(c.phase, Phase::Paused);
+    }
 
     #[test]
     fn first_open_is_live_without_counting_a_reconnect() {

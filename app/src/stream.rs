@@ -286,6 +286,10 @@ impl PriceStream {
                     logging::warn!("ignored a {PRICE_UPDATE_EVENT} without a valid id: {id:?}");
                     return Ok(());
                 };
+                // Prices flow again: the feed is back, before its heartbeat says so.
+                if sinks.connection.with_untracked(|c| c.feed_changes(false)) {
+                    sinks.connection.update(|c| c.feed(false));
+                }
                 // The id is checked now; the position shown moves with the flush.
                 sinks
                     .sync
@@ -305,6 +309,13 @@ impl PriceStream {
                         return Ok(());
                     };
                     heard.interval_ms.set(heartbeat.interval_ms as f64);
+                    let interrupted = heartbeat.feed.is_some();
+                    if sinks
+                        .connection
+                        .with_untracked(|c| c.feed_changes(interrupted))
+                    {
+                        sinks.connection.update(|c| c.feed(interrupted));
+                    }
                     beats += 1;
                     sinks.meters.update_value(|m| {
                         // The first heartbeat ends the catch-up and is read while the
@@ -365,7 +376,9 @@ impl PriceStream {
             move || {
                 let phase = sinks.connection.with_untracked(|c| c.phase);
                 let silent = heard.silent_for() / heard.interval_ms.get();
-                if phase == Phase::Live && silent > STALE_AFTER_HEARTBEATS {
+                if matches!(phase, Phase::Live | Phase::Interrupted)
+                    && silent > STALE_AFTER_HEARTBEATS
+                {
                     sinks.connection.update(Connection::went_quiet);
                 } else if phase == Phase::Stale && silent > REOPEN_AFTER_HEARTBEATS && !broken.get()
                 {
