@@ -5,7 +5,7 @@
 mod helpers;
 
 use app::model::EventId;
-use helpers::{PATIENCE, SseClient, TestApp, Update, spawn_app};
+use helpers::{Nginx, PATIENCE, SseClient, TestApp, Update, spawn_app};
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
@@ -386,6 +386,10 @@ struct Process {
 
 impl Process {
     fn start(redis: &Redis, name: &str) -> Self {
+        Self::start_with(redis, name, &["--rate", "50"])
+    }
+
+    fn start_with(redis: &Redis, name: &str, args: &[&str]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -394,7 +398,8 @@ impl Process {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_tickertape"))
             .args(["--addr", &addr.to_string(), "--broker", &redis.url()])
-            .args(["--instance", name, "--rate", "50"])
+            .args(["--instance", name])
+            .args(args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -472,4 +477,96 @@ async fn another_instance_simulates_within_seconds_when_the_simulators_dies() {
         "AAPL jumped from {price_before} to {}",
         took_over.price()
     );
+}
+
+/// How many streams `addr` has open, from its metrics.
+async fn streams_on(client: &reqwest::Client, addr: SocketAddr) -> u64 {
+    let Ok(response) = client.get(format!("http://{addr}/metrics")).send().await else {
+        return 0;
+    };
+    let text = response.text().await.unwrap_or_default();
+    text.lines()
+        .find_map(|line| line.strip_prefix("tickertape_streams "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Posts a batch straight to the instance at `addr`; returns the last id.
+async fn publish_to(client: &reqwest::Client, addr: SocketAddr, price: f64) -> EventId {
+    let response = client
+        .post(format!("http://{addr}/api/prices"))
+        .bearer_auth(TOKEN)
+        .body(batch(&["AAA", "BBB"], price))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let accepted: serde_json::Value = response.json().await.unwrap();
+    accepted["lastEventId"].as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn through_nginx_a_viewer_whose_instance_is_killed_resumes_on_another_exactly() {
+    let redis = Redis::start();
+    let args = ["--no-simulator", "--publish-token", TOKEN];
+    let mut instances: Vec<Process> = ["a", "b", "c"]
+        .iter()
+        .map(|name| Process::start_with(&redis, name, &args))
+        .collect();
+    let site = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/nginx/cluster.conf"
+    ))
+    .unwrap();
+    // The documented file, pointed at this test's instances.
+    let mut site = site;
+    for (port, instance) in [3001, 3002, 3003].iter().zip(&instances) {
+        let line = format!("server 127.0.0.1:{port} ");
+        assert!(site.contains(&line), "{line} is not in cluster.conf");
+        site = site.replace(&line, &format!("server {} ", instance.addr));
+    }
+    let nginx = Nginx::start(&site, "listen 8080;");
+    let client = reqwest::Client::new();
+
+    let response = client.get(nginx.url("/events")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let mut stream = SseClient::new(response);
+    let start = caught_up(&mut stream).await;
+    let mut last = start;
+    for (round, instance) in instances.iter().enumerate() {
+        last = publish_to(&client, instance.addr, round as f64 + 1.0).await;
+    }
+    let mut seen = read_through(&mut stream, start, last).await;
+
+    // Kill the instance serving the stream, mid-stream.
+    let mut serving = None;
+    for (i, instance) in instances.iter().enumerate() {
+        if streams_on(&client, instance.addr).await == 1 {
+            serving = Some(i);
+        }
+    }
+    let serving = serving.expect("no instance counts the stream");
+    drop(instances.remove(serving));
+    // Prices go on meanwhile, on the others.
+    let before = last;
+    for (round, instance) in instances.iter().enumerate() {
+        last = publish_to(&client, instance.addr, round as f64 + 10.0).await;
+    }
+    // The stream ends, as a browser sees it; it reconnects through nginx with
+    // the last id it saw, and gets exactly what it missed.
+    while tokio::time::timeout(PATIENCE, stream.next_event())
+        .await
+        .expect("the stream did not end")
+        .is_some()
+    {}
+    let response = client
+        .get(nginx.url("/events"))
+        .header("Last-Event-ID", before.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut resumed = SseClient::new(response);
+    seen.extend(read_through(&mut resumed, before, last).await);
+    assert_eq!(seen.len() as u64, last.seq - start.seq);
 }

@@ -495,3 +495,96 @@ pub fn events_of(text: &str) -> Vec<Frame> {
         .filter(|frame| frame.event.is_some() || !frame.data.is_empty())
         .collect()
 }
+
+/// Debian's nginx running a site (a `server { … }` file from `docs/nginx/`) on
+/// a free port of 127.0.0.1, as the current user, until dropped.
+pub struct Nginx {
+    child: std::process::Child,
+    pub addr: SocketAddr,
+    dir: std::path::PathBuf,
+}
+
+impl Nginx {
+    /// Runs `site` with its `listen` line (`listen_line`, such as `listen 80;`)
+    /// moved to a free port.
+    pub fn start(site: &str, listen_line: &str) -> Self {
+        use std::process::{Command, Stdio};
+        let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+            .into_iter()
+            .find(|path| std::path::Path::new(path).exists())
+            .expect("nginx is not installed: run `make setup-test` (Debian's nginx package)");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        assert!(site.contains(listen_line), "no {listen_line:?} in the site");
+        let site = site.replace(listen_line, &format!("listen {addr};"));
+        let dir =
+            std::env::temp_dir().join(format!("tickertape-nginx-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("site.conf"), site).unwrap();
+        let d = dir.display();
+        let main = format!(
+            "pid {d}/nginx.pid;\nerror_log {d}/error.log info;\nworker_processes 1;\n\
+             events {{ worker_connections 256; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+               fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+               include {d}/site.conf;\n}}\n"
+        );
+        std::fs::write(dir.join("nginx.conf"), main).unwrap();
+        let config = dir.join("nginx.conf");
+        // Run as the current user; as root, nginx's workers would switch to nobody.
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|out| out.stdout.starts_with(b"0\n"));
+        let user = if root {
+            vec!["-g", "daemon off; user root;"]
+        } else {
+            vec!["-g", "daemon off;"]
+        };
+        let child = Command::new(nginx)
+            .args([
+                "-p",
+                dir.to_str().unwrap(),
+                "-c",
+                config.to_str().unwrap(),
+                "-e",
+                &format!("{d}/error.log"),
+            ])
+            .args(user)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let nginx = Self { child, addr, dir };
+        let deadline = Instant::now() + PATIENCE;
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not start: {}",
+                nginx.error_log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        nginx
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
