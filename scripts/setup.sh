@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what tickertape needs to build (`setup.sh build`) or also to test
-# (`setup.sh test`), skipping whatever is already there. Safe to run again, and
+# Installs what tickertape needs to build (`setup.sh build`), also to test
+# (`setup.sh test`) or to run a local cluster (`setup.sh cluster`), skipping
+# whatever is already there. Safe to run again, and
 # once everything is installed it needs no network.
 set -euo pipefail
 
@@ -55,24 +56,30 @@ fi
 # fails at hydration, so it must never be the one found.
 npm_ci tools
 
+# Debian's package $2 unless $1 is there.
+apt_install() {
+  if ! [ -x "$1" ]; then
+    step "Installing Debian's $2 ($3)"
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$2"
+  fi
+}
+
+if [ "$mode" = cluster ]; then
+  apt_install /usr/bin/redis-server redis-server "the cluster's broker"
+  apt_install /usr/sbin/nginx nginx "the cluster's proxy"
+fi
+
 if [ "$mode" = test ]; then
   if ! [ -x /usr/bin/chromium ]; then
     step "Installing Debian's chromium for the browser tests"
     as_root apt-get update
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
   fi
-  # The proxy test runs the documented configuration in Debian's nginx.
-  if ! [ -x /usr/sbin/nginx ]; then
-    step "Installing Debian's nginx for the proxy test"
-    as_root apt-get update
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx
-  fi
-  # The cluster tests run Debian's redis-server (Redis 7) on loopback.
-  if ! [ -x /usr/bin/redis-server ]; then
-    step "Installing Debian's redis-server for the cluster tests"
-    as_root apt-get update
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server
-  fi
+  # The proxy tests run the documented configurations in Debian's nginx, the
+  # cluster tests Debian's redis-server (Redis 7), both on loopback.
+  apt_install /usr/sbin/nginx nginx "for the proxy tests"
+  apt_install /usr/bin/redis-server redis-server "for the cluster tests"
   npm_ci end2end
 fi
 

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# `make cluster`: a tickertape cluster on this machine: Redis, three instances
+# sharing it and nginx in front (docs/nginx/cluster.conf, as it is), serving
+# http://127.0.0.1:8080 with the built-in simulator. Ctrl-C stops them all.
+#
+#   make cluster
+#   CLUSTER_ARGS="--rate 50" make cluster     # flags for every instance
+#
+# Logs go to target/cluster/. Needs `make build` (the Makefile runs it) and
+# Debian's redis-server and nginx (`scripts/setup.sh cluster` installs them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DIR="$PWD/target/cluster"
+BIN="$PWD/target/release/tickertape"
+REDIS_PORT="${CLUSTER_REDIS_PORT:-6380}"
+ARGS="${CLUSTER_ARGS:-}"
+mkdir -p "$DIR"
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo
+  echo "cluster: stopping nginx, the instances and Redis"
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap stop INT TERM EXIT
+
+wait_for() { # wait_for PORT NAME LOG
+  for _ in $(seq 200); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "cluster: $2 did not start; the end of $3:" >&2
+  tail -20 "$3" >&2
+  exit 1
+}
+
+for port in 3001 3002 3003 8080 "$REDIS_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "cluster: port $port is in use; stop what uses it (or set CLUSTER_REDIS_PORT for Redis)" >&2
+    exit 1
+  fi
+done
+
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+  --dir "$DIR" --logfile "$DIR/redis.log" &
+pids+=($!)
+wait_for "$REDIS_PORT" Redis "$DIR/redis.log"
+
+for n in 1 2 3; do
+  # shellcheck disable=SC2086
+  "$BIN" --addr "127.0.0.1:300$n" --broker "redis://127.0.0.1:$REDIS_PORT" \
+    --instance "node-$n" --trust-forwarded-for $ARGS >"$DIR/node-$n.log" 2>&1 &
+  pids+=($!)
+done
+for n in 1 2 3; do wait_for "300$n" "node-$n" "$DIR/node-$n.log"; done
+
+# nginx as this user, with the documented site as it is.
+user=""
+[ "$(id -u)" = 0 ] && user="user root;"
+cat >"$DIR/nginx.conf" <<CONF
+pid $DIR/nginx.pid;
+error_log $DIR/nginx-error.log info;
+worker_processes 1;
+events { worker_connections 1024; }
+http {
+  access_log $DIR/nginx-access.log;
+  client_body_temp_path $DIR/body;
+  proxy_temp_path $DIR/proxy;
+  fastcgi_temp_path $DIR/fastcgi;
+  uwsgi_temp_path $DIR/uwsgi;
+  scgi_temp_path $DIR/scgi;
+  include $PWD/docs/nginx/cluster.conf;
+}
+CONF
+nginx -p "$DIR" -c "$DIR/nginx.conf" -e "$DIR/nginx-error.log" -g "daemon off; $user" &
+pids+=($!)
+wait_for 8080 nginx "$DIR/nginx-error.log"
+
+cat <<MSG
+
+The cluster is up: open http://127.0.0.1:8080 (Ctrl-C stops everything).
+  Redis         127.0.0.1:$REDIS_PORT (keys tickertape:*)
+  instances     http://127.0.0.1:3001 3002 3003 (/healthz names each; one holds the simulator's lease)
+  logs          $DIR/
+Kill an instance (kill \$(pgrep -f 'instance node-1')) and watch the page reconnect and
+resume; stop Redis (redis-cli -p $REDIS_PORT shutdown save) and the page says the feed is
+interrupted until it is back (redis-server --port $REDIS_PORT --dir $DIR).
+MSG
+# Until Ctrl-C: a process that ends (an instance killed to try a failover) is
+# the point of the exercise, not a reason to stop the others.
+wait || true
