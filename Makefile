@@ -13,7 +13,7 @@ BIN := target/release/tickertape
 # Extra flags for the server, e.g. `make run ARGS="--rate 50 --seed 7"`.
 ARGS ?=
 
-.PHONY: run test setup setup-test build weight lint unit e2e bench bench-ui cluster watch clean
+.PHONY: run test setup setup-test build weight lint unit e2e bench bench-cluster bench-ui cluster watch clean
 
 ## run: install what is missing, build for release, serve http://127.0.0.1:3000
 run: setup build
@@ -53,6 +53,11 @@ e2e:
 ## bench: fan-out beside limit-probe and node-sse (../shared/peers), one table (see README)
 bench: setup build
 	scripts/bench.sh
+
+## bench-cluster: latency and ingest through Redis beside a standalone instance (see docs/scale-out.md)
+bench-cluster: setup build
+	@scripts/setup.sh cluster
+	scripts/bench-cluster.sh
 
 ## cluster: Redis, three instances and nginx on http://127.0.0.1:8080 (Ctrl-C stops them all)
 cluster: setup build
