@@ -70,10 +70,19 @@ export class TickertapeServer {
     this.process?.kill("SIGCONT");
   }
 
+  /** Kills the server (SIGKILL: no notice, no goodbye) and waits for it to exit. */
+  async kill(): Promise<void> {
+    const child = this.process;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+  }
+
   /** Stops the server with SIGTERM and waits for the process to exit. */
   async stop(): Promise<void> {
     const child = this.process;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once("exit", resolve));
     child.kill("SIGTERM");
     await exited;
