@@ -161,9 +161,9 @@ const LEASE_EVERY: Duration = Duration::from_millis(1000);
 /// Reconnection delays: doubling from the first to the last.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(2));
 
-/// How many times a batch is computed again after losing a race with another
-/// publisher.
-const MAX_ATTEMPTS: usize = 50;
+/// How long a batch may keep losing races with other publishers (or wait
+/// for a new epoch to load) before it is refused.
+const PUBLISH_PATIENCE: Duration = Duration::from_secs(5);
 
 /// The keys of one cluster.
 #[derive(Debug)]
@@ -503,7 +503,8 @@ impl Broker {
     /// once this instance has relayed it.
     pub async fn publish(&self, batch: Vec<(Symbol, Price, u64)>) -> Result<EventId, PublishError> {
         let unavailable = |error: RedisError| PublishError::Unavailable(error.to_string());
-        for _ in 0..MAX_ATTEMPTS {
+        let deadline = Instant::now() + PUBLISH_PATIENCE;
+        while Instant::now() < deadline {
             let prepared = self.hub.prepare(&batch)?;
             let base = prepared.base;
             let mut connection = self.commands().await.map_err(unavailable)?;
@@ -558,9 +559,10 @@ impl Broker {
                 _ => sleep(Duration::from_millis(50)).await,
             }
         }
-        Err(PublishError::Unavailable(
-            "other publishers kept getting there first; nothing was published".into(),
-        ))
+        Err(PublishError::Unavailable(format!(
+            "other publishers kept getting there first for {PUBLISH_PATIENCE:?}, or this \
+             instance is not relaying"
+        )))
     }
 
     /// Waits (a second at most) until the hub has relayed `id`.
