@@ -28,8 +28,11 @@ export class TickertapeServer {
 
   constructor(private readonly args: string[]) {}
 
+  /** `https` when the server was started with TLS (it says so when it listens). */
+  scheme = "http";
+
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.scheme}://127.0.0.1:${this.port}`;
   }
 
   /** Starts the server (on a free port the first time, on the same port after) and
@@ -48,10 +51,11 @@ export class TickertapeServer {
     this.port = await new Promise<number>((resolve, reject) => {
       const onData = (chunk: Buffer) => {
         this.output += chunk.toString();
-        const match = this.output.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+        const match = this.output.match(/listening on (https?):\/\/127\.0\.0\.1:(\d+)/);
         if (match) {
           this.output = "";
-          resolve(Number(match[1]));
+          this.scheme = match[1];
+          resolve(Number(match[2]));
         }
       };
       child.stdout!.on("data", onData);
@@ -101,8 +105,11 @@ export class CuttingProxy {
 
   constructor(private readonly target: () => number) {}
 
+  /** `https` when the server was started with TLS (it says so when it listens). */
+  scheme = "http";
+
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.scheme}://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {

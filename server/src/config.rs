@@ -230,6 +230,25 @@ pub struct Config {
     #[arg(long, env = "TICKERTAPE_SHUTDOWN_GRACE_MS", default_value_t = 2000)]
     pub shutdown_grace_ms: u64,
 
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1) with this certificate chain (PEM);
+    /// needs `--tls-key`.
+    #[arg(long, env = "TICKERTAPE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of `--tls-cert`.
+    #[arg(long, env = "TICKERTAPE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1) with a certificate made at start-up for
+    /// localhost and 127.0.0.1, to try HTTP/2 locally (browsers warn about it).
+    #[arg(
+        long,
+        env = "TICKERTAPE_TLS_SELF_SIGNED",
+        value_parser = BoolishValueParser::new(),
+        conflicts_with = "tls_cert"
+    )]
+    pub tls_self_signed: bool,
+
     /// Join the cluster of instances that share this Redis (or Valkey), as
     /// `redis://HOST:PORT[/DB]`: one feed, one sequence of ids, resume on any
     /// instance. Without it the instance stands alone, as it always has.
@@ -439,6 +458,15 @@ impl fmt::Display for Config {
         )?;
         writeln!(f, "  max body       {} bytes", self.max_body_bytes)?;
         writeln!(f, "  max symbols    {}", self.max_symbols)?;
+        match (&self.tls_cert, self.tls_self_signed) {
+            (Some(cert), _) => writeln!(
+                f,
+                "  tls            {} (HTTP/2 and HTTP/1.1)",
+                cert.display()
+            )?,
+            (None, true) => writeln!(f, "  tls            self-signed (HTTP/2 and HTTP/1.1)")?,
+            (None, false) => writeln!(f, "  tls            off (plain HTTP/1.1)")?,
+        }
         match &self.broker {
             Some(broker) => writeln!(
                 f,

@@ -31,6 +31,7 @@
 //!   through hyper.
 //! - [`writer`]: the stream writers, each sweeping the sockets of many streams
 //!   when updates are announced, one shared chunk and one `send` per socket.
+//! - [`tls`]: HTTPS with HTTP/2 (`--tls-cert`/`--tls-key`, `--tls-self-signed`).
 //! - [`state`]: [`AppState`](state::AppState), what every handler can reach.
 //! - [`startup`]: [`app`](startup::app) (the router, buildable without a socket),
 //!   the server's life cycle and graceful shutdown.
@@ -72,5 +73,6 @@ pub mod sse;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod tls;
 pub mod wire;
 pub mod writer;

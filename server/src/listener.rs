@@ -16,16 +16,15 @@
 
 use crate::metrics::{AcceptError, Metrics};
 use bytes::Bytes;
-use futures::task::AtomicWaker;
 use std::{
     io,
     net::SocketAddr,
     pin::Pin,
     sync::{
-        Arc,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicBool, Ordering},
     },
-    task::{Context, Poll},
+    task::{Context, Poll, Waker},
     time::{Duration, Instant},
 };
 use tokio::{
@@ -233,7 +232,9 @@ impl Guard {
 #[derive(Debug, Default)]
 pub struct Backpressure {
     blocked: AtomicBool,
-    waker: AtomicWaker,
+    /// Every stream waiting for the connection (an HTTP/2 connection carries
+    /// many).
+    waiting: Mutex<Vec<Waker>>,
 }
 
 impl Backpressure {
@@ -242,7 +243,12 @@ impl Backpressure {
         if !self.blocked.load(Ordering::Acquire) {
             return Poll::Ready(());
         }
-        self.waker.register(cx.waker());
+        {
+            let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+            if !waiting.iter().any(|waker| waker.will_wake(cx.waker())) {
+                waiting.push(cx.waker().clone());
+            }
+        }
         // Cleared between the check and the registration: no wake would come.
         if self.blocked.load(Ordering::Acquire) {
             Poll::Pending
@@ -256,7 +262,12 @@ impl Backpressure {
             Poll::Pending => self.blocked.store(true, Ordering::Release),
             Poll::Ready(_) => {
                 if self.blocked.swap(false, Ordering::AcqRel) {
-                    self.waker.wake();
+                    let waiting = std::mem::take(
+                        &mut *self.waiting.lock().unwrap_or_else(PoisonError::into_inner),
+                    );
+                    for waker in waiting {
+                        waker.wake();
+                    }
                 }
             }
         }

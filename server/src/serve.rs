@@ -35,8 +35,11 @@ use axum::{
 use bytes::{BufMut, Bytes, BytesMut};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper_util::{rt::TokioIo, service::TowerToHyperService};
+use hyper::server::conn::{http1, http2};
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo},
+    service::TowerToHyperService,
+};
 use std::{
     io::{self, Write as _},
     net::SocketAddr,
@@ -47,11 +50,16 @@ use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
+use tokio_rustls::TlsAcceptor;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
 /// The most request head this module reads before leaving the request to hyper.
 const MAX_HEAD: usize = 16 * 1024;
+
+/// How much hyper may buffer per HTTP/2 stream beyond what the client's
+/// flow-control window lets through.
+const H2_SEND_BUFFER: usize = 64 * 1024;
 
 /// How long a new connection may take to send its first request head: a
 /// client that connects and says nothing does not keep a descriptor for ever.
@@ -67,6 +75,7 @@ pub async fn serve(
     mut listener: GuardedListener,
     router: Router,
     writers: Arc<Writers>,
+    tls: Option<TlsAcceptor>,
     shutdown: CancellationToken,
     connections: TaskTracker,
 ) {
@@ -80,6 +89,7 @@ pub async fn serve(
             router: router.clone(),
             writers: writers.clone(),
             guard: guard.clone(),
+            tls: tls.clone(),
         };
         connections.spawn(serve_connection(socket, peer, handlers, shutdown.clone()));
     }
@@ -91,6 +101,8 @@ struct Handlers {
     router: Router,
     writers: Arc<Writers>,
     guard: Guard,
+    /// Set when the server speaks HTTPS.
+    tls: Option<TlsAcceptor>,
 }
 
 /// One connection: a stream of its own, or hyper.
@@ -100,6 +112,10 @@ async fn serve_connection(
     handlers: Handlers,
     shutdown: CancellationToken,
 ) {
+    if let Some(acceptor) = handlers.tls.clone() {
+        serve_tls(socket, peer, acceptor, handlers, shutdown).await;
+        return;
+    }
     let first = tokio::select! {
         first = tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut socket)) => {
             first.unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
@@ -292,6 +308,29 @@ impl ChunkSize {
     }
 }
 
+/// The router as hyper's service for one connection: every request learns
+/// of the connection (`ConnectInfo<Connection>`).
+fn connection_service(
+    router: Router,
+    connection: Connection,
+) -> TowerToHyperService<
+    impl Clone
+    + tower::Service<
+        Request<Incoming>,
+        Response = axum::response::Response,
+        Error = std::convert::Infallible,
+        Future: Send,
+    > + Send,
+> {
+    TowerToHyperService::new(router.map_request(move |request: Request<Incoming>| {
+        let mut request = request.map(Body::new);
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(connection.clone()));
+        request
+    }))
+}
+
 /// Serves the connection with hyper (HTTP/1.1, as `axum::serve` did), `prefix` first.
 async fn serve_hyper(
     mut io: GuardedStream,
@@ -300,17 +339,26 @@ async fn serve_hyper(
     router: Router,
     shutdown: CancellationToken,
 ) {
-    let service = router.map_request(move |request: Request<Incoming>| {
-        let mut request = request.map(Body::new);
-        request
-            .extensions_mut()
-            .insert(ConnectInfo(connection.clone()));
-        request
-    });
     io.unread(prefix);
-    let io = TokioIo::new(io);
+    serve_http1(
+        TokioIo::new(io),
+        connection_service(router, connection),
+        shutdown,
+    )
+    .await;
+}
+
+/// HTTP/1.1 on `io` until it ends, or until `shutdown` and the request in
+/// hand is answered.
+async fn serve_http1<I, S>(io: I, service: S, shutdown: CancellationToken)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming, ResBody = Body> + Send,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let conn = http1::Builder::new()
-        .serve_connection(io, TowerToHyperService::new(service))
+        .serve_connection(io, service)
         .with_upgrades();
     let mut conn = std::pin::pin!(conn);
     let result = tokio::select! {
@@ -322,6 +370,59 @@ async fn serve_hyper(
     };
     if let Err(error) = result {
         tracing::debug!(%error, "connection ended with an error");
+    }
+}
+
+/// Serves an HTTPS connection: the TLS handshake (as long as a request head
+/// may take), then HTTP/2 when the client chose it by ALPN, HTTP/1.1 otherwise.
+/// Every stream of an HTTP/2 connection is polled by hyper only while its
+/// flow-control window has room, so a viewer that stops reading holds up no
+/// other stream: its updates wait in the hub, where they can be skipped.
+async fn serve_tls(
+    socket: TcpStream,
+    peer: SocketAddr,
+    acceptor: TlsAcceptor,
+    handlers: Handlers,
+    shutdown: CancellationToken,
+) {
+    let mut io = handlers.guard.wrap(socket, peer);
+    let backpressure = io.watch_backpressure();
+    let tls = tokio::select! {
+        tls = tokio::time::timeout(HEAD_TIMEOUT, acceptor.accept(io)) => match tls {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "TLS handshake failed");
+                return;
+            }
+            Err(_) => return,
+        },
+        () = shutdown.cancelled() => return,
+    };
+    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+    let connection = Connection {
+        peer,
+        delivery: Delivery::Hyper(backpressure),
+    };
+    let service = connection_service(handlers.router, connection);
+    if !h2 {
+        serve_http1(TokioIo::new(tls), service, shutdown).await;
+        return;
+    }
+    let conn = http2::Builder::new(TokioExecutor::new())
+        // What hyper may queue per stream beyond the client's window: a
+        // couple of snapshots, not seconds of updates.
+        .max_send_buf_size(H2_SEND_BUFFER)
+        .serve_connection(TokioIo::new(tls), service);
+    let mut conn = std::pin::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        () = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%error, "HTTP/2 connection ended with an error");
     }
 }
 

@@ -13,6 +13,7 @@ use crate::{
     metrics::{self, Metrics},
     serve, sse,
     state::{AppState, StreamSettings},
+    tls,
     writer::Writers,
 };
 use app::{model::RunId, shell};
@@ -117,7 +118,9 @@ impl Application {
             }
         });
 
-        tracing::info!("listening on http://{}", listener.local_addr()?);
+        let tls = tls::acceptor(&config)?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!("listening on {scheme}://{}", listener.local_addr()?);
         let settings = ConnectionSettings {
             stall_timeout: config.stall_timeout(),
             send_buffer: config.send_buffer(),
@@ -135,6 +138,7 @@ impl Application {
             listener,
             app(state),
             writers,
+            tls,
             token.clone(),
             connections.clone(),
         )

@@ -4,22 +4,52 @@
 
 mod helpers;
 
-use helpers::{Nginx, SseClient, TestApp, spawn_app};
+use helpers::{
+    Nginx, SseClient, TestApp, certificate, events_of, h2_connect, h2_next_data, h2_open, spawn_app,
+};
+use rustls_pki_types::CertificateDer;
 use std::net::SocketAddr;
 
 const TOKEN: &str = "publish-token-0123456789";
 
-/// nginx running the documented site in front of `upstream`.
-fn documented_site(upstream: SocketAddr) -> Nginx {
+/// nginx running the documented site (both its plain and its HTTPS + HTTP/2
+/// server) in front of `upstream`; the HTTPS address and its certificate.
+fn documented_site(upstream: SocketAddr) -> (Nginx, SocketAddr, CertificateDer<'static>) {
     let site = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../docs/nginx/tickertape.conf"
     ))
     .unwrap();
-    // The same file, pointed at this test's server.
-    assert!(site.contains("server 127.0.0.1:3000;") && site.contains("listen 80;"));
-    let site = site.replace("server 127.0.0.1:3000;", &format!("server {upstream};"));
-    Nginx::start(&site, "listen 80;")
+    // The same file, pointed at this test's server, port and certificate.
+    for line in [
+        "server 127.0.0.1:3000;",
+        "listen 80;",
+        "listen 443 ssl http2;",
+        "ssl_certificate     /etc/ssl/certs/tickertape.pem;",
+        "ssl_certificate_key /etc/ssl/private/tickertape.key;",
+    ] {
+        assert!(site.contains(line), "{line} is not in tickertape.conf");
+    }
+    let (cert, key, der) = certificate();
+    let https: SocketAddr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let site = site
+        .replace("server 127.0.0.1:3000;", &format!("server {upstream};"))
+        .replace(
+            "listen 443 ssl http2;",
+            &format!("listen {https} ssl http2;"),
+        )
+        .replace(
+            "ssl_certificate     /etc/ssl/certs/tickertape.pem;",
+            &format!("ssl_certificate {};", cert.display()),
+        )
+        .replace(
+            "ssl_certificate_key /etc/ssl/private/tickertape.key;",
+            &format!("ssl_certificate_key {};", key.display()),
+        );
+    (Nginx::start(&site, "listen 80;"), https, der)
 }
 
 async fn publish(app: &TestApp, price: f64) {
@@ -54,7 +84,7 @@ async fn the_stream_passes_nginx_event_by_event_and_resumes_through_it() {
         "--trust-forwarded-for",
     ])
     .await;
-    let nginx = documented_site(app.addr);
+    let (nginx, _, _) = documented_site(app.addr);
     let client = reqwest::Client::new();
 
     let mut stream = open(&client, &nginx, None).await;
@@ -98,4 +128,32 @@ async fn the_stream_passes_nginx_event_by_event_and_resumes_through_it() {
     assert_eq!(metrics.status(), 200);
     let page = client.get(nginx.url("/")).send().await.unwrap();
     assert!(page.headers().contains_key("content-security-policy"));
+}
+
+#[tokio::test]
+async fn over_https_nginx_speaks_http2_and_passes_each_event_as_it_comes() {
+    let app = spawn_app(&["--no-simulator", "--publish-token", TOKEN]).await;
+    let (_nginx, https, cert) = documented_site(app.addr);
+    // h2_connect checks that ALPN chose HTTP/2.
+    let mut send = h2_connect(https, cert).await;
+    let mut stream = h2_open(&mut send, "/events").await;
+    let mut seen = String::new();
+    while !seen.contains("event: heartbeat") {
+        seen.push_str(&h2_next_data(&mut stream).await);
+    }
+    // Each price comes through on its own, as it is published.
+    for price in [1.0, 2.0, 3.0] {
+        publish(&app, price).await;
+        let mut text = String::new();
+        let update = loop {
+            text.push_str(&h2_next_data(&mut stream).await);
+            if let Some(update) = events_of(&text)
+                .into_iter()
+                .find(|frame| frame.kind() == "priceUpdate")
+            {
+                break update;
+            }
+        };
+        assert_eq!(update.json()["price"], price);
+    }
 }

@@ -588,3 +588,93 @@ impl Drop for Nginx {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+// HTTPS and HTTP/2, for the servers started with a certificate.
+
+/// A certificate for localhost and 127.0.0.1, written as PEM files for the
+/// server; returns the paths and the certificate, for the client to trust.
+pub fn certificate() -> (
+    std::path::PathBuf,
+    std::path::PathBuf,
+    rustls_pki_types::CertificateDer<'static>,
+) {
+    let made =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let dir = std::env::temp_dir().join(format!(
+        "tickertape-tls-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    (cert, key, made.cert.der().clone())
+}
+
+/// An HTTP/2 connection to `addr` over TLS, trusting `cert`.
+pub async fn h2_connect(
+    addr: std::net::SocketAddr,
+    cert: rustls_pki_types::CertificateDer<'static>,
+) -> h2::client::SendRequest<bytes::Bytes> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    assert_eq!(
+        tls.get_ref().1.alpn_protocol(),
+        Some(&b"h2"[..]),
+        "no HTTP/2"
+    );
+    // A browser's windows: 64 KiB per stream, much more for the connection
+    // (Chromium: 6 MiB and 15 MiB), so one stopped stream cannot fill it.
+    let (send, connection) = h2::client::Builder::new()
+        .initial_window_size(64 * 1024)
+        .initial_connection_window_size(15 << 20)
+        .handshake(tls)
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    send
+}
+
+/// Opens `GET path` on the connection and checks that it answers 200.
+pub async fn h2_open(
+    send: &mut h2::client::SendRequest<bytes::Bytes>,
+    path: &str,
+) -> h2::RecvStream {
+    let request = axum::http::Request::get(format!("https://localhost{path}"))
+        .body(())
+        .unwrap();
+    let (response, _) = send.send_request(request, true).unwrap();
+    let response = tokio::time::timeout(PATIENCE, response)
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    assert_eq!(response.status(), 200, "GET {path}");
+    response.into_body()
+}
+
+/// The next DATA frame's text, its flow-control capacity given back.
+pub async fn h2_next_data(body: &mut h2::RecvStream) -> String {
+    let data = tokio::time::timeout(PATIENCE, body.data())
+        .await
+        .expect("data in time")
+        .expect("the stream ended")
+        .unwrap();
+    body.flow_control().release_capacity(data.len()).unwrap();
+    String::from_utf8(data.to_vec()).unwrap()
+}

@@ -1,0 +1,41 @@
+import { test, expect, Dashboard, watchForErrors } from "./fixtures";
+
+// HTTPS with HTTP/2 (`--tls-self-signed`): the page and every stream share one
+// connection, so ten streams on one page all flow (over HTTP/1.1 a browser
+// allows six connections per origin, and the seventh would hang).
+test.use({
+  serverArgs: ["--tls-self-signed", "--symbols", "AAPL,MSFT", "--rate", "20"],
+  ignoreHTTPSErrors: true,
+});
+
+test("the dashboard loads over h2 and ten streams on one page all receive", async ({ page, server }) => {
+  const errors = watchForErrors(page);
+  expect(server.url).toMatch(/^https:/);
+  await page.goto(server.url);
+  const dashboard = new Dashboard(page);
+  await expect(dashboard.status).toHaveAttribute("data-state", "live");
+  const protocol = await page.evaluate(
+    () => (performance.getEntries()[0] as PerformanceNavigationTiming).nextHopProtocol,
+  );
+  expect(protocol).toBe("h2");
+
+  const received = await page.evaluate(async () => {
+    const sources = Array.from({ length: 10 }, () => new EventSource("/events"));
+    const counts = await Promise.all(
+      sources.map(
+        (source) =>
+          new Promise<number>((resolve) => {
+            let n = 0;
+            source.addEventListener("priceUpdate", () => {
+              n += 1;
+              if (n === 3) resolve(n);
+            });
+          }),
+      ),
+    );
+    sources.forEach((source) => source.close());
+    return counts;
+  });
+  expect(received).toEqual(Array(10).fill(3));
+  expect(errors, "uncaught errors in the page").toEqual([]);
+});

@@ -1,0 +1,73 @@
+//! HTTPS, with HTTP/2: `--tls-cert`/`--tls-key`, or `--tls-self-signed` to try
+//! it locally.
+//!
+//! Over HTTP/1.1 a browser opens at most six connections to an origin, and each
+//! tab's stream holds one for good; over HTTP/2 every tab and every request
+//! share one connection. Browsers speak HTTP/2 only over TLS, so this module
+//! makes the TLS configuration: rustls with the `ring` provider (no OpenSSL, no
+//! cmake), ALPN `h2` then `http/1.1`. [`serve`](crate::serve) serves each
+//! negotiated protocol with hyper.
+
+use crate::config::Config;
+use rustls::ServerConfig;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, pem::PemObject};
+use std::{io, path::Path, sync::Arc};
+use tokio_rustls::TlsAcceptor;
+
+/// The TLS acceptor `config` asks for, if any.
+pub fn acceptor(config: &Config) -> io::Result<Option<TlsAcceptor>> {
+    let (certs, key) = match (&config.tls_cert, &config.tls_key, config.tls_self_signed) {
+        (Some(cert), Some(key), _) => (read_certs(cert)?, read_key(key)?),
+        (_, _, true) => self_signed()?,
+        _ => return Ok(None),
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut server = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(io::Error::other)?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|error| invalid(format!("the TLS certificate and key do not fit: {error}")))?;
+    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Some(TlsAcceptor::from(Arc::new(server))))
+}
+
+/// A certificate for `localhost` and `127.0.0.1`, made now.
+fn self_signed() -> io::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    let made = rcgen::generate_simple_self_signed(names).map_err(io::Error::other)?;
+    tracing::warn!(
+        "serving HTTPS with a self-signed certificate for localhost and 127.0.0.1: \
+         browsers will warn that the connection is not private (use --tls-cert and \
+         --tls-key for a real one)"
+    );
+    let key = PrivatePkcs8KeyDer::from(made.signing_key.serialize_der());
+    Ok((vec![made.cert.der().clone()], key.into()))
+}
+
+fn read_certs(path: &Path) -> io::Result<Vec<CertificateDer<'static>>> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+        .map_err(|error| {
+            invalid(format!(
+                "cannot read --tls-cert {}: {error}",
+                path.display()
+            ))
+        })?;
+    if certs.is_empty() {
+        return Err(invalid(format!(
+            "--tls-cert {} holds no certificate (expected PEM)",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
+fn read_key(path: &Path) -> io::Result<PrivateKeyDer<'static>> {
+    PrivateKeyDer::from_pem_file(path)
+        .map_err(|error| invalid(format!("cannot read --tls-key {}: {error}", path.display())))
+}
+
+fn invalid(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message)
+}

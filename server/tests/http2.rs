@@ -1,0 +1,119 @@
+//! HTTPS with HTTP/2: the server with a certificate made here, read by an
+//! HTTP/2 client (the `h2` crate, which hyper uses) over rustls.
+
+mod helpers;
+
+use app::model::EventId;
+use helpers::{
+    certificate, events_of, h2_connect as connect, h2_next_data as next_data, h2_open, spawn_app,
+};
+use rustls_pki_types::ServerName;
+use std::{sync::Arc, time::Duration};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+#[tokio::test]
+async fn over_http2_frames_arrive_one_write_at_a_time_and_a_stopped_reader_holds_up_no_other() {
+    let (cert, key, der) = certificate();
+    let app = spawn_app(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        "--rate",
+        "2000",
+        "--max-lag-ms",
+        "100",
+    ])
+    .await;
+    let mut send = connect(app.addr, der).await;
+
+    // A stream that is never read: its window fills and stays full.
+    let mut stopped = h2_open(&mut send, "/events").await;
+    // Another stream on the same connection, read.
+    let mut read = h2_open(&mut send, "/events").await;
+    let mut previous: Option<EventId> = None;
+    let mut updates = 0;
+    let mut pending = String::new();
+    // Far more than the stopped stream's window (64 KiB) holds.
+    while updates < 4000 {
+        let text = next_data(&mut read).await;
+        // A write of the server's goes out as it is made: a DATA frame under
+        // the largest size (16 KiB) ends with a whole event.
+        assert!(
+            text.len() >= 16_000 || text.ends_with("\n\n"),
+            "a write was split: {text:?}"
+        );
+        pending.push_str(&text);
+        let Some(end) = pending.rfind("\n\n") else {
+            continue;
+        };
+        let rest = pending.split_off(end + 2);
+        let whole = std::mem::replace(&mut pending, rest);
+        for frame in events_of(&whole) {
+            if frame.kind() != "priceUpdate" {
+                continue;
+            }
+            let id = frame.event_id();
+            if let Some(previous) = previous {
+                assert!(id.follows(previous), "{id} after {previous}");
+            }
+            previous = Some(id);
+            updates += 1;
+        }
+    }
+
+    // The stopped reader was not dropped: reading again, it gets what its
+    // window held, then the latest prices (a snapshot), not the backlog.
+    let snapshot = async {
+        let mut seen = String::new();
+        loop {
+            seen.push_str(&next_data(&mut stopped).await);
+            // After the catch-up's own snapshot, the one that skips the backlog.
+            let snapshots: Vec<_> = events_of(&seen[..seen.rfind("\n\n").map_or(0, |at| at + 2)])
+                .into_iter()
+                .filter(|frame| frame.kind() == "snapshot")
+                .collect();
+            if snapshots.len() >= 2 {
+                return snapshots[1].event_id();
+            }
+        }
+    };
+    let at = tokio::time::timeout(Duration::from_secs(20), snapshot)
+        .await
+        .expect("the stopped reader got no snapshot");
+    assert!(at.seq > 1000, "an old snapshot: {at}");
+}
+
+#[tokio::test]
+async fn https_answers_http_1_1_too() {
+    let (cert, key, der) = certificate();
+    let app = spawn_app(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ])
+    .await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(der).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = TcpStream::connect(app.addr).await.unwrap();
+    let mut tls = TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tls.read_to_string(&mut answer).await.unwrap_or_default();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
