@@ -730,7 +730,7 @@ mod live {
             }) else {
                 return;
             };
-            view.rate.set(Some(per_second));
+            view.rate.set(per_second);
             view.latency.set(latency);
             view.offset.set(offset);
         });

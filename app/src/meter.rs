@@ -29,8 +29,9 @@ impl Throughput {
         self.counting += n;
     }
 
-    /// Closes the current sample at `now` and returns the rate, per second.
-    pub fn sample(&mut self, now: f64) -> f64 {
+    /// Closes the current sample at `now` and returns the rate, per second,
+    /// once the samples span some time.
+    pub fn sample(&mut self, now: f64) -> Option<f64> {
         let began = self.last_sample.replace(now).unwrap_or(now);
         if self.samples.len() == RATE_WINDOW {
             self.samples.pop_front();
@@ -39,7 +40,9 @@ impl Throughput {
             .push_back((began, std::mem::take(&mut self.counting)));
         let count: u64 = self.samples.iter().map(|(_, n)| n).sum();
         let span = (now - self.samples[0].0) / 1000.0;
-        if span > 0.0 { count as f64 / span } else { 0.0 }
+        // The first sample spans no time: no rate is known yet (the dashboard
+        // shows "—", not a "0.0/s" belied by the moving table).
+        (span > 0.0).then(|| count as f64 / span)
     }
 }
 
@@ -104,9 +107,9 @@ mod tests {
     #[test]
     fn throughput_averages_over_the_window() {
         let mut rate = Throughput::default();
-        assert_eq!(rate.sample(0.0), 0.0);
+        assert_eq!(rate.sample(0.0), None);
         rate.add(50);
-        assert_eq!(rate.sample(1000.0), 50.0);
+        assert_eq!(rate.sample(1000.0), Some(50.0));
         for second in 2..=10 {
             rate.add(if second % 2 == 0 { 40 } else { 60 });
             rate.sample(f64::from(second) * 1000.0);
@@ -114,7 +117,7 @@ mod tests {
         rate.add(10);
         // The last five one-second samples: 60, 40, 60, 40 and 10.
         let now = rate.sample(11_000.0);
-        assert_eq!(now, (60.0 + 40.0 + 60.0 + 40.0 + 10.0) / 5.0);
+        assert_eq!(now, Some((60.0 + 40.0 + 60.0 + 40.0 + 10.0) / 5.0));
     }
 
     #[test]

@@ -46,6 +46,18 @@ test.describe("sorting and filtering", () => {
     expect(names).toEqual([...names].sort());
   });
 
+  test("the whole heading cell is the sort target, not only its word", async ({ dashboard, page }) => {
+    await expect(dashboard.status).toHaveAttribute("data-state", "live");
+    const change = page.getByRole("columnheader", { name: "Change %" });
+    const cell = (await change.boundingBox())!;
+    const word = (await change.getByText("Change %").boundingBox())!;
+    // A click in the cell, beside the word (the cell's far side from it).
+    const x = word.x - cell.x > cell.x + cell.width - (word.x + word.width) ? cell.x + 3 : cell.x + cell.width - 3;
+    expect(x < word.x || x > word.x + word.width).toBe(true);
+    await page.mouse.click(x, cell.y + cell.height / 2);
+    await expect(change).toHaveAttribute("aria-sort", "descending");
+  });
+
   test("the filter box keeps the matching symbols", async ({ dashboard, page }) => {
     await expect(dashboard.status).toHaveAttribute("data-state", "live");
     await page.getByTestId("filter").fill("m");

@@ -1,0 +1,134 @@
+import { test, expect, Dashboard } from "./fixtures";
+import { Page } from "@playwright/test";
+
+// axe-core (npm `axe-core`, WCAG 2.1 A and AA rules), injected into the live
+// dashboard in each of its states and both colour schemes. Any violation fails,
+// with what axe says about it. Lit rows are checked in every combination of
+// flash and text colour: rows are lit by hand, up and down in turn.
+
+const axeSource = require.resolve("axe-core/axe.min.js");
+
+// The page's Content-Security-Policy admits only its own scripts; axe is
+// injected past it, for these tests only.
+test.use({ bypassCSP: true });
+
+type Violation = { id: string; help: string; nodes: { target: string[]; failureSummary: string }[] };
+
+async function expectAccessible(page: Page, state: string): Promise<void> {
+  for (const scheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    if ((await page.evaluate(() => typeof (window as unknown as { axe?: unknown }).axe)) === "undefined") {
+      await page.addScriptTag({ path: axeSource });
+    }
+    const violations: Violation[] = await page.evaluate(async () => {
+      const axe = (window as unknown as { axe: { run: (...args: unknown[]) => Promise<{ violations: Violation[] }> } }).axe;
+      const result = await axe.run(document, {
+        runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+      });
+      return result.violations;
+    });
+    const described = violations.flatMap((v) =>
+      v.nodes.map((node) => `${v.id} (${v.help}) at ${node.target.join(" ")}: ${node.failureSummary}`),
+    );
+    expect(described, `axe-core found violations on the ${state} dashboard, ${scheme} scheme`).toEqual([]);
+  }
+}
+
+const TOKEN = "a11y-publish-token-0123456789";
+
+/** Prices that leave rows up, down and flat, published to `url`. */
+async function publishMixed(page: Page, url: string): Promise<void> {
+  const post = async (prices: [string, number][]) => {
+    const response = await page.request.post(`${url}/api/prices`, {
+      headers: { Authorization: `Bearer ${TOKEN}` },
+      data: prices.map(([symbol, price]) => ({ symbol, price })),
+    });
+    expect(response.status()).toBe(200);
+  };
+  const symbols = ["AAA", "BBB", "CCC", "DDD", "EEE", "FFF", "GGG", "HHH", "III"];
+  await post(symbols.map((symbol) => [symbol, 100]));
+  // Up, down, flat, in turn.
+  await post(symbols.map((symbol, i) => [symbol, [101.5, 98.25, 100][i % 3]]));
+}
+
+/** Lights every row as an update does for a moment: with rows up, down and
+ * flat in turn and flashes up, up, down, down in turn, every text colour meets
+ * every flash. */
+async function lightRows(page: Page): Promise<void> {
+  await page.getByTestId("quote-row").first().waitFor();
+  await page.evaluate(() => {
+    document.querySelectorAll("[data-testid=quote-row]").forEach((row, i) => {
+      row.classList.remove("flash-up", "flash-down");
+      row.classList.add(i % 4 < 2 ? "flash-up" : "flash-down");
+    });
+  });
+}
+
+// No simulator: the rows stay as published and lit by hand while axe looks.
+const quiet = ["--no-simulator", "--publish-token", TOKEN];
+
+test.describe("live, with lit rows, then paused", () => {
+  test.use({ serverArgs: quiet });
+
+  test("has no WCAG 2.1 AA violation", async ({ dashboard, page, server }) => {
+    await expect(dashboard.status).toHaveAttribute("data-state", "live");
+    await publishMixed(page, server.url);
+    await expect(dashboard.rows).toHaveCount(9);
+    await expect(page.getByTestId("change-pct").first()).not.toHaveText("0.00%");
+    await lightRows(page);
+    await expectAccessible(page, "live (lit rows)");
+
+    await page.getByTestId("pause").click();
+    await expect(dashboard.status).toHaveAttribute("data-state", "paused");
+    await lightRows(page);
+    await expectAccessible(page, "paused");
+  });
+});
+
+test.describe("stale, then reconnecting", () => {
+  test.use({ serverArgs: [...quiet, "--heartbeat-ms", "400", "--retry-ms", "30000"] });
+
+  test("has no WCAG 2.1 AA violation", async ({ dashboard, server, page }) => {
+    await expect(dashboard.status).toHaveAttribute("data-state", "live");
+    await publishMixed(page, server.url);
+    await expect(dashboard.rows).toHaveCount(9);
+    server.pause();
+    try {
+      await expect(dashboard.status).toHaveAttribute("data-state", "stale");
+      await lightRows(page);
+      await expectAccessible(page, "stale");
+    } finally {
+      server.resume();
+    }
+    await server.stop();
+    await expect(dashboard.status).toHaveAttribute("data-state", "reconnecting");
+    await lightRows(page);
+    await expectAccessible(page, "reconnecting");
+  });
+});
+
+test.describe("busy", () => {
+  test.use({ serverArgs: [...quiet, "--max-streams-per-ip", "1", "--retry-ms", "30000"] });
+
+  test("has no WCAG 2.1 AA violation", async ({ dashboard, context, server, page }) => {
+    await expect(dashboard.status).toHaveAttribute("data-state", "live");
+    await publishMixed(page, server.url);
+    await expect(dashboard.rows).toHaveCount(9);
+    const second = await context.newPage();
+    await second.goto(server.url);
+    const other = new Dashboard(second);
+    await expect(other.status).toHaveText(/^Server busy, retrying/);
+    await lightRows(second);
+    await expectAccessible(second, "busy");
+  });
+});
+
+test.describe("empty", () => {
+  test.use({ serverArgs: ["--no-simulator"] });
+
+  test("has no WCAG 2.1 AA violation", async ({ dashboard, page }) => {
+    await expect(dashboard.status).toHaveAttribute("data-state", "live");
+    await expect(page.getByText("No prices yet")).toBeVisible();
+    await expectAccessible(page, "empty");
+  });
+});
