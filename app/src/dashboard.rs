@@ -22,6 +22,19 @@ pub struct PageData {
     pub symbols: Vec<Symbol>,
     /// The watchlist the page was rendered with (from the viewer's cookie).
     pub watchlist: Watchlist,
+    /// The server's base reconnection delay, so that the dashboard waits as
+    /// long as the server asks from its first connection on, not only once a
+    /// heartbeat has said it.
+    #[serde(rename = "retryMs", default, skip_serializing_if = "Option::is_none")]
+    pub retry_ms: Option<u64>,
+}
+
+/// What the server tells the page of its pacing (provided as context while
+/// rendering).
+#[derive(Clone, Copy, Debug)]
+pub struct Pacing {
+    /// The base reconnection delay, in milliseconds (`--retry-ms`).
+    pub retry_ms: u64,
 }
 
 impl PageData {
@@ -35,6 +48,7 @@ impl PageData {
             snapshot,
             symbols,
             watchlist,
+            retry_ms: None,
         }
     }
 
@@ -67,7 +81,10 @@ impl PageData {
                 crate::watchlist::from_cookie_header(header)
             })
             .unwrap_or_default();
-        Some(Self::new(snapshot, watchlist))
+        Some(Self {
+            retry_ms: use_context::<Pacing>().map(|pacing| pacing.retry_ms),
+            ..Self::new(snapshot, watchlist)
+        })
     }
 
     /// In the browser: what the server put in the page's script.
@@ -109,6 +126,10 @@ struct View {
     sort: RwSignal<Sort>,
     filter: RwSignal<String>,
     symbols: RwSignal<Vec<Symbol>>,
+    /// The server's base reconnection delay, from the page (read by the
+    /// browser's controller only).
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    retry_ms: Option<f64>,
     watchlist: RwSignal<Watchlist>,
 }
 
@@ -129,9 +150,14 @@ struct Controls {
 #[component]
 pub fn Dashboard() -> impl IntoView {
     let page = PageData::from_request();
-    let (snapshot, symbols, watchlist) = match page {
-        Some(page) => (Some(page.snapshot), page.symbols, page.watchlist),
-        None => (None, Vec::new(), Watchlist::default()),
+    let (snapshot, symbols, watchlist, retry_ms) = match page {
+        Some(page) => (
+            Some(page.snapshot),
+            page.symbols,
+            page.watchlist,
+            page.retry_ms,
+        ),
+        None => (None, Vec::new(), Watchlist::default(), None),
     };
     let (quotes, last_event_id, time) = match snapshot {
         Some(s) => (s.quotes, Some(s.last_event_id), s.time as f64),
@@ -156,6 +182,7 @@ pub fn Dashboard() -> impl IntoView {
         filter: RwSignal::new(String::new()),
         symbols: RwSignal::new(symbols),
         watchlist: RwSignal::new(watchlist),
+        retry_ms: retry_ms.map(|ms| ms as f64),
     };
     // The server cannot know the viewer's time zone, so the first HTML shows UTC and
     // hydration must render the same; effects run once hydration is done, and this
@@ -579,7 +606,8 @@ mod live {
     /// How often the header's figures are refreshed.
     const STATS_TICK: Duration = Duration::from_secs(1);
 
-    /// The base reconnection delay until a heartbeat gives the server's.
+    /// The base reconnection delay when the page did not say the server's
+    /// (a heartbeat says it too).
     const DEFAULT_RETRY_MS: f64 = 1000.0;
 
     /// Opens the stream and wires up the clocks and controls.
@@ -596,7 +624,11 @@ mod live {
             restart: Trigger::new(),
             lost: Trigger::new(),
             hold_off: StoredValue::new(None),
-            meters: StoredValue::new(Meters::default()),
+            meters: StoredValue::new({
+                let mut meters = Meters::default();
+                meters.retry_ms = view.retry_ms;
+                meters
+            }),
             batch: StoredValue::new(Batch::default()),
         };
         let stream = StoredValue::new_local(None::<PriceStream>);

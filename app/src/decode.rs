@@ -112,5 +112,6 @@ pub(crate) fn page(value: &JsValue) -> Option<PageData> {
         snapshot: snapshot(&field(value, "snapshot")?)?,
         symbols: list(&field(value, "symbols")?, symbol)?,
         watchlist,
+        retry_ms: whole(value, "retryMs"),
     })
 }

@@ -16,7 +16,7 @@ use crate::{
     tls,
     writer::Writers,
 };
-use app::{model::RunId, shell};
+use app::{dashboard::Pacing, model::RunId, shell};
 use axum::{
     Router,
     extract::Request,
@@ -281,11 +281,13 @@ pub fn app(state: AppState) -> Router {
         .route_layer(viewer.clone());
 
     let hub = state.hub.clone();
+    let retry_ms = u64::try_from(state.streams.retry.as_millis()).unwrap_or(u64::MAX);
     let leptos = state.leptos.clone();
     let site = ServeDir::new(&*state.leptos.site_root);
     let dashboard = leptos_axum::render_app_to_stream_with_context(
         move || {
             provide_context(hub.snapshot(&None));
+            provide_context(Pacing { retry_ms });
             // The page's policy allows exactly the inline scripts it renders.
             if let Some(response) = use_context::<ResponseOptions>() {
                 let nonce = leptos::nonce::use_nonce();
