@@ -7,12 +7,17 @@
 //! - [`table`]: the ticker table's state, one signal per row.
 //! - [`sort`]: the viewer's sort column and filter.
 //! - [`watchlist`]: the symbols the viewer chose to stream.
-//! - [`meter`]: updates per second, latency and the server's clock offset.
+//! - [`meter`]: updates per second, latency and the server's clock offset (and,
+//!   in the browser, the stream's `Meters` that hold them).
 //! - [`sync`]: following event ids across reconnections: resumed, resynced or a gap.
 //! - [`status`]: the connection state machine behind the status indicator.
 //! - [`format`]: how prices, changes and times read.
-//! - [`dashboard`]: the components.
-//! - `stream` (browser only): the `EventSource` that feeds the table.
+//! - [`dashboard`]: the views (the page data, the header, the toolbar, the table).
+//! - `controller` (browser only): opens and reopens the stream, ticks the clocks,
+//!   carries out the viewer's controls.
+//! - `stream` (browser only): the connection: the `EventSource` that feeds the
+//!   table and the status, and why it dropped.
+//! - `batch` (browser only): render batching and the rows' flashes.
 //! - `decode` (browser only): reading the stream's JSON with the browser's parser.
 //!
 //! Build it with the `ssr` feature for the server and `hydrate` for the browser.
@@ -20,6 +25,10 @@
 // The dashboard's view types nest deeply.
 #![recursion_limit = "256"]
 
+#[cfg(feature = "hydrate")]
+mod batch;
+#[cfg(feature = "hydrate")]
+mod controller;
 pub mod dashboard;
 #[cfg(feature = "hydrate")]
 mod decode;

@@ -100,6 +100,52 @@ impl ClockOffset {
     }
 }
 
+/// The stream's measurements, read by the header once a second (browser only).
+#[cfg(feature = "hydrate")]
+mod live {
+    use super::{ClockOffset, Latency, Throughput};
+    use leptos::prelude::*;
+
+    /// The stream's measurements, read by the header once a second.
+    #[derive(Debug, Default)]
+    pub(crate) struct Meters {
+        pub(crate) throughput: Throughput,
+        pub(crate) latency: Latency,
+        pub(crate) offset: ClockOffset,
+        /// The server's base reconnection delay, from heartbeats.
+        pub(crate) retry_ms: Option<f64>,
+        /// Publication times of the updates not yet on screen.
+        pending: Vec<u64>,
+    }
+
+    impl Meters {
+        /// Notes an update published at `ts`; the next animation frame puts it on screen.
+        pub(crate) fn received(meters: StoredValue<Meters>, ts: u64) {
+            let first = meters
+                .try_update_value(|m| {
+                    m.throughput.add(1);
+                    m.pending.push(ts);
+                    m.pending.len() == 1
+                })
+                .unwrap_or(false);
+            if first {
+                request_animation_frame(move || {
+                    let now = js_sys::Date::now();
+                    meters.update_value(|m| {
+                        let server_now = now + m.offset.estimate().unwrap_or(0.0);
+                        for ts in std::mem::take(&mut m.pending) {
+                            m.latency.record(server_now - ts as f64);
+                        }
+                    });
+                });
+            }
+        }
+    }
+}
+
+#[cfg(feature = "hydrate")]
+pub(crate) use live::Meters;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,16 +8,16 @@
 //! `PriceStream` closes the connection and releases its callbacks.
 
 use crate::{
+    batch::Batch,
     decode,
-    meter::{ClockOffset, Latency, Throughput},
-    model::Quote,
+    meter::Meters,
     model::{EventId, HEARTBEAT_EVENT, PRICE_UPDATE_EVENT, SNAPSHOT_EVENT},
     status::{Connection, Phase},
     sync::{Gap, Recovery, StreamSync},
-    table::{Row, Table},
+    table::Table,
 };
 use leptos::{logging, prelude::*};
-use std::{cell::Cell, collections::VecDeque, rc::Rc, time::Duration};
+use std::{cell::Cell, rc::Rc, time::Duration};
 use wasm_bindgen::{JsCast, closure::Closure};
 use web_sys::{Event, EventSource, MessageEvent};
 
@@ -59,144 +59,6 @@ pub(crate) struct Sinks {
     pub(crate) meters: StoredValue<Meters>,
     /// Updates received but not yet on screen.
     pub(crate) batch: StoredValue<Batch>,
-}
-
-/// The shortest time between two flushes of received updates to the screen. One
-/// update at a time would render (style, lay out and paint the table) once per
-/// update; at tens of updates per second that alone keeps the main thread busy.
-/// A flush comes at once when the last one is older than this, so a quiet feed
-/// is shown without delay.
-const FLUSH_EVERY: f64 = 200.0;
-
-/// How long a row stays lit after an update (until the first flush after it).
-const FLASH_MS: f64 = 400.0;
-
-/// Updates waiting for the next flush, and the rows lit by earlier ones.
-#[derive(Debug, Default)]
-pub(crate) struct Batch {
-    quotes: Vec<Quote>,
-    scheduled: bool,
-    last_flush: f64,
-    /// `(when, which update, row)`, oldest first.
-    lit: VecDeque<(f64, u64, RwSignal<Row>)>,
-}
-
-impl Batch {
-    /// Queues `quote` for the next flush.
-    fn queue(sinks: Sinks, quote: Quote) {
-        sinks.batch.update_value(|batch| batch.quotes.push(quote));
-        Batch::schedule(sinks);
-    }
-
-    /// Schedules a flush unless one is: at once if the last one is old enough.
-    fn schedule(sinks: Sinks) {
-        let last = sinks
-            .batch
-            .try_update_value(|batch| {
-                (!std::mem::replace(&mut batch.scheduled, true)).then_some(batch.last_flush)
-            })
-            .flatten();
-        if let Some(last) = last {
-            let wait = (last + FLUSH_EVERY - js_sys::Date::now()).max(0.0);
-            set_timeout(
-                move || Batch::flush(sinks),
-                Duration::from_millis(wait as u64),
-            );
-        }
-    }
-
-    /// Notes rows lit now, so a later flush fades them.
-    fn light(sinks: Sinks, rows: impl IntoIterator<Item = RwSignal<Row>>) {
-        let now = js_sys::Date::now();
-        let rows: Vec<_> = rows
-            .into_iter()
-            .map(|row| (now, row.with_untracked(|r| r.updates), row))
-            .collect();
-        if rows.is_empty() {
-            return;
-        }
-        sinks.batch.update_value(|batch| batch.lit.extend(rows));
-        Batch::schedule(sinks);
-    }
-
-    /// Puts the queued updates on screen, with the position they reach, and
-    /// fades the rows lit long enough.
-    pub(crate) fn flush(sinks: Sinks) {
-        let now = js_sys::Date::now();
-        let Some((quotes, mut lit)) = sinks.batch.try_update_value(|batch| {
-            batch.scheduled = false;
-            batch.last_flush = now;
-            (
-                std::mem::take(&mut batch.quotes),
-                std::mem::take(&mut batch.lit),
-            )
-        }) else {
-            return;
-        };
-        while let Some(&(at, update, row)) = lit.front() {
-            if at > now - FLASH_MS {
-                break;
-            }
-            lit.pop_front();
-            // Re-renders the row only if this fade changes it (and not at all once
-            // a snapshot has removed it).
-            row.maybe_update(|r| r.fade(update));
-        }
-        sinks.batch.update_value(|batch| batch.lit.extend(lit));
-        if !quotes.is_empty() {
-            let mut lit = Vec::with_capacity(quotes.len());
-            for quote in quotes {
-                Meters::received(sinks.meters, quote.ts);
-                lit.extend(sinks.table.apply(quote));
-            }
-            sinks.sync.notify();
-            Batch::light(sinks, lit);
-        }
-        if sinks.batch.with_value(|batch| !batch.lit.is_empty()) {
-            Batch::schedule(sinks);
-        }
-    }
-
-    /// Forgets the queued updates (a snapshot replaces them).
-    fn clear(sinks: Sinks) {
-        sinks.batch.update_value(|batch| batch.quotes.clear());
-    }
-}
-
-/// The stream's measurements, read by the header once a second.
-#[derive(Debug, Default)]
-pub(crate) struct Meters {
-    pub(crate) throughput: Throughput,
-    pub(crate) latency: Latency,
-    pub(crate) offset: ClockOffset,
-    /// The server's base reconnection delay, from heartbeats.
-    pub(crate) retry_ms: Option<f64>,
-    /// Publication times of the updates not yet on screen.
-    pending: Vec<u64>,
-}
-
-impl Meters {
-    /// Notes an update published at `ts`; the next animation frame puts it on screen.
-    fn received(meters: StoredValue<Meters>, ts: u64) {
-        let first = meters
-            .try_update_value(|m| {
-                m.throughput.add(1);
-                m.pending.push(ts);
-                m.pending.len() == 1
-            })
-            .unwrap_or(false);
-        if first {
-            request_animation_frame(move || {
-                let now = js_sys::Date::now();
-                meters.update_value(|m| {
-                    let server_now = now + m.offset.estimate().unwrap_or(0.0);
-                    for ts in std::mem::take(&mut m.pending) {
-                        m.latency.record(server_now - ts as f64);
-                    }
-                });
-            });
-        }
-    }
 }
 
 /// An open `EventSource`, the callbacks it calls and the staleness check.

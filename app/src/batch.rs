@@ -1,0 +1,109 @@
+//! Render batching, in the browser: updates received are put on screen at most
+//! once per [`FLUSH_EVERY`] (each flush renders the table once, however many
+//! updates it brings), and the rows they lit are unlit after [`FLASH_MS`].
+
+use crate::{meter::Meters, model::Quote, stream::Sinks, table::Row};
+use leptos::prelude::*;
+use std::{collections::VecDeque, time::Duration};
+
+/// The shortest time between two flushes of received updates to the screen. One
+/// update at a time would render (style, lay out and paint the table) once per
+/// update; at tens of updates per second that alone keeps the main thread busy.
+/// A flush comes at once when the last one is older than this, so a quiet feed
+/// is shown without delay.
+const FLUSH_EVERY: f64 = 200.0;
+
+/// How long a row stays lit after an update (until the first flush after it).
+const FLASH_MS: f64 = 400.0;
+
+/// Updates waiting for the next flush, and the rows lit by earlier ones.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    quotes: Vec<Quote>,
+    scheduled: bool,
+    last_flush: f64,
+    /// `(when, which update, row)`, oldest first.
+    lit: VecDeque<(f64, u64, RwSignal<Row>)>,
+}
+
+impl Batch {
+    /// Queues `quote` for the next flush.
+    pub(crate) fn queue(sinks: Sinks, quote: Quote) {
+        sinks.batch.update_value(|batch| batch.quotes.push(quote));
+        Batch::schedule(sinks);
+    }
+
+    /// Schedules a flush unless one is: at once if the last one is old enough.
+    fn schedule(sinks: Sinks) {
+        let last = sinks
+            .batch
+            .try_update_value(|batch| {
+                (!std::mem::replace(&mut batch.scheduled, true)).then_some(batch.last_flush)
+            })
+            .flatten();
+        if let Some(last) = last {
+            let wait = (last + FLUSH_EVERY - js_sys::Date::now()).max(0.0);
+            set_timeout(
+                move || Batch::flush(sinks),
+                Duration::from_millis(wait as u64),
+            );
+        }
+    }
+
+    /// Notes rows lit now, so a later flush fades them.
+    pub(crate) fn light(sinks: Sinks, rows: impl IntoIterator<Item = RwSignal<Row>>) {
+        let now = js_sys::Date::now();
+        let rows: Vec<_> = rows
+            .into_iter()
+            .map(|row| (now, row.with_untracked(|r| r.updates), row))
+            .collect();
+        if rows.is_empty() {
+            return;
+        }
+        sinks.batch.update_value(|batch| batch.lit.extend(rows));
+        Batch::schedule(sinks);
+    }
+
+    /// Puts the queued updates on screen, with the position they reach, and
+    /// fades the rows lit long enough.
+    pub(crate) fn flush(sinks: Sinks) {
+        let now = js_sys::Date::now();
+        let Some((quotes, mut lit)) = sinks.batch.try_update_value(|batch| {
+            batch.scheduled = false;
+            batch.last_flush = now;
+            (
+                std::mem::take(&mut batch.quotes),
+                std::mem::take(&mut batch.lit),
+            )
+        }) else {
+            return;
+        };
+        while let Some(&(at, update, row)) = lit.front() {
+            if at > now - FLASH_MS {
+                break;
+            }
+            lit.pop_front();
+            // Re-renders the row only if this fade changes it (and not at all once
+            // a snapshot has removed it).
+            row.maybe_update(|r| r.fade(update));
+        }
+        sinks.batch.update_value(|batch| batch.lit.extend(lit));
+        if !quotes.is_empty() {
+            let mut lit = Vec::with_capacity(quotes.len());
+            for quote in quotes {
+                Meters::received(sinks.meters, quote.ts);
+                lit.extend(sinks.table.apply(quote));
+            }
+            sinks.sync.notify();
+            Batch::light(sinks, lit);
+        }
+        if sinks.batch.with_value(|batch| !batch.lit.is_empty()) {
+            Batch::schedule(sinks);
+        }
+    }
+
+    /// Forgets the queued updates (a snapshot replaces them).
+    pub(crate) fn clear(sinks: Sinks) {
+        sinks.batch.update_value(|batch| batch.quotes.clear());
+    }
+}

@@ -1,0 +1,241 @@
+//! The dashboard's controller, in the browser: opens the price stream and
+//! reopens it (after a backoff it counts down), ticks the clocks and the
+//! header's figures, and carries out the viewer's controls (pause, resume,
+//! reconnect, the watchlist). The views are in [`dashboard`](crate::dashboard);
+//! the connection in [`stream`](crate::stream).
+
+use crate::{
+    batch::Batch,
+    dashboard::{Controls, View},
+    meter::Meters,
+    status::{self, Connection, Phase},
+    stream::{PriceStream, Sinks},
+    sync::StreamSync,
+    watchlist::{self, Watchlist},
+};
+use leptos::{logging, prelude::*};
+use std::time::Duration;
+use wasm_bindgen::JsCast;
+
+/// How often the clock (ages, countdown) ticks.
+const CLOCK_TICK: Duration = Duration::from_secs(1);
+
+/// How often the header's figures are refreshed.
+const STATS_TICK: Duration = Duration::from_secs(1);
+
+/// The base reconnection delay when the page did not say the server's
+/// (a heartbeat says it too).
+const DEFAULT_RETRY_MS: f64 = 1000.0;
+
+/// Opens the stream and wires up the clocks and controls.
+pub(crate) fn start(view: View) -> Controls {
+    let View {
+        connection, sync, ..
+    } = view;
+    let sinks = Sinks {
+        table: view.table,
+        connection,
+        sync,
+        recovery: view.recovery,
+        notice: view.notice,
+        restart: Trigger::new(),
+        lost: Trigger::new(),
+        hold_off: StoredValue::new(None),
+        meters: StoredValue::new({
+            let mut meters = Meters::default();
+            meters.retry_ms = view.retry_ms;
+            meters
+        }),
+        batch: StoredValue::new(Batch::default()),
+    };
+    let stream = StoredValue::new_local(None::<PriceStream>);
+    let retry_timer = StoredValue::new_local(None::<TimeoutHandle>);
+
+    let open = move || {
+        let from = sync.with_untracked(StreamSync::last);
+        let symbols = view.watchlist.with_untracked(Watchlist::query);
+        match PriceStream::open(sinks, from, symbols.as_deref()) {
+            Ok(opened) => stream.set_value(Some(opened)),
+            Err(error) => {
+                logging::error!("could not open the price stream: {error:?}");
+                connection.update(|c| c.errored(false));
+            }
+        }
+    };
+    let stop = move || {
+        stream.set_value(None);
+        if let Some(timer) = retry_timer.try_update_value(Option::take).flatten() {
+            timer.clear();
+        }
+        view.next_try.set(None);
+    };
+    on_cleanup(stop);
+
+    // Closes the stream (and any pending retry), notes why, opens a new one.
+    let reopen = move |why: fn(&mut Connection)| {
+        stop();
+        connection.update(why);
+        open();
+    };
+    let reconnect = Callback::new(move |()| reopen(Connection::reconnecting_by_hand));
+    // A lost update: reopen from the last good id (after the callback returns).
+    Effect::new(move |first: Option<()>| {
+        sinks.restart.track();
+        if first.is_some() {
+            reconnect.run(());
+        }
+    });
+    // A dropped connection: try again after a backoff, counted down on screen.
+    Effect::new(move |first: Option<()>| {
+        sinks.lost.track();
+        if first.is_none() {
+            return;
+        }
+        stop();
+        let attempt = connection.with_untracked(|c| c.attempts);
+        let base = sinks
+            .meters
+            .with_value(|m| m.retry_ms)
+            .unwrap_or(DEFAULT_RETRY_MS);
+        let backoff = status::backoff(base, attempt, js_sys::Math::random());
+        // A busy server's Retry-After is a floor, not a replacement.
+        let asked = sinks.hold_off.try_update_value(Option::take).flatten();
+        let delay = asked.map_or(backoff, |asked| asked.max(backoff));
+        view.next_try.set(Some(js_sys::Date::now() + delay));
+        let timer = set_timeout_with_handle(
+            move || {
+                retry_timer.set_value(None);
+                view.next_try.set(None);
+                open();
+            },
+            Duration::from_millis(delay as u64),
+        )
+        .map_err(|error| logging::error!("could not schedule a reconnection: {error:?}"))
+        .ok();
+        retry_timer.set_value(timer);
+    });
+
+    let pause = Callback::new(move |()| {
+        stop();
+        // What arrived before the pause is shown now, not after it.
+        Batch::flush(sinks);
+        connection.update(Connection::paused);
+    });
+    let resume = Callback::new(move |()| reopen(Connection::resumed));
+    // A new list is a new stream, from a snapshot that holds the newly watched
+    // rows (resuming from the last id would replay the old list's updates only).
+    let follow = move |list: Watchlist| {
+        view.watchlist.set(list);
+        sync.set(StreamSync::new(None));
+    };
+    let watch = Callback::new(move |next: Watchlist| {
+        save(&next);
+        if view.watchlist.with_untracked(|current| *current == next) {
+            return;
+        }
+        follow(next);
+        // A paused stream opens with the new list when resumed.
+        if connection.with_untracked(|c| c.phase) != Phase::Paused {
+            view.recovery.set(None);
+            reopen(Connection::resumed);
+        }
+    });
+
+    // Once hydrated (an effect runs after it): the viewer's stored watchlist
+    // wins over the cookie the page was rendered with, which only mirrors it;
+    // then the stream opens.
+    Effect::new(move |_| {
+        let stored = load();
+        save(&stored);
+        if view.watchlist.with_untracked(|w| *w != stored) {
+            follow(stored);
+        }
+        open();
+    });
+
+    // A symbol published for the first time joins the watchlist's choices
+    // (an unfiltered stream brings every symbol).
+    Effect::new(move |_| {
+        let shown = view.table.symbols();
+        if view.watchlist.with_untracked(Watchlist::is_all) {
+            view.symbols.maybe_update(|all| {
+                let new: Vec<_> = shown.into_iter().filter(|s| !all.contains(s)).collect();
+                let changed = !new.is_empty();
+                all.extend(new);
+                changed
+            });
+        }
+    });
+
+    tick(CLOCK_TICK, move || view.clock.set(js_sys::Date::now()));
+    tick(STATS_TICK, move || {
+        let now = js_sys::Date::now();
+        let Some((per_second, latency, offset)) = sinks.meters.try_update_value(|m| {
+            (
+                m.throughput.sample(now),
+                m.latency.median(),
+                m.offset.estimate(),
+            )
+        }) else {
+            return;
+        };
+        view.rate.set(per_second);
+        view.latency.set(latency);
+        view.offset.set(offset);
+    });
+
+    Controls {
+        reconnect,
+        pause,
+        resume,
+        watch,
+    }
+}
+
+/// Calls `f` every `period` for as long as the page lives.
+fn tick(period: Duration, f: impl Fn() + 'static) {
+    match set_interval_with_handle(f, period) {
+        Ok(handle) => on_cleanup(move || handle.clear()),
+        Err(error) => logging::warn!("no timer: {error:?}"),
+    }
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    window().local_storage().ok().flatten()
+}
+
+/// The watchlist kept in `localStorage` (every symbol when there is none).
+fn load() -> Watchlist {
+    storage()
+        .and_then(|s| s.get_item(watchlist::STORAGE_KEY).ok().flatten())
+        .map(|text| Watchlist::parse(&text))
+        .unwrap_or_default()
+}
+
+/// Keeps `list` in `localStorage` and mirrors it in the cookie the server
+/// renders the page with.
+fn save(list: &Watchlist) {
+    let stored = list.stored();
+    if let Some(storage) = storage() {
+        let saved = if list.is_all() {
+            storage.remove_item(watchlist::STORAGE_KEY)
+        } else {
+            storage.set_item(watchlist::STORAGE_KEY, &stored)
+        };
+        if let Err(error) = saved {
+            logging::warn!("could not save the watchlist: {error:?}");
+        }
+    }
+    let cookie = if list.is_all() {
+        format!("{}=; Path=/; Max-Age=0; SameSite=Lax", watchlist::COOKIE)
+    } else {
+        format!(
+            "{}={stored}; Path=/; Max-Age=31536000; SameSite=Lax",
+            watchlist::COOKIE
+        )
+    };
+    let document: web_sys::HtmlDocument = document().unchecked_into();
+    if let Err(error) = document.set_cookie(&cookie) {
+        logging::warn!("could not set the watchlist cookie: {error:?}");
+    }
+}
