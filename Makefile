@@ -42,10 +42,11 @@ lint:
 	cargo clippy --locked -p server --all-targets -- -D warnings
 	cargo clippy --locked -p loadgen --all-targets -- -D warnings
 	cargo clippy --locked -p app --all-targets -- -D warnings
-	cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy --locked -p frontend --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 unit:
 	cargo test --locked -p app -p server -p loadgen
+	cargo test --locked -p frontend --target wasm32-unknown-unknown
 
 e2e:
 	cd end2end && TICKERTAPE_BIN=../$(BIN) npx playwright test

@@ -14,7 +14,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// What the server renders the page from, carried into hydration unchanged.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PageData {
     /// The watched symbols' quotes.
     pub snapshot: Snapshot,

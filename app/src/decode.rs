@@ -16,7 +16,7 @@ use js_sys::{Array, JSON, Reflect};
 use wasm_bindgen::JsValue;
 
 /// Parses `text` and reads it with `read`.
-pub(crate) fn parse<T>(text: &str, read: fn(&JsValue) -> Option<T>) -> Option<T> {
+pub fn parse<T>(text: &str, read: fn(&JsValue) -> Option<T>) -> Option<T> {
     JSON::parse(text).ok().as_ref().and_then(read)
 }
 
@@ -61,7 +61,7 @@ fn list<T>(value: &JsValue, read: impl Fn(&JsValue) -> Option<T>) -> Option<Vec<
 }
 
 /// A `priceUpdate`'s data, or a quote of a snapshot.
-pub(crate) fn quote(value: &JsValue) -> Option<Quote> {
+pub fn quote(value: &JsValue) -> Option<Quote> {
     let recent = match field(value, "recent") {
         Some(recent) => list(&recent, price)?,
         None => Vec::new(),
@@ -80,7 +80,7 @@ pub(crate) fn quote(value: &JsValue) -> Option<Quote> {
 }
 
 /// A `snapshot`'s data.
-pub(crate) fn snapshot(value: &JsValue) -> Option<Snapshot> {
+pub fn snapshot(value: &JsValue) -> Option<Snapshot> {
     Some(Snapshot {
         last_event_id: event_id(value, "lastEventId")?,
         time: whole(value, "time")?,
@@ -89,7 +89,7 @@ pub(crate) fn snapshot(value: &JsValue) -> Option<Snapshot> {
 }
 
 /// A `heartbeat`'s data.
-pub(crate) fn heartbeat(value: &JsValue) -> Option<Heartbeat> {
+pub fn heartbeat(value: &JsValue) -> Option<Heartbeat> {
     Some(Heartbeat {
         time: whole(value, "time")?,
         last_event_id: event_id(value, "lastEventId")?,
@@ -103,7 +103,7 @@ pub(crate) fn heartbeat(value: &JsValue) -> Option<Heartbeat> {
 }
 
 /// The data the server rendered the page from.
-pub(crate) fn page(value: &JsValue) -> Option<PageData> {
+pub fn page(value: &JsValue) -> Option<PageData> {
     let watchlist = match field(value, "watchlist") {
         Some(list) if !list.is_null() => Watchlist::only(self::list(&list, symbol)?),
         _ => Watchlist::default(),

@@ -31,7 +31,7 @@ mod batch;
 mod controller;
 pub mod dashboard;
 #[cfg(feature = "hydrate")]
-mod decode;
+pub mod decode;
 pub mod format;
 pub mod meter;
 pub mod model;
