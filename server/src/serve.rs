@@ -41,8 +41,10 @@ use hyper_util::{
     service::TowerToHyperService,
 };
 use std::{
+    future::Future,
     io::{self, Write as _},
     net::SocketAddr,
+    pin::Pin,
     sync::Arc,
     time::{Duration, SystemTime},
 };
@@ -360,11 +362,20 @@ where
     let conn = http1::Builder::new()
         .serve_connection(io, service)
         .with_upgrades();
+    until_done(conn, shutdown, |conn| conn.graceful_shutdown()).await;
+}
+
+/// Drives a hyper connection until it ends or, after `shutdown`, until
+/// `graceful` (its `graceful_shutdown`) has let it finish what it is answering.
+async fn until_done<C>(conn: C, shutdown: CancellationToken, graceful: impl FnOnce(Pin<&mut C>))
+where
+    C: Future<Output = Result<(), hyper::Error>>,
+{
     let mut conn = std::pin::pin!(conn);
     let result = tokio::select! {
         result = conn.as_mut() => result,
         () = shutdown.cancelled() => {
-            conn.as_mut().graceful_shutdown();
+            graceful(conn.as_mut());
             conn.await
         }
     };
@@ -413,17 +424,7 @@ async fn serve_tls(
         // couple of snapshots, not seconds of updates.
         .max_send_buf_size(H2_SEND_BUFFER)
         .serve_connection(TokioIo::new(tls), service);
-    let mut conn = std::pin::pin!(conn);
-    let result = tokio::select! {
-        result = conn.as_mut() => result,
-        () = shutdown.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
-        }
-    };
-    if let Err(error) = result {
-        tracing::debug!(%error, "HTTP/2 connection ended with an error");
-    }
+    until_done(conn, shutdown, |conn| conn.graceful_shutdown()).await;
 }
 
 #[cfg(test)]

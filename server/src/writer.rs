@@ -126,7 +126,6 @@ impl Writers {
             blocked_since: None,
             // The first heartbeat ends the catch-up.
             next_heartbeat: Instant::now(),
-            failed: false,
             _permit: opened.permit,
         };
         let mut writers = self.writers.lock().unwrap_or_else(PoisonError::into_inner);
@@ -319,8 +318,6 @@ struct Member {
     /// Since when the kernel has taken nothing of `pending`.
     blocked_since: Option<Instant>,
     next_heartbeat: Instant,
-    /// Whether a write failed: the connection is over.
-    failed: bool,
     /// This stream's place under the limits, given back when it is dropped.
     _permit: crate::limits::StreamPermit,
 }
@@ -333,8 +330,8 @@ impl Member {
         }
         // What the kernel did not take last time goes first; until it has,
         // the stream reads nothing more (newer prices wait in the hub).
-        if !self.send(cx, sweep.now) {
-            return self.keep_waiting(shared, sweep);
+        if let Some(keep) = self.flush(shared, cx, sweep) {
+            return keep;
         }
         let hub = &shared.hub;
         let before = self.heartbeat(shared, sweep.now);
@@ -350,8 +347,8 @@ impl Member {
             sweep.more |= cursor.run == sweep.head.run && cursor.seq < sweep.head.seq;
         }
         self.pending = concat([before, data, after]);
-        if !self.send(cx, sweep.now) {
-            return self.keep_waiting(shared, sweep);
+        if let Some(keep) = self.flush(shared, cx, sweep) {
+            return keep;
         }
         if self.blocked_since.is_none() {
             sweep.wake_at(self.next_heartbeat);
@@ -416,10 +413,23 @@ impl Member {
         }
     }
 
-    /// Writes what is pending; `false` when the kernel will not take it all
-    /// now (the socket wakes the writer when it can take more) or the
-    /// connection failed (then `pending` is left empty and `failed` set).
-    fn send(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+    /// Writes what is pending. `None` when all of it went; otherwise whether
+    /// to keep the stream: a client that has not taken it is kept until the
+    /// stall timeout, a connection that failed is over.
+    fn flush(&mut self, shared: &Shared, cx: &mut Context<'_>, sweep: &mut Sweep) -> Option<bool> {
+        match self.send(cx, sweep.now) {
+            Ok(true) => None,
+            Ok(false) => Some(self.keep_waiting(shared, sweep)),
+            Err(error) => {
+                tracing::debug!(%error, "stream connection ended");
+                Some(false)
+            }
+        }
+    }
+
+    /// Writes what is pending; `Ok(false)` when the kernel will not take it
+    /// all now (the socket wakes the writer when it can take more).
+    fn send(&mut self, cx: &mut Context<'_>, now: Instant) -> io::Result<bool> {
         while !self.pending.is_empty() {
             match self.socket.try_write(&self.pending) {
                 Ok(n) => {
@@ -429,32 +439,23 @@ impl Member {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     match self.socket.poll_write_ready(cx) {
                         Poll::Ready(Ok(())) => {}
-                        Poll::Ready(Err(error)) => return self.fail(&error),
+                        Poll::Ready(Err(error)) => return Err(error),
                         Poll::Pending => {
                             self.blocked_since.get_or_insert(now);
-                            return false;
+                            return Ok(false);
                         }
                     }
                 }
-                Err(error) => return self.fail(&error),
+                Err(error) => return Err(error),
             }
         }
-        true
-    }
-
-    fn fail(&mut self, error: &io::Error) -> bool {
-        tracing::debug!(%error, "stream connection ended");
-        self.failed = true;
-        false
+        Ok(true)
     }
 
     /// A stream whose client has not taken what it was sent: kept until the
     /// stall timeout, then disconnected (logged and counted); `false` when it
     /// is over.
     fn keep_waiting(&self, shared: &Shared, sweep: &mut Sweep) -> bool {
-        if self.failed {
-            return false;
-        }
         let give_up = self.blocked_since.unwrap_or(sweep.now) + shared.stall_timeout;
         if sweep.now >= give_up {
             shared.metrics.slow_disconnects.inc();

@@ -5,7 +5,7 @@
 mod helpers;
 
 use app::model::EventId;
-use helpers::{Nginx, PATIENCE, SseClient, TestApp, Update, spawn_app};
+use helpers::{Nginx, PATIENCE, SseClient, TestApp, Update, free_addr, spawn_app};
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
@@ -24,11 +24,7 @@ struct Redis {
 
 impl Redis {
     fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_addr().port();
         let dir =
             std::env::temp_dir().join(format!("tickertape-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -390,12 +386,7 @@ impl Process {
     }
 
     fn start_with(redis: &Redis, name: &str, args: &[&str]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let addr = free_addr();
         let child = Command::new(env!("CARGO_BIN_EXE_tickertape"))
             .args(["--addr", &addr.to_string(), "--broker", &redis.url()])
             .args(["--instance", name])

@@ -5,27 +5,14 @@ mod helpers;
 
 use app::model::EventId;
 use helpers::{
-    certificate, events_of, h2_connect as connect, h2_next_data as next_data, h2_open, spawn_app,
+    events_of, h2_connect as connect, h2_next_data as next_data, h2_open, spawn_tls_app,
+    tls_connect,
 };
-use rustls_pki_types::ServerName;
-use std::{sync::Arc, time::Duration};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
+use std::time::Duration;
 
 #[tokio::test]
 async fn over_http2_frames_arrive_one_write_at_a_time_and_a_stopped_reader_holds_up_no_other() {
-    let (cert, key, der) = certificate();
-    let app = spawn_app(&[
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-        "--rate",
-        "2000",
-        "--max-lag-ms",
-        "100",
-    ])
-    .await;
+    let (app, der) = spawn_tls_app(&["--rate", "2000", "--max-lag-ms", "100"]).await;
     let mut send = connect(app.addr, der).await;
 
     // A stream that is never read: its window fills and stays full.
@@ -87,28 +74,8 @@ async fn over_http2_frames_arrive_one_write_at_a_time_and_a_stopped_reader_holds
 
 #[tokio::test]
 async fn https_answers_http_1_1_too() {
-    let (cert, key, der) = certificate();
-    let app = spawn_app(&[
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-    ])
-    .await;
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(der).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let tcp = TcpStream::connect(app.addr).await.unwrap();
-    let mut tls = TlsConnector::from(Arc::new(config))
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap();
+    let (app, der) = spawn_tls_app(&[]).await;
+    let mut tls = tls_connect(app.addr, der, b"http/1.1").await;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .await

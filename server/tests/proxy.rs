@@ -5,7 +5,8 @@
 mod helpers;
 
 use helpers::{
-    Nginx, SseClient, TestApp, certificate, events_of, h2_connect, h2_next_data, h2_open, spawn_app,
+    Nginx, SseClient, TestApp, certificate, events_of, free_addr, h2_connect, h2_next_data,
+    h2_open, spawn_app,
 };
 use rustls_pki_types::CertificateDer;
 use std::net::SocketAddr;
@@ -31,10 +32,7 @@ fn documented_site(upstream: SocketAddr) -> (Nginx, SocketAddr, CertificateDer<'
         assert!(site.contains(line), "{line} is not in tickertape.conf");
     }
     let (cert, key, der) = certificate();
-    let https: SocketAddr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let https = free_addr();
     let site = site
         .replace("server 127.0.0.1:3000;", &format!("server {upstream};"))
         .replace(

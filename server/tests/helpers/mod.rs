@@ -19,6 +19,14 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 /// How long a test waits for something that should happen promptly.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
+/// A free address on 127.0.0.1, for a process this test starts.
+pub fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
 /// A server running in this process, on a real socket.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -513,12 +521,8 @@ impl Nginx {
             .into_iter()
             .find(|path| std::path::Path::new(path).exists())
             .expect("nginx is not installed: run `make setup-test` (Debian's nginx package)");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let addr = free_addr();
+        let port = addr.port();
         assert!(site.contains(listen_line), "no {listen_line:?} in the site");
         let site = site.replace(listen_line, &format!("listen {addr};"));
         let dir =
@@ -617,21 +621,7 @@ pub async fn h2_connect(
     addr: std::net::SocketAddr,
     cert: rustls_pki_types::CertificateDer<'static>,
 ) -> h2::client::SendRequest<bytes::Bytes> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .unwrap();
+    let tls = tls_connect(addr, cert, b"h2").await;
     assert_eq!(
         tls.get_ref().1.alpn_protocol(),
         Some(&b"h2"[..]),
@@ -677,4 +667,37 @@ pub async fn h2_next_data(body: &mut h2::RecvStream) -> String {
         .unwrap();
     body.flow_control().release_capacity(data.len()).unwrap();
     String::from_utf8(data.to_vec()).unwrap()
+}
+
+/// A server started with `args` and a certificate made here (for localhost and
+/// 127.0.0.1); the certificate, for clients to trust.
+pub async fn spawn_tls_app(args: &[&str]) -> (TestApp, rustls_pki_types::CertificateDer<'static>) {
+    let (cert, key, der) = certificate();
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let mut all = vec!["--tls-cert", cert, "--tls-key", key];
+    all.extend_from_slice(args);
+    (spawn_app(&all).await, der)
+}
+
+/// A TLS connection to `addr` as `localhost`, trusting `cert`, offering `alpn`.
+pub async fn tls_connect(
+    addr: SocketAddr,
+    cert: rustls_pki_types::CertificateDer<'static>,
+    alpn: &[u8],
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap()
 }
