@@ -149,6 +149,10 @@ const BLOCK: Duration = Duration::from_millis(1000);
 /// How long a command may take before the broker counts as unreachable.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How often a busy relay looks at the broker's epoch and head (and updates
+/// `tickertape_broker_lag`).
+const CHECK_EVERY: Duration = Duration::from_millis(500);
+
 /// The most entries the relay reads at once.
 const READ_COUNT: usize = 1000;
 
@@ -397,13 +401,14 @@ impl Broker {
     pub async fn relay(self: Arc<Self>, shutdown: CancellationToken) {
         let mut delay = BACKOFF.0;
         let mut reader: Option<MultiplexedConnection> = None;
+        let mut checked = None;
         loop {
             if shutdown.is_cancelled() {
                 return;
             }
             let result = tokio::select! {
                 () = shutdown.cancelled() => return,
-                result = self.relay_once(&mut reader) => result,
+                result = self.relay_once(&mut reader, &mut checked) => result,
             };
             self.note(&result);
             match result {
@@ -427,6 +432,7 @@ impl Broker {
     async fn relay_once(
         &self,
         reader: &mut Option<MultiplexedConnection>,
+        checked: &mut Option<Instant>,
     ) -> Result<(), RedisError> {
         if reader.is_none() {
             // The blocking read has a connection of its own, so that it never
@@ -440,7 +446,8 @@ impl Broker {
                     .await?,
             );
             // Whatever happened while disconnected (a new epoch, a trimmed
-            // stream) is found out by reading on, below.
+            // stream) is found out below: the first read checks.
+            *checked = None;
         }
         let connection = reader.as_mut().expect("connected above");
         let head = self.hub.head();
@@ -460,6 +467,12 @@ impl Broker {
             .flat_map(|key| key.ids)
             .filter_map(|id| entry(&id))
             .collect();
+        // The epoch and the broker's head cost a round trip: looked at when the
+        // stream is quiet, and once per `CHECK_EVERY` while it is busy, not per read.
+        if !entries.is_empty() && checked.is_some_and(|at| at.elapsed() < CHECK_EVERY) {
+            return self.apply(head, &entries).await;
+        }
+        *checked = Some(Instant::now());
         let (epoch, newest) = self.epoch_and_head().await?;
         let current = epoch.as_deref().map(parse_epoch).transpose()?;
         if current != Some(head.run) {
@@ -470,19 +483,25 @@ impl Broker {
             );
             return self.load_state().await;
         }
-        if !entries.is_empty() && self.hub.apply(head.run, &entries).is_err() {
-            tracing::warn!(at = %head, "the stream moved past this instance: reloading");
-            return self.load_state().await;
-        }
         if entries.is_empty() && newest > head.seq {
             // Nothing after the head in the stream, yet the head is further: the
             // entries were trimmed away while this instance was behind.
             return self.load_state().await;
         }
+        self.apply(head, &entries).await?;
         let relayed = self.hub.head().seq;
         self.metrics
             .broker_lag
             .set(i64::try_from(newest.saturating_sub(relayed)).unwrap_or(i64::MAX));
+        Ok(())
+    }
+
+    /// Relays `entries`, read after `head`; reloads when they do not follow it.
+    async fn apply(&self, head: EventId, entries: &[(u64, String)]) -> Result<(), RedisError> {
+        if !entries.is_empty() && self.hub.apply(head.run, entries).is_err() {
+            tracing::warn!(at = %head, "the stream moved past this instance: reloading");
+            return self.load_state().await;
+        }
         Ok(())
     }
 
