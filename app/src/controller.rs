@@ -8,26 +8,30 @@ use crate::{
     batch::Batch,
     dashboard::{Controls, View},
     meter::Meters,
+    share::{self, Ask, CatchUp, Role, Tab},
     status::{self, Connection, Phase},
     stream::{PriceStream, Sinks},
     sync::StreamSync,
     watchlist::{self, Watchlist},
 };
+use js_sys::Function;
 use leptos::{logging, prelude::*};
 use std::time::Duration;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, closure::Closure};
 
 /// How often the clock (ages, countdown) ticks.
 const CLOCK_TICK: Duration = Duration::from_secs(1);
 
-/// How often the header's figures are refreshed.
+/// How often the header's figures (and how many tabs share the stream) are
+/// refreshed.
 const STATS_TICK: Duration = Duration::from_secs(1);
 
 /// The base reconnection delay when the page did not say the server's
 /// (a heartbeat says it too).
 const DEFAULT_RETRY_MS: f64 = 1000.0;
 
-/// Opens the stream and wires up the clocks and controls.
+/// Opens the stream (or joins the one another tab shares) and wires up the
+/// clocks and controls.
 pub(crate) fn start(view: View) -> Controls {
     let View {
         connection, sync, ..
@@ -50,11 +54,32 @@ pub(crate) fn start(view: View) -> Controls {
     };
     let stream = StoredValue::new_local(None::<PriceStream>);
     let retry_timer = StoredValue::new_local(None::<TimeoutHandle>);
+    let tab = StoredValue::new_local(Tab::new(view, sinks));
+    // The one way in to the tab's part (each closure handed to the store
+    // directly would be compiled into a copy of the store's code of its own).
+    let with_tab = move |f: &mut dyn FnMut(&Tab)| {
+        _ = tab.try_with_value(|tab| {
+            if let Some(tab) = tab {
+                f(tab);
+            }
+        });
+    };
+    let role = move || {
+        let mut role = Role::Alone;
+        with_tab(&mut |tab| role = tab.role());
+        role
+    };
 
     let open = move || {
         let from = sync.with_untracked(StreamSync::last);
-        let symbols = view.watchlist.with_untracked(Watchlist::query);
-        match PriceStream::open(sinks, from, symbols.as_deref()) {
+        let list = view.watchlist.get_untracked();
+        let mut relay = None;
+        with_tab(&mut |tab| {
+            if tab.role() == Role::Leading {
+                relay = Some(tab.relay(&list));
+            }
+        });
+        match PriceStream::open(sinks, from, list.query().as_deref(), relay) {
             Ok(opened) => stream.set_value(Some(opened)),
             Err(error) => {
                 logging::error!("could not open the price stream: {error:?}");
@@ -69,15 +94,82 @@ pub(crate) fn start(view: View) -> Controls {
         }
         view.next_try.set(None);
     };
-    on_cleanup(stop);
+    // Leaves the shared stream: closes this tab's connection, so that the next
+    // tab in line takes over, or stops following.
+    let leave = move |frozen: bool| {
+        stop();
+        with_tab(&mut |tab| tab.leave(frozen));
+    };
+    on_cleanup(move || leave(false));
 
+    // Given the lock for `claim`: leads, unless the claim was voided meanwhile
+    // (then lets the next tab have it).
+    let granted = move |claim: u32| {
+        move |lock: Option<Function>| {
+            let Some(lock) = lock else { return };
+            let mut led = false;
+            with_tab(&mut |tab| {
+                if tab.is_current(claim) {
+                    tab.lead(lock.clone());
+                    led = true;
+                }
+            });
+            if led {
+                open();
+            } else {
+                share::let_go(&lock);
+            }
+        }
+    };
+    // Joins the shared stream: leads it when no tab does; otherwise follows it,
+    // catching up as `how` says, and waits in line to lead. Without sharing,
+    // opens a stream of its own.
+    let join = move |how: CatchUp| {
+        let mut claim = None;
+        with_tab(&mut |tab| claim = Some(tab.new_claim()));
+        let Some(claim) = claim else {
+            open();
+            return;
+        };
+        let first = move |lock: Option<Function>| {
+            if lock.is_some() {
+                return granted(claim)(lock);
+            }
+            with_tab(&mut |tab| {
+                if tab.is_current(claim) {
+                    tab.follow(how);
+                    tab.claim(Ask::Wait, Box::new(granted(claim)));
+                }
+            });
+        };
+        with_tab(&mut |tab| tab.claim(Ask::IfAvailable, Box::new(first)));
+    };
     // Closes the stream (and any pending retry), notes why, opens a new one.
     let reopen = move |why: fn(&mut Connection)| {
         stop();
         connection.update(why);
         open();
     };
-    let reconnect = Callback::new(move |()| reopen(Connection::reconnecting_by_hand));
+    // By hand (Closed), or after a lost update or a long silence: a follower
+    // takes the connection over from a leader that went silent or gave up.
+    let reconnect = Callback::new(move |()| {
+        let mut stolen = false;
+        with_tab(&mut |tab| stolen = tab.stolen());
+        match role() {
+            // Another tab stole the lock (this one had gone silent): it leads
+            // now, and this one follows with every event up to there.
+            Role::Leading if stolen => {
+                stop();
+                join(CatchUp::Continue);
+            }
+            Role::Following => {
+                connection.update(Connection::reconnecting_by_hand);
+                with_tab(&mut |tab| tab.claim(Ask::Steal, Box::new(granted(tab.new_claim()))));
+            }
+            Role::Idle => {}
+            Role::Alone | Role::Leading => reopen(Connection::reconnecting_by_hand),
+        }
+    });
     // A lost update: reopen from the last good id (after the callback returns).
     Effect::new(move |first: Option<()>| {
         sinks.restart.track();
@@ -114,43 +206,78 @@ pub(crate) fn start(view: View) -> Controls {
         .ok();
         retry_timer.set_value(timer);
     });
+    // A leader tells the followers how its connection is doing.
+    Effect::new(move |_| {
+        connection.track();
+        view.next_try.track();
+        if role() == Role::Leading {
+            with_tab(&mut Tab::post_state);
+        }
+    });
 
+    // Pausing this tab pauses its view only: a leader hands the stream over.
     let pause = Callback::new(move |()| {
-        stop();
+        leave(false);
         // What arrived before the pause is shown now, not after it.
         Batch::flush(sinks);
         connection.update(Connection::paused);
     });
-    let resume = Callback::new(move |()| reopen(Connection::resumed));
+    let resume = Callback::new(move |()| {
+        connection.update(Connection::resumed);
+        join(CatchUp::Resync);
+    });
     // A new list is a new stream, from a snapshot that holds the newly watched
     // rows (resuming from the last id would replay the old list's updates only).
-    let follow = move |list: Watchlist| {
-        view.watchlist.set(list);
-        sync.set(StreamSync::new(None));
-    };
-    let watch = Callback::new(move |next: Watchlist| {
-        save(&next);
+    let adopt = move |next: Watchlist| {
         if view.watchlist.with_untracked(|current| *current == next) {
             return;
         }
-        follow(next);
-        // A paused stream opens with the new list when resumed.
-        if connection.with_untracked(|c| c.phase) != Phase::Paused {
-            view.recovery.set(None);
-            reopen(Connection::resumed);
+        view.watchlist.set(next);
+        sync.set(StreamSync::new(None));
+        view.recovery.set(None);
+        match role() {
+            // A paused stream opens with the new list when resumed.
+            _ if connection.with_untracked(|c| c.phase) == Phase::Paused => {}
+            Role::Idle => {}
+            Role::Following => {
+                with_tab(&mut |tab| tab.resync(CatchUp::Join));
+            }
+            Role::Alone | Role::Leading => reopen(Connection::resumed),
+        }
+    };
+    let watch = Callback::new(move |next: Watchlist| {
+        save(&next);
+        adopt(next);
+    });
+    // Another tab changed the watchlist they share.
+    listen(&window(), "storage", move || adopt(load()));
+    // The browser freezes a hidden tab to save power: a frozen leader would
+    // hold the stream for nobody, so it hands it over first, and joins again
+    // when it thaws.
+    listen(&document(), "freeze", move || {
+        if matches!(role(), Role::Leading | Role::Following) {
+            leave(true);
+        }
+    });
+    listen(&document(), "resume", move || {
+        let mut thawed = false;
+        with_tab(&mut |tab| thawed = tab.thawed());
+        if thawed {
+            join(CatchUp::Resync);
         }
     });
 
     // Once hydrated (an effect runs after it): the viewer's stored watchlist
     // wins over the cookie the page was rendered with, which only mirrors it;
-    // then the stream opens.
+    // then the stream opens, or the tab joins the one its browser shares.
     Effect::new(move |_| {
         let stored = load();
         save(&stored);
         if view.watchlist.with_untracked(|w| *w != stored) {
-            follow(stored);
+            view.watchlist.set(stored);
+            sync.set(StreamSync::new(None));
         }
-        open();
+        join(CatchUp::Join);
     });
 
     // A symbol published for the first time joins the watchlist's choices
@@ -182,6 +309,10 @@ pub(crate) fn start(view: View) -> Controls {
         view.rate.set(per_second);
         view.latency.set(latency);
         view.offset.set(offset);
+        // A leader counts the tabs it serves (the followers hear it from it).
+        if role() == Role::Leading {
+            with_tab(&mut Tab::count);
+        }
     });
 
     Controls {
@@ -189,6 +320,16 @@ pub(crate) fn start(view: View) -> Controls {
         pause,
         resume,
         watch,
+    }
+}
+
+/// Calls `f` on every `name` event of `target`. The dashboard is the whole
+/// page and lives as long as it: so does the listener.
+fn listen(target: &web_sys::EventTarget, name: &str, f: impl Fn() + 'static) {
+    let listener = Closure::<dyn Fn()>::new(f);
+    match target.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref()) {
+        Ok(()) => listener.forget(),
+        Err(error) => logging::warn!("no {name} listener: {error:?}"),
     }
 }
 

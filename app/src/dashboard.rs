@@ -265,7 +265,7 @@ fn StatusBar(view: View, controls: Controls) -> impl IntoView {
                 {move || if paused() { "Resume" } else { "Pause" }}
             </button>
             <div
-                class=move || format!("status status-{}", phase.get().slug())
+                class=move || connection.with(Connection::classes)
                 data-testid="connection-status"
                 data-state=move || phase.get().slug()
                 role="status"

@@ -17,6 +17,8 @@
 //!   carries out the viewer's controls.
 //! - `stream` (browser only): the connection: the `EventSource` that feeds the
 //!   table and the status, and why it dropped.
+//! - `share` (browser only): one stream per browser: the tab holding a Web Lock
+//!   leads and passes the events on to the others over a `BroadcastChannel`.
 //! - `batch` (browser only): render batching and the rows' flashes.
 //! - `decode` (browser only): reading the stream's JSON with the browser's parser.
 //!
@@ -35,6 +37,8 @@ pub mod decode;
 pub mod format;
 pub mod meter;
 pub mod model;
+#[cfg(feature = "hydrate")]
+mod share;
 pub mod sort;
 pub mod status;
 #[cfg(feature = "hydrate")]

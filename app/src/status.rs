@@ -57,6 +57,50 @@ impl Phase {
     }
 }
 
+impl Phase {
+    /// The phase named by `slug` (as [`Phase::slug`] writes it).
+    pub fn from_slug(slug: &str) -> Option<Self> {
+        [
+            Self::Connecting,
+            Self::Live,
+            Self::Stale,
+            Self::Interrupted,
+            Self::Reconnecting,
+            Self::Closed,
+            Self::Paused,
+        ]
+        .into_iter()
+        .find(|phase| phase.slug() == slug)
+    }
+}
+
+/// Whether the stream a tab shows is shared with the browser's other tabs (one
+/// tab leads: it holds the connection and passes every event on).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shared {
+    /// Whether this tab holds the connection.
+    pub leading: bool,
+    /// How many tabs the connection serves, as far as this tab knows (0: it
+    /// does not share a connection).
+    pub tabs: u32,
+}
+
+impl Shared {
+    /// The words after the status, when the connection is shared.
+    pub fn describe(self) -> Option<String> {
+        (self.tabs > 1).then(|| format!("shared by {} tabs", self.tabs))
+    }
+
+    /// `leader` or `follower`, when the stream is shared.
+    pub fn slug(self) -> Option<&'static str> {
+        match self {
+            Self { leading: true, .. } => Some("leader"),
+            Self { tabs: 1.., .. } => Some("follower"),
+            _ => None,
+        }
+    }
+}
+
 /// The state of the connection over the life of the page.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Connection {
@@ -70,6 +114,8 @@ pub struct Connection {
     has_opened: bool,
     /// Whether the last attempt was refused because the server was busy.
     pub busy: bool,
+    /// Whether the connection is shared with the browser's other tabs.
+    pub shared: Shared,
 }
 
 impl Connection {
@@ -173,8 +219,49 @@ impl Connection {
         self.busy = false;
     }
 
-    /// The text of the status indicator.
+    /// This tab follows another tab's connection, which is in `phase` after
+    /// `attempts` failed attempts (`busy`: refused by a busy server). Only what
+    /// a follower cannot see for itself is taken: the leader opening, losing
+    /// or giving up the stream. Staleness and the feed's state each tab reads
+    /// from the events; a paused tab stays paused.
+    pub fn mirror(&mut self, phase: Phase, attempts: u32, busy: bool) {
+        match phase {
+            _ if self.phase == Phase::Paused => {}
+            Phase::Live | Phase::Interrupted | Phase::Stale => {
+                if !matches!(self.phase, Phase::Live | Phase::Interrupted | Phase::Stale) {
+                    self.opened();
+                }
+            }
+            Phase::Paused => {}
+            phase => {
+                self.phase = phase;
+                self.attempts = attempts;
+                self.busy = busy;
+            }
+        }
+    }
+
+    /// The text of the status indicator: the phase, and with how many tabs
+    /// the connection is shared.
     pub fn describe(&self) -> String {
+        let phase = self.describe_phase();
+        match self.shared.describe() {
+            Some(shared) => format!("{phase} · {shared}"),
+            None => phase,
+        }
+    }
+
+    /// The CSS classes of the status indicator: by phase, and `shared-leader`
+    /// or `shared-follower` when the connection is shared.
+    pub fn classes(&self) -> String {
+        let phase = self.phase.slug();
+        match self.shared.slug() {
+            Some(role) => format!("status status-{phase} shared-{role}"),
+            None => format!("status status-{phase}"),
+        }
+    }
+
+    fn describe_phase(&self) -> String {
         match self.phase {
             Phase::Connecting => "Connecting…".to_owned(),
             Phase::Reconnecting if self.busy => {
@@ -309,6 +396,49 @@ mod tests {
         assert_eq!(c.phase, Phase::Connecting);
         c.opened();
         assert_eq!((c.phase, c.reconnects), (Phase::Live, 1));
+    }
+
+    #[test]
+    fn a_follower_takes_the_leaders_openings_and_troubles_only() {
+        let mut c = Connection::default();
+        c.mirror(Phase::Live, 0, false);
+        assert_eq!((c.phase, c.reconnects), (Phase::Live, 0));
+        c.mirror(Phase::Stale, 0, false);
+        assert_eq!(c.phase, Phase::Live, "each tab judges staleness itself");
+        c.mirror(Phase::Reconnecting, 2, true);
+        assert_eq!(c.describe(), "Server busy, retrying… (attempt 2)");
+        c.mirror(Phase::Live, 0, false);
+        assert_eq!((c.phase, c.reconnects), (Phase::Live, 1));
+        c.paused();
+        c.mirror(Phase::Closed, 1, false);
+        assert_eq!(c.phase, Phase::Paused);
+        for phase in [Phase::Live, Phase::Closed, Phase::Interrupted] {
+            assert_eq!(Phase::from_slug(phase.slug()), Some(phase));
+        }
+        assert_eq!(Phase::from_slug("nonsense"), None);
+    }
+
+    #[test]
+    fn sharing_is_said_from_two_tabs_on() {
+        assert_eq!(Shared::default().describe(), None);
+        let leading = Shared {
+            leading: true,
+            tabs: 1,
+        };
+        assert_eq!(leading.describe(), None);
+        assert_eq!(
+            Shared { tabs: 3, ..leading }.describe().as_deref(),
+            Some("shared by 3 tabs")
+        );
+        let mut c = Connection::default();
+        c.opened();
+        assert_eq!(
+            (c.describe(), c.classes()),
+            ("Live".into(), "status status-live".into())
+        );
+        c.shared = Shared { tabs: 3, ..leading };
+        assert_eq!(c.describe(), "Live · shared by 3 tabs");
+        assert_eq!(c.classes(), "status status-live shared-leader");
     }
 
     #[test]

@@ -28,16 +28,13 @@ const EVENTS_URL: &str = "/events";
 const STALE_AFTER_HEARTBEATS: f64 = 2.5;
 
 /// A stale stream is reopened (from the last id) after this many intervals.
-const REOPEN_AFTER_HEARTBEATS: f64 = 6.0;
+pub(crate) const REOPEN_AFTER_HEARTBEATS: f64 = 6.0;
 
 /// The heartbeat interval assumed until the first heartbeat says otherwise.
 const DEFAULT_HEARTBEAT_MS: f64 = 5000.0;
 
 /// How often the silence is checked.
 const STALE_CHECK: Duration = Duration::from_millis(250);
-
-/// Handles one event's `data` and `lastEventId`; a [`Gap`] means an update was lost.
-type Handler = Box<dyn FnMut(&str, &str) -> Result<(), Gap>>;
 
 /// The signals a stream writes to.
 #[derive(Clone, Copy)]
@@ -47,8 +44,9 @@ pub(crate) struct Sinks {
     pub(crate) sync: RwSignal<StreamSync>,
     pub(crate) recovery: RwSignal<Option<Recovery>>,
     pub(crate) notice: RwSignal<Option<String>>,
-    /// Notified when the stream lost an update and must be reopened from the last
-    /// good id (a stream cannot close itself from inside its own callback).
+    /// Notified when the stream lost an update or went silent for too long and
+    /// must be reopened from the last good id (a stream cannot close itself from
+    /// inside its own callback).
     pub(crate) restart: Trigger,
     /// Notified when the connection dropped: the dashboard schedules the next try.
     pub(crate) lost: Trigger,
@@ -61,24 +59,171 @@ pub(crate) struct Sinks {
     pub(crate) batch: StoredValue<Batch>,
 }
 
+/// Applies the stream's events to the page: the same for a tab's own
+/// `EventSource` and for the events another tab passes on.
+pub(crate) struct Receiver {
+    sinks: Sinks,
+    heard: Rc<Hearing>,
+    beats: Cell<u32>,
+}
+
+impl Receiver {
+    pub(crate) fn new(sinks: Sinks) -> Self {
+        Self {
+            sinks,
+            heard: Rc::default(),
+            beats: Cell::new(0),
+        }
+    }
+
+    /// The stream spoke (whatever it said): it is not stale.
+    pub(crate) fn heard(&self) {
+        self.heard.now();
+        self.sinks.connection.maybe_update(Connection::heard);
+    }
+
+    /// A connection opened, of some symbols only when `filtered`.
+    pub(crate) fn opened(&self, filtered: bool) {
+        self.heard.now();
+        self.sinks.sync.update(|sync| sync.opened(filtered));
+        self.sinks.connection.update(Connection::opened);
+    }
+
+    /// Applies the event `name` with its `data` and `id`; a [`Gap`] means an
+    /// update was lost and nothing more may be applied before a catch-up.
+    pub(crate) fn event(&self, name: &str, data: &str, id: &str) -> Result<(), Gap> {
+        self.heard();
+        let sinks = self.sinks;
+        match name {
+            SNAPSHOT_EVENT => {
+                if let Some(snapshot) = parse(name, data, decode::snapshot) {
+                    let recovery = sinks
+                        .sync
+                        .try_update(|sync| sync.snapshot(snapshot.last_event_id));
+                    Batch::clear(sinks);
+                    let lit = sinks.table.reset(snapshot.quotes);
+                    Batch::light(sinks, lit);
+                    if let Some(recovery) = recovery.flatten() {
+                        sinks.recovery.set(Some(recovery));
+                    }
+                }
+            }
+            PRICE_UPDATE_EVENT => {
+                let Some(quote) = parse(name, data, decode::quote) else {
+                    return Ok(());
+                };
+                let Ok(id) = id.parse::<EventId>() else {
+                    logging::warn!("ignored a {name} without a valid id: {id:?}");
+                    return Ok(());
+                };
+                // Prices flow again: the feed is back, before its heartbeat says so.
+                if sinks.connection.with_untracked(|c| c.feed_changes(false)) {
+                    sinks.connection.update(|c| c.feed(false));
+                }
+                // The id is checked now; the position shown moves with the flush.
+                sinks
+                    .sync
+                    .try_update_untracked(|sync| sync.update(id))
+                    .unwrap_or(Ok(()))?;
+                Batch::queue(sinks, quote);
+            }
+            HEARTBEAT_EVENT => {
+                let Some(heartbeat) = parse(name, data, decode::heartbeat) else {
+                    return Ok(());
+                };
+                self.heard.interval_ms.set(heartbeat.interval_ms as f64);
+                let interrupted = heartbeat.feed.is_some();
+                if sinks
+                    .connection
+                    .with_untracked(|c| c.feed_changes(interrupted))
+                {
+                    sinks.connection.update(|c| c.feed(interrupted));
+                }
+                let beats = self.beats.get() + 1;
+                self.beats.set(beats);
+                sinks.meters.update_value(|m| {
+                    // The first heartbeat ends the catch-up and is read while the
+                    // page is busy with it: its arrival time says little.
+                    if beats > 1 {
+                        m.offset.record(heartbeat.time as f64, js_sys::Date::now());
+                    }
+                    m.retry_ms = Some(heartbeat.retry_ms as f64);
+                });
+                let recovery = sinks
+                    .sync
+                    .try_update(|sync| sync.heartbeat(heartbeat.last_event_id))
+                    .unwrap_or(Ok(None))?;
+                if recovery.is_some() {
+                    sinks.recovery.set(recovery);
+                }
+            }
+            _ => sinks.notice.set(Some(data.to_owned())),
+        }
+        Ok(())
+    }
+
+    /// Watches the stream's silence: stale after 2.5 heartbeat intervals, and
+    /// `sinks.restart` after `reopen_after` intervals (unless `broken` already
+    /// asked for it).
+    pub(crate) fn watch(&self, reopen_after: f64, broken: Rc<Cell<bool>>) -> Option<Watchdog> {
+        let sinks = self.sinks;
+        let heard = self.heard.clone();
+        set_interval_with_handle(
+            move || {
+                let phase = sinks.connection.with_untracked(|c| c.phase);
+                let silent = heard.silent_for() / heard.interval_ms.get();
+                if matches!(phase, Phase::Live | Phase::Interrupted)
+                    && silent > STALE_AFTER_HEARTBEATS
+                {
+                    sinks.connection.update(Connection::went_quiet);
+                } else if phase == Phase::Stale && silent > reopen_after && !broken.get() {
+                    // Heartbeats promise traffic: this long a silence is a dead connection
+                    // (a sleeping laptop, a dropped NAT entry) that the browser has not noticed.
+                    logging::warn!(
+                        "no word from the server for {} heartbeats; reopening the stream",
+                        silent as u64
+                    );
+                    broken.set(true);
+                    sinks.restart.notify();
+                }
+            },
+            STALE_CHECK,
+        )
+        .map_err(|error| logging::warn!("no staleness check: {error:?}"))
+        .ok()
+        .map(Watchdog)
+    }
+}
+
+/// The staleness check of a stream; stops when dropped.
+pub(crate) struct Watchdog(IntervalHandle);
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.0.clear();
+    }
+}
+
 /// An open `EventSource`, the callbacks it calls and the staleness check.
 pub(crate) struct PriceStream {
     source: EventSource,
     _listeners: Vec<Closure<dyn FnMut(MessageEvent)>>,
     _on_open: Closure<dyn FnMut(Event)>,
     _on_error: Closure<dyn FnMut(Event)>,
-    stale_check: Option<IntervalHandle>,
+    _watchdog: Option<Watchdog>,
     /// False once dropped: a late answer about this stream changes nothing.
     alive: Rc<Cell<bool>>,
 }
 
 impl PriceStream {
     /// Opens the stream of `symbols` (comma-separated; all when `None`),
-    /// resuming after `from` when given.
+    /// resuming after `from` when given; passes every event it applies on to
+    /// the browser's other tabs through `relay`, when given.
     pub(crate) fn open(
         sinks: Sinks,
         from: Option<EventId>,
         symbols: Option<&str>,
+        relay: Option<Relay>,
     ) -> Result<Self, wasm_bindgen::JsValue> {
         let mut url = EVENTS_URL.to_owned();
         let params = from
@@ -92,126 +237,55 @@ impl PriceStream {
         let filtered = symbols.is_some();
         let source = EventSource::new(&url)?;
         let alive = Rc::new(Cell::new(true));
-        let heard = Rc::new(Hearing::default());
+        let receiver = Rc::new(Receiver::new(sinks));
+        let relay = Rc::new(relay);
         // Once an update went missing, nothing more from this source is applied.
         let broken = Rc::new(Cell::new(false));
 
-        // Every named event: note that the stream spoke, then handle it.
-        let listen = |name: &str, mut handle: Handler| {
-            let heard = heard.clone();
+        let mut listeners = Vec::new();
+        for name in [
+            SNAPSHOT_EVENT,
+            PRICE_UPDATE_EVENT,
+            HEARTBEAT_EVENT,
+            "message",
+        ] {
+            let receiver = receiver.clone();
+            let relay = relay.clone();
             let broken = broken.clone();
             let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
                 if broken.get() {
                     return;
                 }
-                heard.now();
-                sinks.connection.maybe_update(Connection::heard);
                 let data = event.data().as_string().unwrap_or_default();
-                if let Err(gap) = handle(&data, &event.last_event_id()) {
-                    logging::warn!(
-                        "update {} missing (got {}); reopening the stream from the last good id",
-                        gap.expected,
-                        gap.got
-                    );
-                    broken.set(true);
-                    sinks.restart.notify();
+                let id = event.last_event_id();
+                match receiver.event(name, &data, &id) {
+                    Ok(()) => {
+                        if let Some(relay) = relay.as_ref() {
+                            relay.post(name, &data, &id);
+                        }
+                    }
+                    Err(gap) => {
+                        logging::warn!(
+                            "update {} missing (got {}); reopening the stream from the last good id",
+                            gap.expected,
+                            gap.got
+                        );
+                        broken.set(true);
+                        sinks.restart.notify();
+                    }
                 }
             });
             source.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref())?;
-            Ok::<_, wasm_bindgen::JsValue>(listener)
-        };
-
-        let on_snapshot = listen(
-            SNAPSHOT_EVENT,
-            Box::new(move |data, _| {
-                if let Some(snapshot) = parse(SNAPSHOT_EVENT, data, decode::snapshot) {
-                    let recovery = sinks
-                        .sync
-                        .try_update(|sync| sync.snapshot(snapshot.last_event_id));
-                    Batch::clear(sinks);
-                    let lit = sinks.table.reset(snapshot.quotes);
-                    Batch::light(sinks, lit);
-                    if let Some(recovery) = recovery.flatten() {
-                        sinks.recovery.set(Some(recovery));
-                    }
-                }
-                Ok(())
-            }),
-        )?;
-        let on_update = listen(
-            PRICE_UPDATE_EVENT,
-            Box::new(move |data, id| {
-                let Some(quote) = parse(PRICE_UPDATE_EVENT, data, decode::quote) else {
-                    return Ok(());
-                };
-                let Ok(id) = id.parse::<EventId>() else {
-                    logging::warn!("ignored a {PRICE_UPDATE_EVENT} without a valid id: {id:?}");
-                    return Ok(());
-                };
-                // Prices flow again: the feed is back, before its heartbeat says so.
-                if sinks.connection.with_untracked(|c| c.feed_changes(false)) {
-                    sinks.connection.update(|c| c.feed(false));
-                }
-                // The id is checked now; the position shown moves with the flush.
-                sinks
-                    .sync
-                    .try_update_untracked(|sync| sync.update(id))
-                    .unwrap_or(Ok(()))?;
-                Batch::queue(sinks, quote);
-                Ok(())
-            }),
-        )?;
-        let on_heartbeat = {
-            let heard = heard.clone();
-            let mut beats = 0u32;
-            listen(
-                HEARTBEAT_EVENT,
-                Box::new(move |data, _| {
-                    let Some(heartbeat) = parse(HEARTBEAT_EVENT, data, decode::heartbeat) else {
-                        return Ok(());
-                    };
-                    heard.interval_ms.set(heartbeat.interval_ms as f64);
-                    let interrupted = heartbeat.feed.is_some();
-                    if sinks
-                        .connection
-                        .with_untracked(|c| c.feed_changes(interrupted))
-                    {
-                        sinks.connection.update(|c| c.feed(interrupted));
-                    }
-                    beats += 1;
-                    sinks.meters.update_value(|m| {
-                        // The first heartbeat ends the catch-up and is read while the
-                        // page is busy with it: its arrival time says little.
-                        if beats > 1 {
-                            m.offset.record(heartbeat.time as f64, js_sys::Date::now());
-                        }
-                        m.retry_ms = Some(heartbeat.retry_ms as f64);
-                    });
-                    let recovery = sinks
-                        .sync
-                        .try_update(|sync| sync.heartbeat(heartbeat.last_event_id))
-                        .unwrap_or(Ok(None))?;
-                    if recovery.is_some() {
-                        sinks.recovery.set(recovery);
-                    }
-                    Ok(())
-                }),
-            )?
-        };
-        let on_notice = listen(
-            "message",
-            Box::new(move |data, _| {
-                sinks.notice.set(Some(data.to_owned()));
-                Ok(())
-            }),
-        )?;
+            listeners.push(listener);
+        }
 
         let on_open = {
-            let heard = heard.clone();
+            let receiver = receiver.clone();
             Closure::<dyn FnMut(Event)>::new(move |_: Event| {
-                heard.now();
-                sinks.sync.update(|sync| sync.opened(filtered));
-                sinks.connection.update(Connection::opened);
+                receiver.opened(filtered);
+                if let Some(relay) = relay.as_ref() {
+                    relay.post(OPENED, if filtered { "1" } else { "" }, "");
+                }
             })
         };
         let on_error = {
@@ -234,39 +308,40 @@ impl PriceStream {
         source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
 
-        let stale_check = set_interval_with_handle(
-            move || {
-                let phase = sinks.connection.with_untracked(|c| c.phase);
-                let silent = heard.silent_for() / heard.interval_ms.get();
-                if matches!(phase, Phase::Live | Phase::Interrupted)
-                    && silent > STALE_AFTER_HEARTBEATS
-                {
-                    sinks.connection.update(Connection::went_quiet);
-                } else if phase == Phase::Stale && silent > REOPEN_AFTER_HEARTBEATS && !broken.get()
-                {
-                    // Heartbeats promise traffic: this long a silence is a dead connection
-                    // (a sleeping laptop, a dropped NAT entry) that the browser has not noticed.
-                    logging::warn!(
-                        "no word from the server for {} heartbeats; reopening the stream",
-                        silent as u64
-                    );
-                    broken.set(true);
-                    sinks.restart.notify();
-                }
-            },
-            STALE_CHECK,
-        )
-        .map_err(|error| logging::warn!("no staleness check: {error:?}"))
-        .ok();
-
         Ok(Self {
             source,
-            _listeners: vec![on_snapshot, on_update, on_heartbeat, on_notice],
+            _listeners: listeners,
             _on_open: on_open,
             _on_error: on_error,
-            stale_check,
+            _watchdog: receiver.watch(REOPEN_AFTER_HEARTBEATS, broken),
             alive,
         })
+    }
+}
+
+/// The name under which a leader passes on that its stream opened (no SSE
+/// event has this name).
+pub(crate) const OPENED: &str = "open";
+
+/// Where a leading tab passes its stream's events on to the other tabs.
+pub(crate) struct Relay {
+    pub(crate) channel: web_sys::BroadcastChannel,
+    /// The watchlist the stream was opened with, in its stored form: a tab
+    /// watching another list takes none of it.
+    pub(crate) list: String,
+}
+
+impl Relay {
+    pub(crate) fn post(&self, name: &str, data: &str, id: &str) {
+        crate::share::post(
+            &self.channel,
+            &crate::share::array(&[
+                &name.into(),
+                &data.into(),
+                &id.into(),
+                &self.list.as_str().into(),
+            ]),
+        );
     }
 }
 
@@ -276,9 +351,6 @@ impl Drop for PriceStream {
         self.source.close();
         self.source.set_onopen(None);
         self.source.set_onerror(None);
-        if let Some(check) = self.stale_check.take() {
-            check.clear();
-        }
     }
 }
 
@@ -321,14 +393,7 @@ fn ask_why(sinks: Sinks, url: String, alive: Rc<Cell<bool>>) {
 /// The status of `HEAD url` and its `Retry-After` in milliseconds, or `None` when
 /// the server did not answer.
 async fn head(url: &str) -> Option<(u16, Option<f64>)> {
-    let init = web_sys::RequestInit::new();
-    init.set_method("HEAD");
-    let promise = web_sys::window()?.fetch_with_str_and_init(url, &init);
-    let response: web_sys::Response = wasm_bindgen_futures::JsFuture::from(promise)
-        .await
-        .ok()?
-        .dyn_into()
-        .ok()?;
+    let response = fetch(url, "HEAD").await?;
     let retry_after = response
         .headers()
         .get("retry-after")
@@ -338,6 +403,18 @@ async fn head(url: &str) -> Option<(u16, Option<f64>)> {
         .and_then(|seconds| seconds.trim().parse::<u32>().ok())
         .map(|seconds| f64::from(seconds) * 1000.0);
     Some((response.status(), retry_after))
+}
+
+/// The server's answer to `method url`, or `None` when it did not answer.
+pub(crate) async fn fetch(url: &str, method: &str) -> Option<web_sys::Response> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    let promise = web_sys::window()?.fetch_with_str_and_init(url, &init);
+    wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .ok()?
+        .dyn_into()
+        .ok()
 }
 
 /// When the stream last spoke, and how often it promised to.

@@ -141,6 +141,17 @@ impl StreamSync {
             }))
     }
 
+    /// Whether an event at `id` brings nothing new to a table already at the
+    /// last id: an update at or before it, or a heartbeat before it, of the same
+    /// run. A tab that follows another tab's stream skips these: that stream may
+    /// replay what this tab has (a new leader resumes from its own last id), or
+    /// be behind a snapshot this tab fetched itself.
+    pub fn already_seen(&self, id: EventId, update: bool) -> bool {
+        self.last.is_some_and(|last| {
+            id.run == last.run && (id.seq < last.seq || (update && id.seq == last.seq))
+        })
+    }
+
     fn check(&self, id: EventId) -> Result<(), Gap> {
         match self.last {
             Some(last) if self.filtered && comes_after(id, last) && id != last => Ok(()),
@@ -218,6 +229,25 @@ mod tests {
         );
         assert_eq!(sync.last(), Some(id(10)));
         assert!(sync.heartbeat(id(12)).is_err());
+    }
+
+    #[test]
+    fn a_follower_skips_what_it_has_and_nothing_else() {
+        let sync = StreamSync::new(Some(id(10)));
+        assert!(sync.already_seen(id(9), true));
+        assert!(sync.already_seen(id(10), true), "the same update twice");
+        assert!(
+            !sync.already_seen(id(10), false),
+            "a heartbeat at the position"
+        );
+        assert!(sync.already_seen(id(9), false));
+        assert!(!sync.already_seen(id(11), true));
+        let other_run = EventId {
+            run: RunId(2),
+            seq: 1,
+        };
+        assert!(!sync.already_seen(other_run, true), "another run is news");
+        assert!(!StreamSync::new(None).already_seen(id(1), true));
     }
 
     #[test]

@@ -26,9 +26,14 @@ pub struct Watchlist(Option<Vec<Symbol>>);
 impl Watchlist {
     /// Watches only `symbols` (all of them when there are none).
     pub fn only(symbols: impl IntoIterator<Item = Symbol>) -> Self {
-        let mut set: Vec<Symbol> = symbols.into_iter().collect();
-        set.sort_unstable();
-        set.dedup();
+        // Sorted by insertion (a watchlist is short; a sort would weigh more
+        // in the front end than the few lines here).
+        let mut set: Vec<Symbol> = Vec::new();
+        for symbol in symbols {
+            if let Err(at) = set.binary_search(&symbol) {
+                set.insert(at, symbol);
+            }
+        }
         Self((!set.is_empty()).then_some(set))
     }
 

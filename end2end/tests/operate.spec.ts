@@ -85,14 +85,16 @@ test.describe("behind a viewer token", () => {
 test.describe("past the stream limit", () => {
   test.use({ serverArgs: ["--max-streams-per-ip", "1", "--retry-ms", "500"] });
 
-  test("a second tab shows \"server busy, retrying\" and goes live when a place frees", async ({
+  // Tabs of one browser share one stream, so the second viewer is another browser.
+  test("a second browser shows \"server busy, retrying\" and goes live when a place frees", async ({
     dashboard,
     page,
-    context,
+    browser,
     server,
   }) => {
     await expect(dashboard.status).toHaveAttribute("data-state", "live");
-    const second = await context.newPage();
+    const otherBrowser = await browser.newContext();
+    const second = await otherBrowser.newPage();
     const errors = watchForErrors(second);
     await second.goto(server.url);
     const other = new Dashboard(second);
@@ -104,5 +106,6 @@ test.describe("past the stream limit", () => {
     await expect(other.status).toHaveAttribute("data-state", "live", { timeout: 30_000 });
     await expect(other.rows).not.toHaveCount(0);
     expect(errors).toEqual([]);
+    await otherBrowser.close();
   });
 });
