@@ -1,4 +1,4 @@
-import type { APIRequestContext, CDPSession, Page } from "@playwright/test";
+import type { APIRequestContext, BrowserContext, CDPSession, Page } from "@playwright/test";
 import { test, expect, Dashboard, watchForErrors } from "./fixtures";
 
 // One stream per browser: the tabs of one browser context share one EventSource.
@@ -74,6 +74,21 @@ async function leaderOf(pages: Page[]): Promise<Page> {
   return leader!;
 }
 
+/** The dashboard in `page` and in a second tab of its browser, both live: which leads. */
+async function twoTabs(
+  context: BrowserContext,
+  page: Page,
+  url: string,
+): Promise<{ leader: Page; follower: Page }> {
+  const second = await context.newPage();
+  for (const tab of [page, second]) {
+    await tab.goto(url);
+    await expect(new Dashboard(tab).status).toHaveAttribute("data-state", "live");
+  }
+  const leader = await leaderOf([page, second]);
+  return { leader, follower: leader === page ? second : page };
+}
+
 test("four tabs share one stream; closing the leader hands it on with no gap or repeat", async ({
   context,
   page,
@@ -115,6 +130,7 @@ test("four tabs share one stream; closing the leader hands it on with no gap or 
     .toBe(true);
   const takeover = Date.now() - closedAt;
   test.info().annotations.push({ type: "takeover", description: `${takeover} ms` });
+  console.log(`takeover: one stream again, resumed, ${takeover} ms after the leader closed`);
   await leaderOf(others);
   for (const tab of others) {
     await expect(new Dashboard(tab).status).toHaveText("Live · shared by 3 tabs");
@@ -191,13 +207,7 @@ test("without Web Locks, each tab has a stream of its own, as before", async ({ 
 test("a frozen leader hands the stream over, and follows when it thaws", async ({ context, page, server }) => {
   const request = page.request;
   await publish(request, server.url, 0);
-  const second = await context.newPage();
-  for (const tab of [page, second]) {
-    await tab.goto(server.url);
-    await expect(new Dashboard(tab).status).toHaveAttribute("data-state", "live");
-  }
-  const leader = await leaderOf([page, second]);
-  const follower = leader === page ? second : page;
+  const { leader, follower } = await twoTabs(context, page, server.url);
 
   const cdp = await context.newCDPSession(leader);
   await setLifecycle(cdp, leader, "frozen");
@@ -222,13 +232,7 @@ test("a frozen leader hands the stream over, and follows when it thaws", async (
 test("a leader that stops answering is replaced by a follower", async ({ context, page, server }) => {
   const request = page.request;
   await publish(request, server.url, 0);
-  const second = await context.newPage();
-  for (const tab of [page, second]) {
-    await tab.goto(server.url);
-    await expect(new Dashboard(tab).status).toHaveAttribute("data-state", "live");
-  }
-  const leader = await leaderOf([page, second]);
-  const follower = leader === page ? second : page;
+  const { leader, follower } = await twoTabs(context, page, server.url);
   // The follower has heard the heartbeats' interval (its clock offset needs two).
   await expect(follower.getByTestId("clock-offset")).not.toHaveText("—");
   const prices = feed(request, server.url, 1);
@@ -261,13 +265,7 @@ test("pause holds one tab's view only; the watchlist is the same in every tab", 
 }) => {
   const request = page.request;
   for (let n = 0; n < 3; n++) await publish(request, server.url, n);
-  const second = await context.newPage();
-  for (const tab of [page, second]) {
-    await tab.goto(server.url);
-    await expect(new Dashboard(tab).status).toHaveAttribute("data-state", "live");
-  }
-  const leader = await leaderOf([page, second]);
-  const follower = leader === page ? second : page;
+  const { leader, follower } = await twoTabs(context, page, server.url);
 
   // The follower pauses: its view holds still, the leader's moves on.
   await follower.getByTestId("pause").click();
@@ -292,21 +290,21 @@ test("pause holds one tab's view only; the watchlist is the same in every tab", 
 
   // A watchlist changed in one tab is every tab's, and the one stream follows it.
   const events: string[] = [];
-  for (const tab of [page, second]) {
+  for (const tab of [leader, follower]) {
     tab.on("request", (r) => {
       if (new URL(r.url()).pathname === "/events") events.push(r.url());
     });
   }
-  await page.getByTestId("watchlist").locator("summary").click();
-  await page.locator('input[data-symbol="KO"]').uncheck();
-  for (const tab of [page, second]) {
+  await follower.getByTestId("watchlist").locator("summary").click();
+  await follower.locator('input[data-symbol="KO"]').uncheck();
+  for (const tab of [leader, follower]) {
     await expect(new Dashboard(tab).rows).toHaveCount(2);
     await expect(tab.getByTestId("watching")).toHaveText("Watching 2 of 3 symbols");
   }
   await expect.poll(() => events.at(-1)).toContain("symbols=AAPL,MSFT");
   await expect.poll(() => streams(request, server.url)).toBe(1);
   await publish(request, server.url, 10); // MSFT at 101.00
-  for (const tab of [page, second]) {
+  for (const tab of [leader, follower]) {
     await expect(new Dashboard(tab).row("MSFT").getByTestId("price")).toHaveText(/101\.00/);
   }
 });
