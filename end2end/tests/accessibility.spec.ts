@@ -85,6 +85,22 @@ test.describe("live, with lit rows, then paused", () => {
   });
 });
 
+test.describe("shared by two tabs", () => {
+  test.use({ serverArgs: quiet });
+
+  test("has no WCAG 2.1 AA violation", async ({ dashboard, context, page, server }) => {
+    await expect(dashboard.status).toHaveAttribute("data-state", "live");
+    await publishMixed(page, server.url);
+    const second = await context.newPage();
+    await second.goto(server.url);
+    for (const tab of [page, second]) {
+      await expect(tab.getByTestId("connection-status")).toHaveText("Live · shared by 2 tabs");
+      await lightRows(tab);
+      await expectAccessible(tab, "shared");
+    }
+  });
+});
+
 test.describe("stale, then reconnecting", () => {
   test.use({ serverArgs: [...quiet, "--heartbeat-ms", "400", "--retry-ms", "30000"] });
 
