@@ -308,3 +308,24 @@ test("pause holds one tab's view only; the watchlist is the same in every tab", 
     await expect(new Dashboard(tab).row("MSFT").getByTestId("price")).toHaveText(/101\.00/);
   }
 });
+
+test("a follower shows the leader's trouble: reconnecting with its countdown, then live", async ({
+  context,
+  page,
+  server,
+}) => {
+  const { leader, follower } = await twoTabs(context, page, server.url);
+  await server.stop();
+  for (const tab of [leader, follower]) {
+    await expect(tab.getByTestId("connection-status")).toHaveText(/^Reconnecting… \(attempt \d+\) · shared by 2 tabs$/);
+    await expect(tab.getByTestId("next-try")).toHaveText(/^next try in \d+ s$/);
+  }
+  await server.start();
+  for (const tab of [leader, follower]) {
+    const dashboard = new Dashboard(tab);
+    await expect(dashboard.status).toHaveAttribute("data-state", "live", { timeout: 30_000 });
+    await expect(dashboard.reconnects).toHaveText("1");
+    await expect(tab.getByTestId("next-try")).toHaveCount(0);
+  }
+  expect(await streams(page.request, server.url)).toBe(1);
+});
