@@ -281,7 +281,7 @@ impl Tab {
     pub(crate) fn relay(&self, watchlist: &Watchlist) -> Relay {
         Relay {
             channel: self.channel.clone(),
-            list: watchlist.stored(),
+            list: watchlist.stored().into(),
         }
     }
 
@@ -297,6 +297,7 @@ impl Tab {
         let watchdog = receiver.watch(TAKE_OVER_AFTER_HEARTBEATS, Rc::new(Cell::new(false)));
         *self.following.borrow_mut() = Some(Following {
             receiver,
+            list: self.view.watchlist.with_untracked(Watchlist::stored).into(),
             _watchdog: watchdog,
             held: None,
             round: 0,
@@ -336,6 +337,9 @@ impl Drop for Tab {
 /// What a follower follows with.
 struct Following {
     receiver: Receiver,
+    /// This tab's watchlist in its stored form: the leader's events for
+    /// another list are not this tab's.
+    list: JsValue,
     _watchdog: Option<Watchdog>,
     /// While a snapshot is fetched, the messages that came meanwhile.
     held: Option<Vec<Array>>,
@@ -382,16 +386,16 @@ fn receive(following: &Rc<RefCell<Option<Following>>>, sinks: Sinks, view: View,
         mirror(view, message);
         return;
     }
-    if name == HELLO
-        || message.get(3).as_string() != Some(view.watchlist.with_untracked(Watchlist::stored))
-    {
-        return;
-    }
     let delivered = {
         let mut following = following.borrow_mut();
         let Some(following) = following.as_mut() else {
             return;
         };
+        // Another list's events are not this tab's (nor is a newcomer's hello,
+        // which carries no list).
+        if message.get(3) != following.list {
+            return;
+        }
         if let Some(held) = &mut following.held {
             held.push(message.clone());
             return;
@@ -412,6 +416,8 @@ fn resync(following: &Rc<RefCell<Option<Following>>>, sinks: Sinks, view: View, 
         };
         following.round += 1;
         following.held.get_or_insert_with(Vec::new);
+        // A resync follows a new watchlist too.
+        following.list = view.watchlist.with_untracked(Watchlist::stored).into();
         following.round
     };
     if how == CatchUp::Join {

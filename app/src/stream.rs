@@ -18,7 +18,7 @@ use crate::{
 };
 use leptos::{logging, prelude::*};
 use std::{cell::Cell, rc::Rc, time::Duration};
-use wasm_bindgen::{JsCast, closure::Closure};
+use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use web_sys::{Event, EventSource, MessageEvent};
 
 /// Where the dashboard reads the stream.
@@ -224,7 +224,7 @@ impl PriceStream {
         from: Option<EventId>,
         symbols: Option<&str>,
         relay: Option<Relay>,
-    ) -> Result<Self, wasm_bindgen::JsValue> {
+    ) -> Result<Self, JsValue> {
         let mut url = EVENTS_URL.to_owned();
         let params = from
             .map(|id| format!("lastEventId={id}"))
@@ -256,12 +256,14 @@ impl PriceStream {
                 if broken.get() {
                     return;
                 }
-                let data = event.data().as_string().unwrap_or_default();
+                let raw = event.data();
+                let data = raw.as_string().unwrap_or_default();
                 let id = event.last_event_id();
                 match receiver.event(name, &data, &id) {
                     Ok(()) => {
+                        // The browser's own string is passed on, not one copied back.
                         if let Some(relay) = relay.as_ref() {
-                            relay.post(name, &data, &id);
+                            relay.post(name, &raw, &id);
                         }
                     }
                     Err(gap) => {
@@ -284,7 +286,11 @@ impl PriceStream {
             Closure::<dyn FnMut(Event)>::new(move |_: Event| {
                 receiver.opened(filtered);
                 if let Some(relay) = relay.as_ref() {
-                    relay.post(OPENED, if filtered { "1" } else { "" }, "");
+                    relay.post(
+                        OPENED,
+                        &JsValue::from_str(if filtered { "1" } else { "" }),
+                        "",
+                    );
                 }
             })
         };
@@ -327,20 +333,16 @@ pub(crate) const OPENED: &str = "open";
 pub(crate) struct Relay {
     pub(crate) channel: web_sys::BroadcastChannel,
     /// The watchlist the stream was opened with, in its stored form: a tab
-    /// watching another list takes none of it.
-    pub(crate) list: String,
+    /// watching another list takes none of it. Made a JavaScript string once,
+    /// not once per event.
+    pub(crate) list: wasm_bindgen::JsValue,
 }
 
 impl Relay {
-    pub(crate) fn post(&self, name: &str, data: &str, id: &str) {
+    pub(crate) fn post(&self, name: &str, data: &wasm_bindgen::JsValue, id: &str) {
         crate::share::post(
             &self.channel,
-            &crate::share::array(&[
-                &name.into(),
-                &data.into(),
-                &id.into(),
-                &self.list.as_str().into(),
-            ]),
+            &crate::share::array(&[&name.into(), data, &id.into(), &self.list]),
         );
     }
 }

@@ -75,20 +75,21 @@ export class TickertapeServer {
   }
 
   /** Kills the server (SIGKILL: no notice, no goodbye) and waits for it to exit. */
-  async kill(): Promise<void> {
-    const child = this.process;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGKILL");
-    await exited;
+  kill(): Promise<void> {
+    return this.end("SIGKILL");
   }
 
   /** Stops the server with SIGTERM and waits for the process to exit. */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    return this.end("SIGTERM");
+  }
+
+  /** Sends `signal` to a running server and waits for it to exit. */
+  private async end(signal: NodeJS.Signals): Promise<void> {
     const child = this.process;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
+    child.kill(signal);
     await exited;
   }
 }

@@ -69,15 +69,7 @@ async fn the_dashboard_html_already_holds_the_current_prices() {
 #[tokio::test]
 async fn the_page_tells_the_dashboard_the_servers_retry_delay_before_any_stream() {
     let app = spawn_app(&["--retry-ms", "4321", "--rate", "0.001"]).await;
-    let html = app
-        .client
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.get_text("/").await;
     let start = html.find(r#"id="page-data""#).expect("no page data");
     let script = &html[start..];
     let json = &script[script.find('>').unwrap() + 1..script.find("</script>").unwrap()];

@@ -107,16 +107,21 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
-    /// `GET /metrics` as text.
-    pub async fn metrics(&self) -> String {
+    /// The body of `GET path` as text.
+    pub async fn get_text(&self, path: &str) -> String {
         self.client
-            .get(self.url("/metrics"))
+            .get(self.url(path))
             .send()
             .await
             .unwrap()
             .text()
             .await
             .unwrap()
+    }
+
+    /// `GET /metrics` as text.
+    pub async fn metrics(&self) -> String {
+        self.get_text("/metrics").await
     }
 
     /// `GET /api/stats` as JSON.
