@@ -591,7 +591,17 @@ impl Nginx {
 }
 
 impl Drop for Nginx {
+    /// Stops nginx with TERM, its fast shutdown: the master ends its worker and
+    /// then itself. A SIGKILL'd master leaves the worker running, holding the
+    /// port, for good.
     fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + PATIENCE;
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
