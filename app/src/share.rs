@@ -21,7 +21,7 @@
 
 use crate::{
     dashboard::View,
-    model::{EventId, HEARTBEAT_EVENT, PRICE_UPDATE_EVENT, SNAPSHOT_EVENT},
+    model::SNAPSHOT_EVENT,
     status::{Phase, Shared},
     stream::{self, OPENED, REOPEN_AFTER_HEARTBEATS, Receiver, Relay, Sinks, Watchdog},
     sync::StreamSync,
@@ -293,7 +293,7 @@ impl Tab {
     /// Starts following the leader's stream, catching up as `how` says.
     pub(crate) fn follow(&self, how: CatchUp) {
         self.role.set(Role::Following);
-        let receiver = Receiver::new(self.sinks);
+        let receiver = Receiver::new(self.sinks, true);
         let watchdog = receiver.watch(TAKE_OVER_AFTER_HEARTBEATS, Rc::new(Cell::new(false)));
         *self.following.borrow_mut() = Some(Following {
             receiver,
@@ -348,21 +348,13 @@ struct Following {
 }
 
 impl Following {
-    /// Applies one of the leader's events; `false` on a gap.
-    fn deliver(&self, sync: RwSignal<StreamSync>, name: &str, message: &Array) -> bool {
+    /// Applies one of the leader's events (what this tab has is skipped);
+    /// `false` on a gap.
+    fn deliver(&self, name: &str, message: &Array) -> bool {
         let data = message.get(1).as_string().unwrap_or_default();
         let id = message.get(2).as_string().unwrap_or_default();
         if name == OPENED {
             self.receiver.opened(!data.is_empty());
-            return true;
-        }
-        let update = name == PRICE_UPDATE_EVENT;
-        if (update || name == HEARTBEAT_EVENT)
-            && id
-                .parse::<EventId>()
-                .is_ok_and(|at| sync.with_untracked(|sync| sync.already_seen(at, update)))
-        {
-            self.receiver.heard();
             return true;
         }
         match self.receiver.event(name, &data, &id) {
@@ -400,7 +392,7 @@ fn receive(following: &Rc<RefCell<Option<Following>>>, sinks: Sinks, view: View,
             held.push(message.clone());
             return;
         }
-        following.deliver(sinks.sync, &name, message)
+        following.deliver(&name, message)
     };
     if !delivered {
         resync(following, sinks, view, CatchUp::Resync);

@@ -55,9 +55,7 @@ impl Phase {
             Self::Paused => "paused",
         }
     }
-}
 
-impl Phase {
     /// The phase named by `slug` (as [`Phase::slug`] writes it).
     pub fn from_slug(slug: &str) -> Option<Self> {
         [

@@ -12,6 +12,7 @@ use crate::{
     decode,
     meter::Meters,
     model::{EventId, HEARTBEAT_EVENT, PRICE_UPDATE_EVENT, SNAPSHOT_EVENT},
+    share,
     status::{Connection, Phase},
     sync::{Gap, Recovery, StreamSync},
     table::Table,
@@ -65,19 +66,37 @@ pub(crate) struct Receiver {
     sinks: Sinks,
     heard: Rc<Hearing>,
     beats: Cell<u32>,
+    /// Whether the events are another tab's: that stream may replay what this
+    /// tab has (a new leader resumes from its own last id) or be behind a
+    /// snapshot this tab fetched itself, so what the table has is skipped. A
+    /// tab's own stream never repeats: there a repeat is a gap.
+    relayed: bool,
 }
 
 impl Receiver {
-    pub(crate) fn new(sinks: Sinks) -> Self {
+    /// Applies a stream of this tab's own, or, when `relayed`, the events
+    /// another tab passes on.
+    pub(crate) fn new(sinks: Sinks, relayed: bool) -> Self {
         Self {
             sinks,
             heard: Rc::default(),
             beats: Cell::new(0),
+            relayed,
         }
     }
 
+    /// Whether a relayed event at `id` brings nothing new (an update, when
+    /// `update`; else a heartbeat).
+    fn already_seen(&self, id: EventId, update: bool) -> bool {
+        self.relayed
+            && self
+                .sinks
+                .sync
+                .with_untracked(|sync| sync.already_seen(id, update))
+    }
+
     /// The stream spoke (whatever it said): it is not stale.
-    pub(crate) fn heard(&self) {
+    fn heard(&self) {
         self.heard.now();
         self.sinks.connection.maybe_update(Connection::heard);
     }
@@ -109,11 +128,14 @@ impl Receiver {
                 }
             }
             PRICE_UPDATE_EVENT => {
-                let Some(quote) = parse(name, data, decode::quote) else {
-                    return Ok(());
-                };
                 let Ok(id) = id.parse::<EventId>() else {
                     logging::warn!("ignored a {name} without a valid id: {id:?}");
+                    return Ok(());
+                };
+                if self.already_seen(id, true) {
+                    return Ok(());
+                }
+                let Some(quote) = parse(name, data, decode::quote) else {
                     return Ok(());
                 };
                 // Prices flow again: the feed is back, before its heartbeat says so.
@@ -131,6 +153,9 @@ impl Receiver {
                 let Some(heartbeat) = parse(name, data, decode::heartbeat) else {
                     return Ok(());
                 };
+                if self.already_seen(heartbeat.last_event_id, false) {
+                    return Ok(());
+                }
                 self.heard.interval_ms.set(heartbeat.interval_ms as f64);
                 let interrupted = heartbeat.feed.is_some();
                 if sinks
@@ -237,7 +262,7 @@ impl PriceStream {
         let filtered = symbols.is_some();
         let source = EventSource::new(&url)?;
         let alive = Rc::new(Cell::new(true));
-        let receiver = Rc::new(Receiver::new(sinks));
+        let receiver = Rc::new(Receiver::new(sinks, false));
         let relay = Rc::new(relay);
         // Once an update went missing, nothing more from this source is applied.
         let broken = Rc::new(Cell::new(false));
@@ -335,14 +360,14 @@ pub(crate) struct Relay {
     /// The watchlist the stream was opened with, in its stored form: a tab
     /// watching another list takes none of it. Made a JavaScript string once,
     /// not once per event.
-    pub(crate) list: wasm_bindgen::JsValue,
+    pub(crate) list: JsValue,
 }
 
 impl Relay {
-    pub(crate) fn post(&self, name: &str, data: &wasm_bindgen::JsValue, id: &str) {
-        crate::share::post(
+    pub(crate) fn post(&self, name: &str, data: &JsValue, id: &str) {
+        share::post(
             &self.channel,
-            &crate::share::array(&[&name.into(), data, &id.into(), &self.list]),
+            &share::array(&[&name.into(), data, &id.into(), &self.list]),
         );
     }
 }
