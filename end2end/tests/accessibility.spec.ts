@@ -1,4 +1,4 @@
-import { test, expect, Dashboard } from "./fixtures";
+import { test, expect, Dashboard, publish } from "./fixtures";
 import { Page } from "@playwright/test";
 
 // axe-core (npm `axe-core`, WCAG 2.1 A and AA rules), injected into the live
@@ -38,13 +38,7 @@ const TOKEN = "a11y-publish-token-0123456789";
 
 /** Prices that leave rows up, down and flat, published to `url`. */
 async function publishMixed(page: Page, url: string): Promise<void> {
-  const post = async (prices: [string, number][]) => {
-    const response = await page.request.post(`${url}/api/prices`, {
-      headers: { Authorization: `Bearer ${TOKEN}` },
-      data: prices.map(([symbol, price]) => ({ symbol, price })),
-    });
-    expect(response.status()).toBe(200);
-  };
+  const post = (prices: [string, number][]) => publish(page.request, url, TOKEN, prices);
   const symbols = ["AAA", "BBB", "CCC", "DDD", "EEE", "FFF", "GGG", "HHH", "III"];
   await post(symbols.map((symbol) => [symbol, 100]));
   // Up, down, flat, in turn.

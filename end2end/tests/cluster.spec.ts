@@ -1,4 +1,4 @@
-import { test, expect, Dashboard, TickertapeServer, watchForErrors } from "./fixtures";
+import { test, expect, Dashboard, TickertapeServer, publish, watchForErrors } from "./fixtures";
 import { ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
@@ -78,16 +78,8 @@ test("the dashboard behind nginx resumes on another instance when its own is kil
     nginxPort,
   );
 
-  const publish = async (url: string, prices: [string, number][]) => {
-    const response = await page.request.post(`${url}/api/prices`, {
-      headers: { Authorization: `Bearer ${TOKEN}` },
-      data: prices.map(([symbol, price]) => ({ symbol, price })),
-    });
-    expect(response.status()).toBe(200);
-  };
-
   try {
-    await publish(instances[0].url, [["AAPL", 100], ["MSFT", 200], ["NVDA", 300]]);
+    await publish(page.request, instances[0].url, TOKEN, [["AAPL", 100], ["MSFT", 200], ["NVDA", 300]]);
     const errors = watchForErrors(page);
     await page.goto(`http://127.0.0.1:${nginxPort}/`);
     const dashboard = new Dashboard(page);
@@ -112,7 +104,7 @@ test("the dashboard behind nginx resumes on another instance when its own is kil
 
     // Killed mid-stream; prices go on on the other instance before the browser is back.
     await instances[serving].kill();
-    await publish(survivor.url, [["AAPL", 101], ["MSFT", 201], ["AAPL", 102]]);
+    await publish(page.request, survivor.url, TOKEN, [["AAPL", 101], ["MSFT", 201], ["AAPL", 102]]);
 
     await dashboard.expectStatesSeen(["live", "reconnecting", "live"]);
     await expect(dashboard.recovery).toHaveText("resumed, 3 missed updates replayed");

@@ -1,4 +1,4 @@
-import { test as base, expect, Page, Locator } from "@playwright/test";
+import { test as base, expect, APIRequestContext, Page, Locator } from "@playwright/test";
 import { ChildProcess, spawn } from "node:child_process";
 import net from "node:net";
 import { existsSync, statSync } from "node:fs";
@@ -250,6 +250,21 @@ export class Dashboard {
       })
       .toBeGreaterThan(0);
   }
+}
+
+/** Publishes `prices` (symbol, price) to the server at `url` with its publish
+ * token, and expects them taken (200). */
+export async function publish(
+  request: APIRequestContext,
+  url: string,
+  token: string,
+  prices: [string, number][],
+): Promise<void> {
+  const response = await request.post(`${url}/api/prices`, {
+    headers: { Authorization: `Bearer ${token}` },
+    data: prices.map(([symbol, price]) => ({ symbol, price })),
+  });
+  expect(response.status()).toBe(200);
 }
 
 /** Collects what must never happen in a page: uncaught errors, and anything the

@@ -1,5 +1,5 @@
 import type { APIRequestContext, BrowserContext, CDPSession, Page } from "@playwright/test";
-import { test, expect, Dashboard, watchForErrors } from "./fixtures";
+import { test, expect, Dashboard, publish, watchForErrors } from "./fixtures";
 
 // One stream per browser: the tabs of one browser context share one EventSource.
 // The tab holding the Web Lock leads (its status pill has the class
@@ -17,12 +17,9 @@ async function streams(request: APIRequestContext, url: string): Promise<number>
   return Number(/^tickertape_streams (\d+)/m.exec(text)?.[1] ?? NaN);
 }
 
-async function publish(request: APIRequestContext, url: string, n: number): Promise<void> {
-  const response = await request.post(`${url}/api/prices`, {
-    headers: { Authorization: `Bearer ${TOKEN}` },
-    data: [{ symbol: SYMBOLS[n % SYMBOLS.length], price: 100 + (n % 500) / 10 }],
-  });
-  expect(response.status()).toBe(200);
+/** Publishes the `n`th price of the test: the symbols in turn, each a little higher. */
+function publishNth(request: APIRequestContext, url: string, n: number): Promise<void> {
+  return publish(request, url, TOKEN, [[SYMBOLS[n % SYMBOLS.length], 100 + (n % 500) / 10]]);
 }
 
 /** Publishes one price every ~15 ms until stopped (pacing, not waiting). */
@@ -31,7 +28,7 @@ function feed(request: APIRequestContext, url: string, from = 0): { stop: () => 
   let n = from;
   const done = (async () => {
     while (running) {
-      await publish(request, url, n++);
+      await publishNth(request, url, n++);
       await new Promise((resolve) => setTimeout(resolve, 15));
     }
   })();
@@ -74,19 +71,53 @@ async function leaderOf(pages: Page[]): Promise<Page> {
   return leader!;
 }
 
+/** The dashboard in `page` and in `more` other tabs of its browser, each live,
+ * with what goes wrong in each (see `watchForErrors`). */
+async function openTabs(
+  context: BrowserContext,
+  page: Page,
+  url: string,
+  more: number,
+): Promise<{ pages: Page[]; errors: string[][] }> {
+  const pages = [page];
+  for (let i = 0; i < more; i++) pages.push(await context.newPage());
+  const errors = pages.map(watchForErrors);
+  for (const tab of pages) {
+    await tab.goto(url);
+    await expect(new Dashboard(tab).status).toHaveAttribute("data-state", "live");
+  }
+  return { pages, errors };
+}
+
 /** The dashboard in `page` and in a second tab of its browser, both live: which leads. */
 async function twoTabs(
   context: BrowserContext,
   page: Page,
   url: string,
 ): Promise<{ leader: Page; follower: Page }> {
-  const second = await context.newPage();
-  for (const tab of [page, second]) {
-    await tab.goto(url);
-    await expect(new Dashboard(tab).status).toHaveAttribute("data-state", "live");
-  }
-  const leader = await leaderOf([page, second]);
-  return { leader, follower: leader === page ? second : page };
+  const { pages } = await openTabs(context, page, url, 1);
+  const leader = await leaderOf(pages);
+  return { leader, follower: pages.find((tab) => tab !== leader)! };
+}
+
+/** Freezes `page` as a browser freezes a hidden tab (CDP `Page.setWebLifecycleState`).
+ * Headless chromium (156 here) accepts the command and freezes nothing: its timers
+ * keep running and it fires no `freeze` event. Then the event it would fire before
+ * freezing is dispatched by hand, so the dashboard's answer to it is what is tested. */
+async function setLifecycle(cdp: CDPSession, page: Page, state: "frozen" | "active"): Promise<void> {
+  await cdp.send("Page.setWebLifecycleState", { state });
+  if (state === "active") return;
+  const runs = await Promise.race([
+    page.evaluate(() => new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 100))),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1_000)),
+  ]);
+  if (runs) await page.evaluate(() => document.dispatchEvent(new Event("freeze")));
+}
+
+async function thaw(cdp: CDPSession, page: Page): Promise<void> {
+  await setLifecycle(cdp, page, "active");
+  // Dispatched by hand for the same reason; a page that was frozen gets it anyway.
+  await page.evaluate(() => document.dispatchEvent(new Event("resume")));
 }
 
 test("four tabs share one stream; closing the leader hands it on with no gap or repeat", async ({
@@ -95,13 +126,8 @@ test("four tabs share one stream; closing the leader hands it on with no gap or 
   server,
 }) => {
   const request = page.request;
-  await publish(request, server.url, 0);
-  const pages = [page, ...(await Promise.all([1, 2, 3].map(() => context.newPage())))];
-  const errors = pages.map(watchForErrors);
-  for (const tab of pages) {
-    await tab.goto(server.url);
-    await expect(new Dashboard(tab).status).toHaveAttribute("data-state", "live");
-  }
+  await publishNth(request, server.url, 0);
+  const { pages, errors } = await openTabs(context, page, server.url, 3);
   await expect.poll(() => streams(request, server.url)).toBe(1);
   for (const tab of pages) {
     await expect(new Dashboard(tab).status).toHaveText("Live · shared by 4 tabs");
@@ -168,45 +194,24 @@ test("another browser has a stream of its own", async ({ browser, page, server }
   }
 });
 
-/** Freezes `page` as a browser freezes a hidden tab (CDP `Page.setWebLifecycleState`).
- * Headless chromium (156 here) accepts the command and freezes nothing: its timers
- * keep running and it fires no `freeze` event. Then the event it would fire before
- * freezing is dispatched by hand, so the dashboard's answer to it is what is tested. */
-async function setLifecycle(cdp: CDPSession, page: Page, state: "frozen" | "active"): Promise<void> {
-  await cdp.send("Page.setWebLifecycleState", { state });
-  if (state === "active") return;
-  const runs = await Promise.race([
-    page.evaluate(() => new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 100))),
-    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1_000)),
-  ]);
-  if (runs) await page.evaluate(() => document.dispatchEvent(new Event("freeze")));
-}
-
-async function thaw(cdp: CDPSession, page: Page): Promise<void> {
-  await setLifecycle(cdp, page, "active");
-  // Dispatched by hand for the same reason; a page that was frozen gets it anyway.
-  await page.evaluate(() => document.dispatchEvent(new Event("resume")));
-}
-
 test("without Web Locks, each tab has a stream of its own, as before", async ({ context, page, server }) => {
   // As in a browser that has no `navigator.locks`.
   await context.addInitScript(() => {
     Object.defineProperty(Navigator.prototype, "locks", { get: () => undefined });
   });
-  const second = await context.newPage();
-  for (const tab of [page, second]) {
-    await tab.goto(server.url);
+  const { pages, errors } = await openTabs(context, page, server.url, 1);
+  for (const tab of pages) {
     const dashboard = new Dashboard(tab);
-    await expect(dashboard.status).toHaveAttribute("data-state", "live");
     await expect(dashboard.status).toHaveText("Live");
     await expect(dashboard.status).not.toHaveClass(/shared/);
   }
+  expect(errors.flat()).toEqual([]);
   await expect.poll(() => streams(page.request, server.url)).toBe(2);
 });
 
 test("a frozen leader hands the stream over, and follows when it thaws", async ({ context, page, server }) => {
   const request = page.request;
-  await publish(request, server.url, 0);
+  await publishNth(request, server.url, 0);
   const { leader, follower } = await twoTabs(context, page, server.url);
 
   const cdp = await context.newCDPSession(leader);
@@ -231,7 +236,7 @@ test("a frozen leader hands the stream over, and follows when it thaws", async (
 
 test("a leader that stops answering is replaced by a follower", async ({ context, page, server }) => {
   const request = page.request;
-  await publish(request, server.url, 0);
+  await publishNth(request, server.url, 0);
   const { leader, follower } = await twoTabs(context, page, server.url);
   // The follower has heard the heartbeats' interval (its clock offset needs two).
   await expect(follower.getByTestId("clock-offset")).not.toHaveText("—");
@@ -264,14 +269,14 @@ test("pause holds one tab's view only; the watchlist is the same in every tab", 
   server,
 }) => {
   const request = page.request;
-  for (let n = 0; n < 3; n++) await publish(request, server.url, n);
+  for (let n = 0; n < 3; n++) await publishNth(request, server.url, n);
   const { leader, follower } = await twoTabs(context, page, server.url);
 
   // The follower pauses: its view holds still, the leader's moves on.
   await follower.getByTestId("pause").click();
   await expect(new Dashboard(follower).status).toHaveAttribute("data-state", "paused");
   const held = await new Dashboard(follower).lastEventId.textContent();
-  for (let n = 3; n < 9; n++) await publish(request, server.url, n);
+  for (let n = 3; n < 9; n++) await publishNth(request, server.url, n);
   await new Dashboard(leader).expectToEqualSnapshot(server.url);
   expect(await new Dashboard(follower).lastEventId.textContent()).toBe(held);
   expect(await streams(request, server.url)).toBe(1);
@@ -282,7 +287,7 @@ test("pause holds one tab's view only; the watchlist is the same in every tab", 
   // The leader pauses: it hands the stream over, and the other tab stays live.
   await leader.getByTestId("pause").click();
   await expect(follower.getByTestId("connection-status")).toHaveClass(/shared-leader/);
-  await publish(request, server.url, 9);
+  await publishNth(request, server.url, 9);
   await new Dashboard(follower).expectToEqualSnapshot(server.url);
   expect(await streams(request, server.url)).toBe(1);
   await leader.getByTestId("pause").click();
@@ -303,7 +308,7 @@ test("pause holds one tab's view only; the watchlist is the same in every tab", 
   }
   await expect.poll(() => events.at(-1)).toContain("symbols=AAPL,MSFT");
   await expect.poll(() => streams(request, server.url)).toBe(1);
-  await publish(request, server.url, 10); // MSFT at 101.00
+  await publishNth(request, server.url, 10); // MSFT at 101.00
   for (const tab of [leader, follower]) {
     await expect(new Dashboard(tab).row("MSFT").getByTestId("price")).toHaveText(/101\.00/);
   }
