@@ -20,6 +20,14 @@ for (const [device, viewport] of Object.entries(sizes)) {
         await expect(page.getByTestId("latency")).toHaveText(/ms$/);
         await page.getByRole("columnheader", { name: "Change %" }).getByRole("button").click();
         await page.waitForTimeout(3000); // let the sparklines draw a few seconds of prices
+        // A live column re-sorts every 2 s and prices move between: the picture is
+        // taken just after a re-sort, when the column reads in order.
+        await expect(async () => {
+          const changes = (await page.getByTestId("change-pct").allTextContents()).map((text) =>
+            Number(text.replace("−", "-").replace(/[^\d.-]/g, "")),
+          );
+          expect(changes).toEqual([...changes].sort((a, b) => b - a));
+        }).toPass({ intervals: [20], timeout: 10_000 });
         await page.screenshot({
           path: path.join(__dirname, "..", "..", "docs", `dashboard-${device}-${colorScheme}.png`),
           fullPage: device === "phone",
