@@ -625,7 +625,9 @@ impl Broker {
                     simulator.continue_from(&self.hub.snapshot(&None).quotes);
                     let stop = shutdown.child_token();
                     let publisher = Publisher::Broker(self.clone());
-                    let task = tokio::spawn(feed::run(simulator, publisher, rate, stop.clone()));
+                    let skipped = self.metrics.simulator_skipped.clone();
+                    let task =
+                        tokio::spawn(feed::run(simulator, publisher, rate, skipped, stop.clone()));
                     running = Some((stop, task));
                 }
                 (false, Some((stop, task)), None) => {

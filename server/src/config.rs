@@ -49,7 +49,8 @@ pub struct Config {
     )]
     pub symbols: Vec<Symbol>,
 
-    /// Simulated updates per second, over all symbols together.
+    /// Simulated updates per second, over all symbols together. A machine that
+    /// cannot keep up skips updates rather than fall behind (logged, counted).
     #[arg(long, env = "TICKERTAPE_RATE", default_value_t = 20.0, value_parser = parse_rate)]
     pub rate: f64,
 

@@ -4,10 +4,12 @@
 //! step in log space (so it can never go negative), with a gentle pull back
 //! towards the opening price (so a session that runs for days stays plausible).
 //! Prices are rounded to cents. The same seed and symbols give the same sequence
-//! of symbols and prices, whatever the rate.
+//! of symbols and prices, whatever the rate (as long as the machine keeps up
+//! with it: see [`run`]).
 
 use crate::{broker::Publisher, clock::now_ms};
 use app::model::{Price, Quote, Symbol};
+use prometheus_client::metrics::counter::Counter;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use rand_distr::StandardNormal;
 use std::time::Duration;
@@ -40,6 +42,13 @@ const MEAN_REVERSION: f64 = 0.001;
 /// The smallest gap between two batches of updates; faster rates send several
 /// updates per batch instead of waking up more often.
 const MIN_PERIOD: Duration = Duration::from_millis(5);
+/// How far behind its rate the simulator may fall and still catch up. Owing
+/// more would make ever larger batches on a machine that cannot publish the
+/// rate: memory without bound, the hub's lock held longer and longer, and a
+/// shutdown that waits for the batch.
+const MAX_BEHIND: Duration = Duration::from_millis(250);
+/// How long the simulator must keep up before it says it does again.
+const KEEPING_UP: Duration = Duration::from_secs(1);
 
 /// The simulator's state: one random walk per symbol and the random source.
 #[derive(Debug)]
@@ -139,13 +148,19 @@ fn round_cents(value: f64) -> f64 {
 /// between two wake-ups are published together, in one batch (one announcement
 /// to the streams), each stamped with the moment it fell due, so its `ts` is the
 /// time it was meant to be published.
+///
+/// Updates that fell due more than [`MAX_BEHIND`] ago are skipped, never made:
+/// on a machine that cannot keep up with `rate` the simulator publishes what it
+/// can, fresh, and counts the rest in `skipped` (it says so in the log too).
 pub async fn run(
     mut simulator: Simulator,
     publisher: Publisher,
     rate: f64,
+    skipped: Counter,
     shutdown: CancellationToken,
 ) -> Simulator {
     let period = Duration::from_secs_f64(1.0 / rate).max(MIN_PERIOD);
+    let max_owed = ((MAX_BEHIND.as_secs_f64() * rate).ceil() as u64).max(1);
     // Ticks count from the same instant as the updates owed, so that the update
     // due at a tick is published at that tick, not one later.
     let started = Instant::now();
@@ -157,6 +172,8 @@ pub async fn run(
     let mut sent: u64 = 0;
     let mut batch = Vec::new();
     let mut failing = false;
+    // While skipping: when it last skipped, and how many it has skipped.
+    let mut behind: Option<(Instant, u64)> = None;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -165,6 +182,28 @@ pub async fn run(
         // Whole updates owed by now, counting from the start (a microsecond's
         // grace, so that rounding never leaves the update due now for later).
         let owed = ((started.elapsed().as_secs_f64() + 1e-6) * rate) as u64;
+        if owed.saturating_sub(sent) > max_owed {
+            let skip = owed - max_owed - sent;
+            sent += skip;
+            skipped.inc_by(skip);
+            let total = behind.map_or(0, |(_, total)| total) + skip;
+            if behind.is_none() {
+                tracing::warn!(
+                    rate,
+                    "the simulator cannot keep up with its rate: it skips the updates \
+                     due more than {MAX_BEHIND:?} ago (tickertape_simulator_skipped_total)"
+                );
+            }
+            behind = Some((Instant::now(), total));
+        } else if let Some((last, total)) = behind
+            && last.elapsed() > KEEPING_UP
+        {
+            tracing::info!(
+                skipped = total,
+                "the simulator keeps up with its rate again"
+            );
+            behind = None;
+        }
         while sent < owed {
             sent += 1;
             let Some((symbol, price)) = simulator.step() else {
@@ -194,6 +233,9 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hub::Hub;
+    use app::model::RunId;
+    use std::sync::Arc;
 
     fn symbols(names: &[&str]) -> Vec<Symbol> {
         names.iter().map(|s| s.parse().unwrap()).collect()
@@ -245,6 +287,49 @@ mod tests {
                 "{symbol} wandered to {price} from {open}"
             );
         }
+    }
+
+    /// Runs the simulator at 1000 updates a second into a hub, on a paused
+    /// clock; stalls it (the clock jumps while it cannot run) for `stall` after
+    /// a first second; returns how many updates the stall's batch published and
+    /// how many were skipped.
+    async fn stalled_for(stall: Duration) -> (u64, u64) {
+        let simulator = Simulator::new(&default_symbols(), 1);
+        let hub = Arc::new(Hub::new(RunId(1), simulator.opening_quotes(0), 10_000));
+        let publisher = Publisher::Hub(hub.clone());
+        let (skipped, shutdown) = (Counter::default(), CancellationToken::new());
+        let task = tokio::spawn(run(
+            simulator,
+            publisher,
+            1000.0,
+            skipped.clone(),
+            shutdown.clone(),
+        ));
+        time::sleep(Duration::from_secs(1)).await;
+        let before = hub.head().seq;
+        time::advance(stall).await;
+        // The simulator's next wake-up, and nothing after it.
+        while hub.head().seq == before {
+            tokio::task::yield_now().await;
+        }
+        let published = hub.head().seq - before;
+        shutdown.cancel();
+        task.await.unwrap();
+        (published, skipped.get())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stall_shorter_than_max_behind_is_caught_up_in_one_batch() {
+        let (published, skipped) = stalled_for(Duration::from_millis(200)).await;
+        assert!((200..=206).contains(&published), "{published} published");
+        assert_eq!(skipped, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_a_longer_stall_the_updates_due_before_max_behind_are_skipped_and_counted() {
+        let (published, skipped) = stalled_for(Duration::from_secs(3)).await;
+        assert_eq!(published, 250, "the batch after the stall");
+        assert!((2745..=2756).contains(&skipped), "{skipped} skipped");
     }
 
     #[test]

@@ -102,6 +102,9 @@ pub struct Metrics {
     pub slow_disconnects: Counter,
     /// Updates accepted by `POST /api/prices`.
     pub ingest_accepted: Counter,
+    /// Simulated updates skipped because the simulator fell too far behind its
+    /// rate (the machine cannot publish `--rate`).
+    pub simulator_skipped: Counter,
     /// In a cluster: updates in the broker this instance has not relayed yet.
     pub broker_lag: Gauge,
     /// In a cluster: times this instance reconnected to the broker.
@@ -138,6 +141,7 @@ impl Metrics {
             conflated: Counter::default(),
             slow_disconnects: Counter::default(),
             ingest_accepted: Counter::default(),
+            simulator_skipped: Counter::default(),
             broker_lag: Gauge::default(),
             broker_reconnects: Counter::default(),
             lease_holder: Gauge::default(),
@@ -216,6 +220,11 @@ impl Metrics {
             "ingest_accepted",
             "Price updates accepted by POST /api/prices",
             metrics.ingest_accepted.clone(),
+        );
+        registry.register(
+            "simulator_skipped",
+            "Simulated price updates skipped because the simulator fell too far behind its rate",
+            metrics.simulator_skipped.clone(),
         );
         registry.register(
             "ingest_rejected",

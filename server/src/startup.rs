@@ -111,8 +111,9 @@ impl Application {
                 Some(broker) => tokio::spawn(broker.lead(simulator, rate, token)),
                 None => {
                     let publisher = Publisher::Hub(state.hub.clone());
+                    let skipped = state.metrics.simulator_skipped.clone();
                     tokio::spawn(async move {
-                        feed::run(simulator, publisher, rate, token).await;
+                        feed::run(simulator, publisher, rate, skipped, token).await;
                     })
                 }
             }

@@ -75,6 +75,14 @@ impl Server {
     }
 }
 
+impl Drop for Server {
+    /// Kills a server a failed test did not stop (a no-op after `stop`).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 async fn snapshot(server: &Server) -> serde_json::Value {
     let response = reqwest::get(server.url("/api/snapshot")).await.unwrap();
     response.json().await.unwrap()

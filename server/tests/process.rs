@@ -14,8 +14,34 @@ use tokio::{
 
 const STREAMS: usize = 2000;
 
+/// The server's process, killed when dropped: a test that fails before it
+/// stops the server leaves no server running.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // A no-op once the test has waited for it.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
 /// Starts the binary on a free port with `args` and returns it with its address.
-fn start(args: &[&str]) -> (Child, SocketAddr) {
+fn start(args: &[&str]) -> (Running, SocketAddr) {
     let (child, addr, _log) = start_logged(None, args);
     (child, addr)
 }
@@ -25,7 +51,7 @@ fn start(args: &[&str]) -> (Child, SocketAddr) {
 fn start_logged(
     open_files: Option<u32>,
     args: &[&str],
-) -> (Child, SocketAddr, std::sync::mpsc::Receiver<String>) {
+) -> (Running, SocketAddr, std::sync::mpsc::Receiver<String>) {
     let binary = env!("CARGO_BIN_EXE_tickertape");
     // prlimit execs the server, so the child is the server itself.
     let mut command = match open_files {
@@ -61,7 +87,7 @@ fn start_logged(
             let _ = log.send(line);
         }
     });
-    (child, addr, logged)
+    (Running(child), addr, logged)
 }
 
 /// Opens a stream on a raw connection and reads until its first heartbeat.
