@@ -4,7 +4,7 @@
 //! Only compiled for the browser (`hydrate`). The tab that holds the Web Lock
 //! [`NAME`] (`navigator.locks`) leads: it opens the stream and passes every
 //! event on over the `BroadcastChannel` [`NAME`] (see
-//! [`Relay`](crate::stream::Relay)). The others follow: they apply what it
+//! [`Relay`]). The others follow: they apply what it
 //! passes on with the same [`Receiver`] as a stream of their own, and wait in
 //! line for the lock. When the leader closes, crashes or steps down, the
 //! browser gives the lock to the next tab, which resumes the stream from its
@@ -23,7 +23,7 @@ use crate::{
     dashboard::View,
     model::SNAPSHOT_EVENT,
     status::{Phase, Shared},
-    stream::{self, OPENED, REOPEN_AFTER_HEARTBEATS, Receiver, Relay, Sinks, Watchdog},
+    stream::{self, REOPEN_AFTER_HEARTBEATS, Receiver, Sinks, Watchdog},
     sync::StreamSync,
     watchlist::Watchlist,
 };
@@ -46,6 +46,10 @@ const STATE: &str = "state";
 
 /// A newcomer's greeting, answered with [`STATE`].
 const HELLO: &str = "hello";
+
+/// The name under which a leader passes on that its stream opened (no SSE
+/// event has this name).
+const OPENED: &str = "open";
 
 /// Where a follower fetches the prices it starts from.
 const SNAPSHOT_URL: &str = "/api/snapshot";
@@ -327,6 +331,35 @@ impl Tab {
     }
 }
 
+/// Where a leading tab passes its stream's events on to the other tabs.
+pub(crate) struct Relay {
+    channel: BroadcastChannel,
+    /// The watchlist the stream was opened with, in its stored form: a tab
+    /// watching another list takes none of it. Made a JavaScript string once,
+    /// not once per event.
+    list: JsValue,
+}
+
+impl Relay {
+    /// Passes on the event `name` with the browser's own `data` string (not
+    /// one copied back) and its `id`.
+    pub(crate) fn event(&self, name: &str, data: &JsValue, id: &str) {
+        post(
+            &self.channel,
+            &array(&[&name.into(), data, &id.into(), &self.list]),
+        );
+    }
+
+    /// Passes on that the stream opened, of some symbols only when `filtered`.
+    pub(crate) fn opened(&self, filtered: bool) {
+        self.event(
+            OPENED,
+            &JsValue::from_str(if filtered { "1" } else { "" }),
+            "",
+        );
+    }
+}
+
 impl Drop for Tab {
     fn drop(&mut self) {
         self.channel.set_onmessage(None);
@@ -511,7 +544,7 @@ pub(crate) fn let_go(release: &Function) {
 }
 
 /// A JavaScript array of `items`.
-pub(crate) fn array(items: &[&JsValue]) -> Array {
+fn array(items: &[&JsValue]) -> Array {
     let array = Array::new();
     for item in items {
         array.push(item);
@@ -526,7 +559,7 @@ fn call(object: &JsValue, method: &str, args: &Array) -> Result<JsValue, JsValue
 }
 
 /// Posts `message` to the other tabs.
-pub(crate) fn post(channel: &BroadcastChannel, message: &Array) {
+fn post(channel: &BroadcastChannel, message: &Array) {
     if let Err(error) = channel.post_message(message) {
         logging::warn!("could not tell the other tabs: {error:?}");
     }

@@ -12,7 +12,7 @@ use crate::{
     decode,
     meter::Meters,
     model::{EventId, HEARTBEAT_EVENT, PRICE_UPDATE_EVENT, SNAPSHOT_EVENT},
-    share,
+    share::Relay,
     status::{Connection, Phase},
     sync::{Gap, Recovery, StreamSync},
     table::Table,
@@ -286,9 +286,8 @@ impl PriceStream {
                 let id = event.last_event_id();
                 match receiver.event(name, &data, &id) {
                     Ok(()) => {
-                        // The browser's own string is passed on, not one copied back.
                         if let Some(relay) = relay.as_ref() {
-                            relay.post(name, &raw, &id);
+                            relay.event(name, &raw, &id);
                         }
                     }
                     Err(gap) => {
@@ -311,11 +310,7 @@ impl PriceStream {
             Closure::<dyn FnMut(Event)>::new(move |_: Event| {
                 receiver.opened(filtered);
                 if let Some(relay) = relay.as_ref() {
-                    relay.post(
-                        OPENED,
-                        &JsValue::from_str(if filtered { "1" } else { "" }),
-                        "",
-                    );
+                    relay.opened(filtered);
                 }
             })
         };
@@ -347,28 +342,6 @@ impl PriceStream {
             _watchdog: receiver.watch(REOPEN_AFTER_HEARTBEATS, broken),
             alive,
         })
-    }
-}
-
-/// The name under which a leader passes on that its stream opened (no SSE
-/// event has this name).
-pub(crate) const OPENED: &str = "open";
-
-/// Where a leading tab passes its stream's events on to the other tabs.
-pub(crate) struct Relay {
-    pub(crate) channel: web_sys::BroadcastChannel,
-    /// The watchlist the stream was opened with, in its stored form: a tab
-    /// watching another list takes none of it. Made a JavaScript string once,
-    /// not once per event.
-    pub(crate) list: JsValue,
-}
-
-impl Relay {
-    pub(crate) fn post(&self, name: &str, data: &JsValue, id: &str) {
-        share::post(
-            &self.channel,
-            &share::array(&[&name.into(), data, &id.into(), &self.list]),
-        );
     }
 }
 
