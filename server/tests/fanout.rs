@@ -186,7 +186,9 @@ async fn a_reader_that_stops_for_a_while_gets_the_latest_prices_with_ids_to_resu
             match frame.kind() {
                 "priceUpdate" => {
                     previous = Update::from(frame).assert_follows(previous);
-                    stale += u64::from(!resumed);
+                    if !resumed {
+                        stale += 1;
+                    }
                 }
                 "snapshot" => {
                     previous = frame.event_id();
