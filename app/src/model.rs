@@ -80,23 +80,31 @@ impl fmt::Display for Symbol {
     }
 }
 
-/// A price: a finite number greater than zero.
+/// A price: a number from [`Price::MIN`] to [`Price::MAX`]. The range keeps
+/// every derived number finite: `change` and `changePct` of any two prices in
+/// it (at most 10^23) never overflow, so no `null` is ever written for them.
 #[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Serialize, Deserialize)]
 #[serde(try_from = "f64", into = "f64")]
 pub struct Price(f64);
 
 /// Why a number is not a [`Price`].
 #[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
-#[error("a price must be a finite number greater than zero, not {0}")]
+#[error("a price must be a number from 0.000000001 to 1000000000000 (1e-9 to 1e12), not {0}")]
 pub struct PriceError(pub f64);
 
 impl Price {
     /// One cent, the smallest price the simulator quotes.
     pub const MIN_TICK: Self = Self(0.01);
 
-    /// Checks that `value` is finite and greater than zero.
+    /// The smallest price accepted.
+    pub const MIN: f64 = 1e-9;
+
+    /// The largest price accepted.
+    pub const MAX: f64 = 1e12;
+
+    /// Checks that `value` is within [`Price::MIN`]..=[`Price::MAX`] (so finite).
     pub fn new(value: f64) -> Result<Self, PriceError> {
-        if value.is_finite() && value > 0.0 {
+        if (Self::MIN..=Self::MAX).contains(&value) {
             Ok(Self(value))
         } else {
             Err(PriceError(value))

@@ -18,6 +18,37 @@ pub const COOKIE: &str = "tickertape_watchlist";
 /// not allowed in a cookie value).
 const SEPARATOR: char = '_';
 
+/// The longest stored form read, in bytes: a browser keeps at most 4096 bytes
+/// per cookie, so a longer watchlist cookie was not written by the dashboard.
+pub const MAX_STORED: usize = 4096;
+
+/// `symbols` sorted, without duplicates. On the server (which reads the
+/// cookie of any request) in O(n log n); in the browser, which reads only its
+/// own watchlist, by insertion: the standard sort would weigh more in the
+/// bundle than these few lines.
+fn sorted(symbols: impl IntoIterator<Item = Symbol>) -> Vec<Symbol> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let mut set: Vec<Symbol> = symbols.into_iter().collect();
+        set.sort_unstable();
+        set.dedup();
+        set
+    }
+    #[cfg(target_arch = "wasm32")]
+    sorted_by_insertion(symbols)
+}
+
+#[cfg(any(target_arch = "wasm32", test))]
+fn sorted_by_insertion(symbols: impl IntoIterator<Item = Symbol>) -> Vec<Symbol> {
+    let mut set: Vec<Symbol> = Vec::new();
+    for symbol in symbols {
+        if let Err(at) = set.binary_search(&symbol) {
+            set.insert(at, symbol);
+        }
+    }
+    set
+}
+
 /// The symbols to watch: every symbol (the default), or a chosen set, kept
 /// sorted and without duplicates.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,20 +57,17 @@ pub struct Watchlist(Option<Vec<Symbol>>);
 impl Watchlist {
     /// Watches only `symbols` (all of them when there are none).
     pub fn only(symbols: impl IntoIterator<Item = Symbol>) -> Self {
-        // Sorted by insertion (a watchlist is short; a sort would weigh more
-        // in the front end than the few lines here).
-        let mut set: Vec<Symbol> = Vec::new();
-        for symbol in symbols {
-            if let Err(at) = set.binary_search(&symbol) {
-                set.insert(at, symbol);
-            }
-        }
+        let set = sorted(symbols);
         Self((!set.is_empty()).then_some(set))
     }
 
     /// Reads the stored form, `AAPL_MSFT`; anything that is not a symbol is
-    /// skipped, and nothing valid means every symbol.
+    /// skipped, and nothing valid means every symbol. A text longer than
+    /// [`MAX_STORED`] (which no browser keeps in a cookie) is ignored whole.
     pub fn parse(text: &str) -> Self {
+        if text.len() > MAX_STORED {
+            return Self::default();
+        }
         Self::only(text.split(SEPARATOR).filter_map(|s| s.trim().parse().ok()))
     }
 
@@ -145,6 +173,34 @@ mod tests {
         assert_eq!(list.toggled(&all[2], &all), list, "the last one stays");
         let list = list.toggled(&all[0], &all).toggled(&all[1], &all);
         assert!(list.is_all());
+    }
+
+    #[test]
+    fn both_sorts_agree() {
+        let list = symbols(&["MSFT", "KO", "AAPL", "KO", "BRK.B", "A", "MSFT"]);
+        assert_eq!(sorted(list.clone()), sorted_by_insertion(list));
+    }
+
+    #[test]
+    fn a_cookie_no_browser_could_keep_is_ignored_in_linear_time() {
+        // 380 KiB of distinct symbols: once 0.7-1.0 s of CPU per request.
+        let mut text = String::new();
+        let mut n = 0u32;
+        while text.len() < 380 * 1024 {
+            text.push_str(&format!("S{n}_"));
+            n += 1;
+        }
+        let started = std::time::Instant::now();
+        assert!(Watchlist::parse(&text).is_all());
+        // At the limit, the longest a browser could send, it is read in full.
+        let cut = &text[..text[..MAX_STORED].rfind('_').unwrap()];
+        let list = Watchlist::parse(cut);
+        assert_eq!(list.stored().len(), cut.len());
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(50),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

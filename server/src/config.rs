@@ -100,6 +100,49 @@ pub struct Config {
     )]
     pub stall_timeout_ms: u64,
 
+    /// How long a request head (or a TLS handshake) may take from its first
+    /// byte, in milliseconds; a connection that takes longer is closed.
+    #[arg(
+        long,
+        env = "TICKERTAPE_HEADER_READ_TIMEOUT_MS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(100..=60_000),
+    )]
+    pub header_read_timeout_ms: u64,
+
+    /// How long a connection may wait with no request in flight (HTTP/1
+    /// keep-alive, HTTP/2, or before its first request), in milliseconds;
+    /// then it is closed. Streams are never idle (the stall timeout guards them).
+    #[arg(
+        long,
+        env = "TICKERTAPE_IDLE_TIMEOUT_MS",
+        default_value_t = 30_000,
+        value_parser = clap::value_parser!(u64).range(100..=3_600_000),
+    )]
+    pub idle_timeout_ms: u64,
+
+    /// The most connections that may be idle (no request in flight) at once;
+    /// past it, the one idle the longest is closed. Lowered to a quarter of the
+    /// open-files limit when that is less, so idle connections alone never
+    /// take every descriptor.
+    #[arg(
+        long,
+        env = "TICKERTAPE_MAX_IDLE_CONNECTIONS",
+        default_value_t = 4096,
+        value_parser = clap::value_parser!(u64).range(1..=1_000_000),
+    )]
+    pub max_idle_connections: u64,
+
+    /// How often an HTTP/2 connection is pinged, in milliseconds; one that
+    /// does not answer within as long again is closed.
+    #[arg(
+        long,
+        env = "TICKERTAPE_H2_PING_INTERVAL_MS",
+        default_value_t = 20_000,
+        value_parser = clap::value_parser!(u64).range(100..=3_600_000),
+    )]
+    pub h2_ping_interval_ms: u64,
+
     /// Updates published within this window (after the first, which goes at once)
     /// reach each stream together, in one write, in milliseconds; 0 sends every
     /// batch as it comes. Costs at most this much latency, and only at high rates.
@@ -314,6 +357,22 @@ impl Config {
         Duration::from_millis(self.stall_timeout_ms)
     }
 
+    /// How long connections that are not streams may wait, and how many may
+    /// (`open_files`: the process's limit, when known).
+    pub fn idle(&self, open_files: Option<u64>) -> crate::idle::IdleSettings {
+        let cap = open_files.map_or(u64::MAX, |limit| (limit / 4).max(16));
+        crate::idle::IdleSettings {
+            header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+            max_idle: usize::try_from(self.max_idle_connections.min(cap)).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// How often HTTP/2 connections are pinged.
+    pub fn h2_ping_interval(&self) -> Duration {
+        Duration::from_millis(self.h2_ping_interval_ms)
+    }
+
     /// The coalescing window.
     pub fn coalesce(&self) -> Duration {
         Duration::from_millis(self.coalesce_ms)
@@ -416,6 +475,14 @@ impl fmt::Display for Config {
         writeln!(f, "  heartbeat      {} ms", self.heartbeat_ms)?;
         writeln!(f, "  history        {} updates", self.history)?;
         writeln!(f, "  stall timeout  {} ms", self.stall_timeout_ms)?;
+        writeln!(f, "  header read    {} ms", self.header_read_timeout_ms)?;
+        writeln!(f, "  idle timeout   {} ms", self.idle_timeout_ms)?;
+        writeln!(
+            f,
+            "  max idle       {} connections",
+            self.max_idle_connections
+        )?;
+        writeln!(f, "  h2 ping        {} ms", self.h2_ping_interval_ms)?;
         writeln!(f, "  coalesce       {} ms", self.coalesce_ms)?;
         writeln!(f, "  max lag        {} ms", self.max_lag_ms)?;
         match self.send_buffer_bytes {

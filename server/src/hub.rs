@@ -52,8 +52,10 @@ const MAX_BATCH: usize = 512;
 pub struct Published {
     /// The update's id on the stream.
     pub id: EventId,
-    /// The symbol it updates, for filtered streams.
-    pub symbol: Symbol,
+    /// The symbol it updates, for filtered streams; `None` for a hole (an
+    /// entry relayed from a cluster's broker that was not a valid quote: its
+    /// id is taken, and nothing is sent for it).
+    pub symbol: Option<Symbol>,
     /// The encoded `priceUpdate` frame.
     pub frame: Bytes,
     /// When it was published, to tell how far behind a reader is.
@@ -154,6 +156,8 @@ pub struct Hub {
     max_symbols: usize,
     /// Counts every published update, for operators.
     published: Counter,
+    /// Relayed entries that were not valid quotes.
+    rejected: Counter,
     /// Set once at shutdown: every stream ends.
     closed: AtomicBool,
     /// Set while a cluster's broker is unreachable.
@@ -209,6 +213,7 @@ impl Hub {
             urgent_after: (history as u64 / 4).max(1),
             max_symbols: usize::MAX,
             published: Counter::default(),
+            rejected: Counter::default(),
             closed: AtomicBool::new(false),
             feed_interrupted: AtomicBool::new(false),
         }
@@ -224,6 +229,12 @@ impl Hub {
     /// Counts every published update in `counter`.
     pub fn with_published_counter(mut self, counter: Counter) -> Self {
         self.published = counter;
+        self
+    }
+
+    /// Counts relayed entries that were not valid quotes in `counter`.
+    pub fn with_rejected_counter(mut self, counter: Counter) -> Self {
+        self.rejected = counter;
         self
     }
 
@@ -257,7 +268,7 @@ impl Hub {
         for update in prepared.updates {
             id = id.next();
             let frame = wire::price_update_data(id, &update.data);
-            updates.push((id, update.quote, frame));
+            updates.push((id, Some(update.quote), frame));
         }
         self.commit(&mut state, updates, Instant::now());
         drop(state);
@@ -331,23 +342,32 @@ impl Hub {
     }
 
     /// Records `updates` (numbered and encoded) as published at `at`.
-    fn commit(&self, state: &mut State, updates: Vec<(EventId, Quote, Bytes)>, at: Instant) {
-        let count = updates.len();
+    fn commit(
+        &self,
+        state: &mut State,
+        updates: Vec<(EventId, Option<Quote>, Bytes)>,
+        at: Instant,
+    ) {
+        let mut count = 0;
         for (id, quote, frame) in updates {
-            let symbol = quote.symbol.clone();
-            let price = quote.price;
-            match state.index.get(&symbol).copied() {
-                Some(i) => {
-                    state.quotes[i] = quote;
-                    push_recent(&mut state.recent[i], price);
+            let symbol = quote.map(|quote| {
+                count += 1;
+                let symbol = quote.symbol.clone();
+                let price = quote.price;
+                match state.index.get(&symbol).copied() {
+                    Some(i) => {
+                        state.quotes[i] = quote;
+                        push_recent(&mut state.recent[i], price);
+                    }
+                    None => {
+                        let i = state.quotes.len();
+                        state.index.insert(symbol.clone(), i);
+                        state.quotes.push(quote);
+                        state.recent.push(recent_from(price));
+                    }
                 }
-                None => {
-                    let i = state.quotes.len();
-                    state.index.insert(symbol.clone(), i);
-                    state.quotes.push(quote);
-                    state.recent.push(recent_from(price));
-                }
-            }
+                symbol
+            });
             if state.history.len() == state.capacity {
                 state.history.pop_front();
             }
@@ -360,7 +380,7 @@ impl Hub {
             state.head = id;
         }
         self.head_seq.store(state.head.seq, Ordering::Release);
-        self.published.inc_by(count as u64);
+        self.published.inc_by(count);
     }
 
     /// Announces `head` at once or, within a coalescing window, at its end.
@@ -376,9 +396,12 @@ impl Hub {
     }
 
     /// Records updates a cluster's broker numbered, each `(seq, data)` with
-    /// `data` its quote's JSON as published, relayed byte for byte. They must
-    /// continue this hub's sequence in `run`; otherwise nothing is recorded and
-    /// the caller reloads the state ([`Hub::reset`]).
+    /// `data` its quote's JSON as published. They must continue this hub's
+    /// sequence in `run`; otherwise nothing is recorded and the caller reloads
+    /// the state ([`Hub::reset`]). Each is decoded and encoded again (never
+    /// relayed byte for byte, so no entry can break a frame); one that is not
+    /// a valid quote is a hole: its id is taken, nothing is sent for it, and
+    /// it is logged and counted.
     pub fn apply(&self, run: RunId, entries: &[(u64, String)]) -> Result<(), Discontinuity> {
         let mut state = self.write();
         let mut expected = state.head;
@@ -391,11 +414,14 @@ impl Hub {
             if *seq != expected.seq {
                 return Err(Discontinuity { head: state.head });
             }
-            let quote: Quote = serde_json::from_str(data).map_err(|error| {
-                tracing::error!(%error, seq, "an update from the broker is not a quote");
-                Discontinuity { head: state.head }
-            })?;
-            updates.push((expected, quote, wire::price_update_data(expected, data)));
+            match relayed(expected, data) {
+                Ok((quote, frame)) => updates.push((expected, Some(quote), frame)),
+                Err(error) => {
+                    tracing::error!(%error, id = %expected, "an entry from the broker is not a valid quote; skipped");
+                    self.rejected.inc();
+                    updates.push((expected, None, Bytes::new()));
+                }
+            }
         }
         if updates.is_empty() {
             return Ok(());
@@ -447,17 +473,21 @@ impl Hub {
             .take_while(|((seq, _), expected)| seq == expected)
             .count();
         let kept = &history[history.len() - contiguous.min(capacity)..];
+        // Every id kept, holes included: the history stays contiguous, so a
+        // resume reads each id once.
         let history = kept
             .iter()
-            .filter_map(|(seq, data)| {
+            .map(|(seq, data)| {
                 let id = EventId { run, seq: *seq };
-                serde_json::from_str::<Quote>(data).ok().map(|quote| {
-                    Arc::new(Published {
-                        id,
-                        symbol: quote.symbol,
-                        frame: wire::price_update_data(id, data),
-                        at,
-                    })
+                let (symbol, frame) = match relayed(id, data) {
+                    Ok((quote, frame)) => (Some(quote.symbol), frame),
+                    Err(_) => (None, Bytes::new()),
+                };
+                Arc::new(Published {
+                    id,
+                    symbol,
+                    frame,
+                    at,
                 })
             })
             .collect();
@@ -642,7 +672,7 @@ impl State {
             self.quotes
                 .iter()
                 .zip(&self.recent)
-                .filter(|(quote, _)| keeps(filter, &quote.symbol))
+                .filter(|(quote, _)| wanted(filter, &quote.symbol))
         };
         Snapshot {
             last_event_id: self.head,
@@ -673,10 +703,25 @@ fn recent_from(price: Price) -> VecDeque<Price> {
     recent
 }
 
-fn keeps(filter: &Filter, symbol: &Symbol) -> bool {
+/// Whether a stream with `filter` sends `symbol`'s update (never a hole's).
+fn keeps(filter: &Filter, symbol: &Option<Symbol>) -> bool {
+    symbol.as_ref().is_some_and(|symbol| wanted(filter, symbol))
+}
+
+fn wanted(filter: &Filter, symbol: &Symbol) -> bool {
     filter
         .as_ref()
         .is_none_or(|symbols| symbols.contains(symbol))
+}
+
+/// A quote relayed from a cluster's broker, decoded (prices in range, so
+/// every number finite) and its frame encoded anew.
+fn relayed(id: EventId, data: &str) -> Result<(Quote, Bytes), serde_json::Error> {
+    let mut quote: Quote = serde_json::from_str(data)?;
+    // An update carries no recent prices (a snapshot does).
+    quote.recent.clear();
+    let frame = wire::price_update(id, &quote)?;
+    Ok((quote, frame))
 }
 
 #[cfg(test)]
@@ -706,6 +751,60 @@ mod tests {
             }
             Read::Resync(snapshot) => panic!("resync at {}", snapshot.last_event_id),
         }
+    }
+
+    #[test]
+    fn relayed_entries_are_encoded_anew_and_invalid_ones_are_holes() {
+        let counter = Counter::default();
+        let hub =
+            Hub::new(RUN, vec![quote("AAPL", 1.0)], 16).with_rejected_counter(counter.clone());
+        let entries = [
+            // JSON whitespace holding line breaks: valid JSON, a broken frame
+            // if relayed byte for byte.
+            (
+                1,
+                "{\"symbol\":\"AAPL\",\r\n\"price\":2.0,\"open\":1.0,\"high\":2.0,\n\"low\":1.0,\
+                 \"change\":1.0,\"changePct\":100.0,\"ts\":5}"
+                    .to_owned(),
+            ),
+            // A number no price may be, and `null` where a number must be.
+            (
+                2,
+                serde_json::to_string(&quote("AAPL", 1.0))
+                    .unwrap()
+                    .replace("1.0", "1e300"),
+            ),
+            (
+                3,
+                serde_json::to_string(&quote("AAPL", 1.0))
+                    .unwrap()
+                    .replace("\"change\":0.0", "\"change\":null"),
+            ),
+            (4, serde_json::to_string(&quote("AAPL", 3.0)).unwrap()),
+        ];
+        hub.apply(RUN, &entries).unwrap();
+        assert_eq!(hub.head(), id(4));
+        assert_eq!(counter.get(), 2);
+        // A resume from before reads every valid id once, in order; the holes'
+        // ids are passed over.
+        let Read::Updates { updates, next } = hub.read_after(id(0), &None, None) else {
+            panic!("resync");
+        };
+        assert_eq!(next, id(4));
+        assert_eq!(updates.iter().map(|u| u.id.seq).collect::<Vec<_>>(), [1, 4]);
+        for update in &updates {
+            let text = std::str::from_utf8(&update.frame).unwrap();
+            assert!(
+                !text.contains('\r') && text.matches('\n').count() == 4,
+                "{text:?}"
+            );
+        }
+        assert_eq!(hub.snapshot(&None).quotes[0].price.get(), 3.0);
+
+        // Reloaded from the same history, the hub keeps it contiguous.
+        hub.reset(RUN, 4, vec![quote("AAPL", 3.0)], &entries);
+        let (seqs_read, next) = seqs(hub.read_after(id(2), &None, None));
+        assert_eq!((seqs_read, next), (vec![4], 4));
     }
 
     #[test]

@@ -83,7 +83,7 @@ impl Invalid {
 }
 
 /// Reads `body` into checked updates: every symbol in `[A-Z0-9.-]{1,12}`, every
-/// price a finite number above zero, every `ts` whole milliseconds within
+/// price within [`Price::MIN`]..=[`Price::MAX`], every `ts` whole milliseconds within
 /// `max_skew` of `now_ms`, no other fields. Stops at the first wrong item.
 pub fn parse_updates(body: &[u8], now_ms: u64, max_skew: Duration) -> Result<Vec<Update>, Invalid> {
     let value: Value =
@@ -142,7 +142,10 @@ fn check_item(item: &Value, now_ms: u64, max_skew: u64) -> Result<Update, (Rejec
             .ok_or_else(|| {
                 (
                     invalid_price,
-                    format!("{symbol}: price {number} is not a finite number above zero"),
+                    format!(
+                        "{symbol}: price {number} is out of range (from 0.000000001 to \
+                         1000000000000, so that change and changePct stay finite)"
+                    ),
                 )
             })?,
         Some(other) => {
@@ -458,7 +461,19 @@ mod tests {
                 r#"{"symbol":"A","price":0}"#,
                 invalid_price,
                 Some(0),
-                "above zero",
+                "out of range",
+            ),
+            (
+                r#"[{"symbol":"A","price":1e307},{"symbol":"A","price":1.5e307}]"#,
+                invalid_price,
+                Some(0),
+                "A: price 1e307 is out of range (from 0.000000001 to 1000000000000",
+            ),
+            (
+                r#"{"symbol":"A","price":1e-10}"#,
+                invalid_price,
+                Some(0),
+                "out of range",
             ),
             (
                 r#"{"symbol":"A","price":"1.5"}"#,

@@ -19,6 +19,8 @@
 //! - [`listener`]: binding (deep backlog, open-files limit), accepting (errors
 //!   logged and counted), and each connection's guards: a small kernel send
 //!   buffer, backpressure the streams can see, a timeout for stalled writes.
+//! - [`idle`]: the connections that are not streams: idle and header-read
+//!   timeouts, and the cap on how many may wait.
 //! - [`params`]: the query parameters (`symbols`, `lastEventId`) and their errors.
 //! - [`limits`]: how many streams may be open, overall and per client address.
 //! - [`api`]: `GET /api/snapshot` and `GET /api/stats`.
@@ -62,6 +64,7 @@ pub mod config;
 pub mod error;
 pub mod feed;
 pub mod hub;
+pub mod idle;
 pub mod ingest;
 pub mod limits;
 pub mod listener;

@@ -14,7 +14,10 @@
 //!   fails the connection; hyper drops the response and the stream's memory is
 //!   freed. The browser reconnects and resumes where it stopped.
 
-use crate::metrics::{AcceptError, Metrics};
+use crate::{
+    idle::{Activity, Connections, IdleSettings},
+    metrics::{AcceptError, Metrics},
+};
 use bytes::Bytes;
 use std::{
     io,
@@ -87,6 +90,11 @@ pub struct ConnectionSettings {
     pub stall_timeout: Duration,
     /// The kernel send buffer to ask for; `None` keeps the kernel's default.
     pub send_buffer: Option<usize>,
+    /// How long connections that are not streams may wait, and how many may.
+    pub idle: IdleSettings,
+    /// How often an HTTP/2 connection is pinged (and how long the client has
+    /// to answer).
+    pub h2_ping_interval: Duration,
 }
 
 /// A [`TcpListener`] whose connections are guarded against slow and stalled
@@ -96,10 +104,17 @@ pub struct GuardedListener {
     inner: TcpListener,
     settings: ConnectionSettings,
     metrics: Arc<Metrics>,
+    /// The connections that are not streams, closed for room when the file
+    /// descriptors run out.
+    connections: Arc<Connections>,
     /// Since when, and how many times, accepting has failed for want of file
     /// descriptors, while it still does.
     out_of_files: Option<(Instant, u64)>,
 }
+
+/// How many idle connections are closed each time accepting fails for want of
+/// file descriptors.
+const EVICT_WHEN_OUT_OF_FILES: usize = 32;
 
 impl GuardedListener {
     /// Guards the connections `inner` accepts with `settings`, counting
@@ -108,9 +123,15 @@ impl GuardedListener {
         Self {
             inner,
             settings,
+            connections: Connections::new(settings.idle, metrics.clone()),
             metrics,
             out_of_files: None,
         }
+    }
+
+    /// The registry of the connections that are not streams.
+    pub fn connections(&self) -> Arc<Connections> {
+        self.connections.clone()
     }
 
     /// What guards this listener's connections.
@@ -153,6 +174,10 @@ impl GuardedListener {
         {
             self.metrics
                 .accept_failed(AcceptError::out_of_file_descriptors);
+            // Idle connections make room for new ones (a viewer's stream, a
+            // health check), which they could otherwise keep out for as long
+            // as their clients liked.
+            let evicted = self.connections.evict(EVICT_WHEN_OUT_OF_FILES);
             let (since, failures) = self.out_of_files.get_or_insert((Instant::now(), 0));
             *failures += 1;
             let (since, failures) = (*since, *failures);
@@ -162,9 +187,11 @@ impl GuardedListener {
                 tracing::error!(
                     %error,
                     failures,
+                    evicted,
                     for_ms = since.elapsed().as_millis() as u64,
-                    "out of file descriptors: new connections wait until one is free \
-                     (raise the open files limit, or lower --max-streams)"
+                    "out of file descriptors: closing idle connections, and new ones wait \
+                     until a descriptor is free (raise the open files limit, or lower \
+                     --max-streams or --max-idle-connections)"
                 );
             }
         } else {
@@ -209,6 +236,11 @@ pub struct Guard {
 }
 
 impl Guard {
+    /// What every connection gets.
+    pub fn settings(&self) -> &ConnectionSettings {
+        &self.settings
+    }
+
     /// `stream` (from `peer`) with a write timeout, logged and counted.
     pub fn wrap(&self, stream: TcpStream, peer: SocketAddr) -> GuardedStream {
         let mut stream = TimeoutStream::new(stream);
@@ -218,6 +250,7 @@ impl Guard {
             peer,
             unread: Bytes::new(),
             backpressure: None,
+            activity: None,
             metrics: self.metrics.clone(),
         }
     }
@@ -285,10 +318,17 @@ pub struct GuardedStream {
     /// Kept only for connections hyper serves: a stream written directly awaits
     /// each write, which is backpressure enough.
     backpressure: Option<Arc<Backpressure>>,
+    /// Told of every read, to time request heads ([`idle`](crate::idle)).
+    activity: Option<Arc<Activity>>,
     metrics: Arc<Metrics>,
 }
 
 impl GuardedStream {
+    /// Tells `activity` of every read from now on.
+    pub fn watch_reads(&mut self, activity: Arc<Activity>) {
+        self.activity = Some(activity);
+    }
+
     /// Puts back `bytes` already read, to be read again first (the request head
     /// [`serve`](crate::serve) looked at before handing the connection to hyper).
     pub fn unread(&mut self, bytes: Bytes) {
@@ -327,7 +367,14 @@ impl AsyncRead for GuardedStream {
             buf.put_slice(&self.unread.split_to(n));
             return Poll::Ready(Ok(()));
         }
-        self.inner.as_mut().poll_read(cx, buf)
+        let before = buf.filled().len();
+        let result = self.inner.as_mut().poll_read(cx, buf);
+        if let Some(activity) = &self.activity
+            && buf.filled().len() > before
+        {
+            activity.read();
+        }
+        result
     }
 }
 
@@ -372,6 +419,8 @@ pub struct Connection {
     pub peer: SocketAddr,
     /// Who writes a stream's body on this connection.
     pub delivery: Delivery,
+    /// Whether the connection is HTTPS (the server's own TLS).
+    pub tls: bool,
 }
 
 /// Who writes a stream's body.

@@ -64,6 +64,25 @@ pub enum AcceptError {
     other,
 }
 
+/// Why the server closed a connection that was not a stream (the `reason` label).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum CloseReason {
+    /// No request for `--idle-timeout-ms`.
+    idle_timeout,
+    /// A request head not whole within `--header-read-timeout-ms` (or a TLS
+    /// handshake not done within it).
+    header_timeout,
+    /// Closed while idle to make room: `--max-idle-connections` were open, or
+    /// the file descriptors ran out.
+    evicted,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Closed {
+    reason: CloseReason,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AcceptFailed {
     reason: AcceptError,
@@ -114,6 +133,10 @@ pub struct Metrics {
     ingest_rejected: Family<Rejected, Counter>,
     streams_refused: Family<Refused, Counter>,
     accept_errors: Family<AcceptFailed, Counter>,
+    connections_closed: Family<Closed, Counter>,
+    /// In a cluster: entries read from the broker that were not a valid batch
+    /// of prices, dropped (their ids are holes, never replayed).
+    pub relay_rejected: Counter,
 }
 
 impl Metrics {
@@ -148,6 +171,8 @@ impl Metrics {
             ingest_rejected: Family::default(),
             streams_refused: Family::default(),
             accept_errors: Family::default(),
+            connections_closed: Family::default(),
+            relay_rejected: Counter::default(),
         };
         let build = Info::new(vec![
             ("version", env!("CARGO_PKG_VERSION")),
@@ -241,6 +266,16 @@ impl Metrics {
             "Connections the server failed to accept, by reason",
             metrics.accept_errors.clone(),
         );
+        registry.register(
+            "connections_closed",
+            "Connections that were not streams closed by the server, by reason",
+            metrics.connections_closed.clone(),
+        );
+        registry.register(
+            "relay_rejected",
+            "Entries read from the cluster's broker that were not valid prices, dropped",
+            metrics.relay_rejected.clone(),
+        );
         Self {
             registry,
             ..metrics
@@ -251,6 +286,13 @@ impl Metrics {
     pub fn rejected(&self, reason: RejectReason) {
         self.ingest_rejected
             .get_or_create(&Rejected { reason })
+            .inc();
+    }
+
+    /// Counts a connection the server closed for `reason`.
+    pub fn closed(&self, reason: CloseReason) {
+        self.connections_closed
+            .get_or_create(&Closed { reason })
             .inc();
     }
 

@@ -140,7 +140,12 @@ pub fn read_rows(input: impl Read) -> Result<Vec<(u64, Row)>, PublishFailed> {
             .parse::<f64>()
             .ok()
             .and_then(|price| Price::new(price).ok())
-            .ok_or_else(|| bad(format!("price {:?} is not a number above zero", &record[1])))?;
+            .ok_or_else(|| {
+                bad(format!(
+                    "price {:?} is not a number from 0.000000001 to 1000000000000",
+                    &record[1]
+                ))
+            })?;
         let ts = match record.get(2) {
             None | Some("") => None,
             Some(ts) => Some(ts.parse::<u64>().map_err(|_| {
@@ -282,7 +287,7 @@ mod tests {
     fn a_bad_row_names_its_line() {
         for (csv, says) in [
             ("AAPL,1\naapl,2\n", "line 2"),
-            ("AAPL,-1\n", "above zero"),
+            ("AAPL,-1\n", "from 0.000000001"),
             ("AAPL,1,yesterday\n", "ts"),
             ("AAPL\n", "fields"),
             ("", "no rows"),

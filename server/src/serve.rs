@@ -22,7 +22,8 @@
 //! served by hyper too, with the same handler.
 
 use crate::{
-    listener::{Connection, Delivery, Guard, GuardedListener, GuardedStream},
+    idle::{Activity, IdleSettings},
+    listener::{Connection, Delivery, Guard, GuardedListener},
     sse::Handoff,
     writer::Writers,
 };
@@ -37,7 +38,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper_util::{
-    rt::{TokioExecutor, TokioIo},
+    rt::{TokioExecutor, TokioIo, TokioTimer},
     service::TowerToHyperService,
 };
 use std::{
@@ -46,7 +47,7 @@ use std::{
     net::SocketAddr,
     pin::Pin,
     sync::Arc,
-    time::{Duration, SystemTime},
+    time::SystemTime,
 };
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -63,9 +64,9 @@ const MAX_HEAD: usize = 16 * 1024;
 /// flow-control window lets through.
 const H2_SEND_BUFFER: usize = 64 * 1024;
 
-/// How long a new connection may take to send its first request head: a
-/// client that connects and says nothing does not keep a descriptor for ever.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most a request head may take on a connection hyper serves (hyper
+/// answers 431 past it): a cookie of a few kilobytes is common, 64 KiB is not.
+const MAX_BUFFER: usize = 64 * 1024;
 
 /// The most headers a stream request may have.
 const MAX_HEADERS: usize = 64;
@@ -82,6 +83,7 @@ pub async fn serve(
     connections: TaskTracker,
 ) {
     let guard = listener.guard();
+    let idle = listener.connections();
     loop {
         let (socket, peer) = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -93,7 +95,14 @@ pub async fn serve(
             guard: guard.clone(),
             tls: tls.clone(),
         };
-        connections.spawn(serve_connection(socket, peer, handlers, shutdown.clone()));
+        let activity = idle.admit();
+        connections.spawn(serve_connection(
+            socket,
+            peer,
+            activity,
+            handlers,
+            shutdown.clone(),
+        ));
     }
     connections.close();
 }
@@ -111,16 +120,19 @@ struct Handlers {
 async fn serve_connection(
     mut socket: TcpStream,
     peer: SocketAddr,
+    activity: Arc<Activity>,
     handlers: Handlers,
     shutdown: CancellationToken,
 ) {
     if let Some(acceptor) = handlers.tls.clone() {
-        serve_tls(socket, peer, acceptor, handlers, shutdown).await;
+        serve_tls(socket, peer, activity, acceptor, handlers, shutdown).await;
         return;
     }
     let first = tokio::select! {
-        first = tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut socket)) => {
-            first.unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
+        first = read_head(&mut socket, &activity) => first,
+        reason = activity.expired() => {
+            tracing::debug!(%peer, ?reason, "closing a connection before its first request");
+            return;
         }
         // Shutting down: a connection that has not asked for anything yet is
         // closed, as hyper closes its idle ones.
@@ -131,18 +143,26 @@ async fn serve_connection(
             let connection = Connection {
                 peer,
                 delivery: Delivery::Writers,
+                tls: false,
             };
+            let busy = activity.busy();
             if let Err(error) = serve_stream(socket, *request, connection, handlers).await {
                 tracing::debug!(%error, "stream connection ended");
             }
+            drop(busy);
         }
         Ok(First::Other(prefix)) => {
             let mut io = handlers.guard.wrap(socket, peer);
+            io.watch_reads(activity.clone());
             let connection = Connection {
                 peer,
                 delivery: Delivery::Hyper(io.watch_backpressure()),
+                tls: false,
             };
-            serve_hyper(io, prefix, connection, handlers.router, shutdown).await;
+            io.unread(prefix);
+            let service = connection_service(handlers.router, connection, activity.clone());
+            let settings = handlers.guard.settings().idle;
+            serve_http1(TokioIo::new(io), service, &activity, settings, shutdown).await;
         }
         Err(error) => tracing::debug!(%error, "connection closed before a whole request"),
     }
@@ -156,8 +176,9 @@ enum First {
     Other(Bytes),
 }
 
-/// Reads the first request head, as far as it takes to decide.
-async fn read_head(io: &mut TcpStream) -> io::Result<First> {
+/// Reads the first request head, as far as it takes to decide; tells
+/// `activity` when it begins.
+async fn read_head(io: &mut TcpStream, activity: &Activity) -> io::Result<First> {
     let mut buffer = BytesMut::with_capacity(1024);
     loop {
         if buffer.len() >= MAX_HEAD {
@@ -166,6 +187,7 @@ async fn read_head(io: &mut TcpStream) -> io::Result<First> {
         if io.read_buf(&mut buffer).await? == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
+        activity.read();
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut parsed = httparse::Request::new(&mut headers);
         match parsed.parse(&buffer) {
@@ -232,47 +254,89 @@ async fn serve_stream(
         .unwrap_or_else(|never| match never {});
     let (parts, body) = response.into_parts();
     if let Some(opened) = parts.extensions.get::<Handoff>().and_then(Handoff::take) {
-        let head = response_head(&parts, None, true);
+        let head = response_head(&parts, Framing::Chunked);
         handlers.writers.add(socket, connection.peer, &head, opened);
         return Ok(());
     }
     let mut io = handlers.guard.wrap(socket, connection.peer);
-    // Anything else (an error, or `HEAD`) has a known length.
-    let length = body.size_hint().exact();
-    let head = response_head(&parts, length, false);
-    io.write_all(&head).await?;
-    if !head_only {
+    // Anything else (an error, or `HEAD`) is short: written whole, with its length.
+    let (head, body) = if head_only {
+        // The length its `GET` would have: the router keeps the header and
+        // empties the body.
+        let length = declared_length(&parts).or(body.size_hint().exact());
+        (
+            response_head(&parts, Framing::Length(length.unwrap_or(0))),
+            Bytes::new(),
+        )
+    } else {
         let body = body.collect().await.map_err(io::Error::other)?.to_bytes();
-        io.write_all(&body).await?;
-    }
+        (
+            response_head(&parts, Framing::Length(body.len() as u64)),
+            body,
+        )
+    };
+    io.write_all(&head).await?;
+    io.write_all(&body).await?;
     io.shutdown().await
 }
 
-/// The status line and headers of `parts`, with the framing this module uses:
-/// `content-length` when the body's length is known, chunks for a stream, and
-/// the connection closed after it.
-fn response_head(parts: &response::Parts, length: Option<u64>, chunked: bool) -> BytesMut {
+/// How a response written here is framed: one way only (RFC 9112 §6.1: never
+/// both `Content-Length` and `Transfer-Encoding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// A stream: HTTP/1.1 chunks until the connection closes.
+    Chunked,
+    /// A body of this many bytes.
+    Length(u64),
+}
+
+/// The `content-length` the handler declared, when it is one number.
+fn declared_length(parts: &response::Parts) -> Option<u64> {
+    let mut values = parts.headers.get_all(header::CONTENT_LENGTH).iter();
+    let length = values.next()?.to_str().ok()?.parse().ok()?;
+    values.next().is_none().then_some(length)
+}
+
+/// The status line and headers of `parts`, framed by `framing`, with the
+/// connection closed after the response (only the first request on a
+/// connection is answered here).
+fn response_head(parts: &response::Parts, framing: Framing) -> BytesMut {
     let mut head = BytesMut::with_capacity(512);
-    let reason = parts.status.canonical_reason().unwrap_or("Unknown");
-    head.put_slice(format!("HTTP/1.1 {} {reason}\r\n", parts.status.as_str()).as_bytes());
+    let status = parts.status;
+    let reason = status.canonical_reason().unwrap_or("Unknown");
+    head.put_slice(format!("HTTP/1.1 {} {reason}\r\n", status.as_str()).as_bytes());
     for (name, value) in &parts.headers {
+        // The framing and the connection's fate are this function's alone (the
+        // router sets `content-length: 0` on a stream's empty placeholder).
+        if OWN_HEADERS.contains(name) {
+            continue;
+        }
         head.put_slice(name.as_str().as_bytes());
         head.put_slice(b": ");
         head.put_slice(value.as_bytes());
         head.put_slice(b"\r\n");
     }
-    if let Some(length) = length
-        && !parts.headers.contains_key(header::CONTENT_LENGTH)
-    {
-        head.put_slice(format!("content-length: {length}\r\n").as_bytes());
-    }
-    if chunked {
-        head.put_slice(b"transfer-encoding: chunked\r\n");
+    // RFC 9110 §8.6: no `content-length` on a 1xx or 204 answer.
+    let bodiless = status.is_informational() || status == axum::http::StatusCode::NO_CONTENT;
+    match framing {
+        Framing::Chunked => head.put_slice(b"transfer-encoding: chunked\r\n"),
+        Framing::Length(_) if bodiless => {}
+        Framing::Length(length) => {
+            head.put_slice(format!("content-length: {length}\r\n").as_bytes());
+        }
     }
     let date = httpdate::fmt_http_date(SystemTime::now());
     head.put_slice(format!("connection: close\r\ndate: {date}\r\n\r\n").as_bytes());
     head
 }
+
+/// The headers that [`response_head`] writes itself.
+const OWN_HEADERS: [header::HeaderName; 4] = [
+    header::CONTENT_LENGTH,
+    header::TRANSFER_ENCODING,
+    header::CONNECTION,
+    header::DATE,
+];
 
 /// The end of a chunked body.
 pub const END_OF_CHUNKS: &[u8] = b"0\r\n\r\n";
@@ -311,10 +375,12 @@ impl ChunkSize {
 }
 
 /// The router as hyper's service for one connection: every request learns
-/// of the connection (`ConnectInfo<Connection>`).
+/// of the connection (`ConnectInfo<Connection>`), and keeps the connection
+/// busy (not idle) until its response is sent.
 fn connection_service(
     router: Router,
     connection: Connection,
+    activity: Arc<Activity>,
 ) -> TowerToHyperService<
     impl Clone
     + tower::Service<
@@ -324,56 +390,67 @@ fn connection_service(
         Future: Send,
     > + Send,
 > {
-    TowerToHyperService::new(router.map_request(move |request: Request<Incoming>| {
+    TowerToHyperService::new(tower::service_fn(move |request: Request<Incoming>| {
+        let busy = activity.busy();
         let mut request = request.map(Body::new);
         request
             .extensions_mut()
             .insert(ConnectInfo(connection.clone()));
-        request
+        let answer = router.clone().oneshot(request);
+        async move {
+            let response = answer.await?;
+            Ok(response.map(|body| busy.track(body)))
+        }
     }))
 }
 
-/// Serves the connection with hyper (HTTP/1.1, as `axum::serve` did), `prefix` first.
-async fn serve_hyper(
-    mut io: GuardedStream,
-    prefix: Bytes,
-    connection: Connection,
-    router: Router,
+/// HTTP/1.1 on `io` until it ends, until `activity` expires (idle, or a head
+/// too slow), or until `shutdown` and the request in hand is answered.
+async fn serve_http1<I, S>(
+    io: I,
+    service: S,
+    activity: &Activity,
+    settings: IdleSettings,
     shutdown: CancellationToken,
-) {
-    io.unread(prefix);
-    serve_http1(
-        TokioIo::new(io),
-        connection_service(router, connection),
-        shutdown,
-    )
-    .await;
-}
-
-/// HTTP/1.1 on `io` until it ends, or until `shutdown` and the request in
-/// hand is answered.
-async fn serve_http1<I, S>(io: I, service: S, shutdown: CancellationToken)
-where
+) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     S: hyper::service::HttpService<Incoming, ResBody = Body> + Send,
     S::Future: Send + 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let conn = http1::Builder::new()
+        // A head larger than this is refused (431) rather than buffered:
+        // hyper's default is about 400 KiB per connection.
+        .max_buf_size(MAX_BUFFER)
+        // Behind the idle and header timeouts of `activity`, hyper's own
+        // (which runs from the end of one answer to the end of the next head),
+        // should a connection ever escape them.
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.idle_timeout + settings.header_read_timeout)
         .serve_connection(io, service)
         .with_upgrades();
-    until_done(conn, shutdown, |conn| conn.graceful_shutdown()).await;
+    until_done(conn, activity, shutdown, |conn| conn.graceful_shutdown()).await;
 }
 
-/// Drives a hyper connection until it ends or, after `shutdown`, until
-/// `graceful` (its `graceful_shutdown`) has let it finish what it is answering.
-async fn until_done<C>(conn: C, shutdown: CancellationToken, graceful: impl FnOnce(Pin<&mut C>))
-where
+/// Drives a hyper connection until it ends; until `activity` says it has
+/// waited too long with no request in flight (it is dropped, which closes
+/// it); or, after `shutdown`, until `graceful` (its `graceful_shutdown`) has
+/// let it finish what it is answering.
+async fn until_done<C>(
+    conn: C,
+    activity: &Activity,
+    shutdown: CancellationToken,
+    graceful: impl FnOnce(Pin<&mut C>),
+) where
     C: Future<Output = Result<(), hyper::Error>>,
 {
     let mut conn = std::pin::pin!(conn);
     let result = tokio::select! {
         result = conn.as_mut() => result,
+        reason = activity.expired() => {
+            tracing::debug!(?reason, "closing a connection with no request in flight");
+            return;
+        }
         () = shutdown.cancelled() => {
             graceful(conn.as_mut());
             conn.await
@@ -392,39 +469,54 @@ where
 async fn serve_tls(
     socket: TcpStream,
     peer: SocketAddr,
+    activity: Arc<Activity>,
     acceptor: TlsAcceptor,
     handlers: Handlers,
     shutdown: CancellationToken,
 ) {
     let mut io = handlers.guard.wrap(socket, peer);
+    io.watch_reads(activity.clone());
     let backpressure = io.watch_backpressure();
+    // The handshake is timed like a request head, from its first byte.
     let tls = tokio::select! {
-        tls = tokio::time::timeout(HEAD_TIMEOUT, acceptor.accept(io)) => match tls {
-            Ok(Ok(tls)) => tls,
-            Ok(Err(error)) => {
+        tls = acceptor.accept(io) => match tls {
+            Ok(tls) => tls,
+            Err(error) => {
                 tracing::debug!(%error, "TLS handshake failed");
                 return;
             }
-            Err(_) => return,
         },
+        reason = activity.expired() => {
+            tracing::debug!(%peer, ?reason, "closing a connection before its TLS handshake ended");
+            return;
+        }
         () = shutdown.cancelled() => return,
     };
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
     let connection = Connection {
         peer,
         delivery: Delivery::Hyper(backpressure),
+        tls: true,
     };
-    let service = connection_service(handlers.router, connection);
+    let service = connection_service(handlers.router, connection, activity.clone());
     if !h2 {
-        serve_http1(TokioIo::new(tls), service, shutdown).await;
+        let settings = handlers.guard.settings().idle;
+        serve_http1(TokioIo::new(tls), service, &activity, settings, shutdown).await;
         return;
     }
+    activity.speaks_h2();
+    let ping = handlers.guard.settings().h2_ping_interval;
     let conn = http2::Builder::new(TokioExecutor::new())
         // What hyper may queue per stream beyond the client's window: a
         // couple of snapshots, not seconds of updates.
         .max_send_buf_size(H2_SEND_BUFFER)
+        // A client that stops answering pings is gone: its connection closes
+        // even while its streams wait for a window it will never open.
+        .timer(TokioTimer::new())
+        .keep_alive_interval(ping)
+        .keep_alive_timeout(ping)
         .serve_connection(TokioIo::new(tls), service);
-    until_done(conn, shutdown, |conn| conn.graceful_shutdown()).await;
+    until_done(conn, &activity, shutdown, |conn| conn.graceful_shutdown()).await;
 }
 
 #[cfg(test)]
@@ -456,6 +548,111 @@ mod tests {
         ] {
             assert!(parse(other).is_none(), "{other}");
         }
+    }
+
+    /// What a strict HTTP/1.1 client reads of a response: `httparse` for the
+    /// head, then the framing rules of RFC 9112 §6.1 and §6.3 that lenient
+    /// clients let pass (Node's fetch and aiohttp refuse such responses).
+    fn strict_framing(bytes: &[u8]) -> Result<(u16, Framing, usize), String> {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut response = httparse::Response::new(&mut headers);
+        let end = match response.parse(bytes).map_err(|e| e.to_string())? {
+            httparse::Status::Complete(end) => end,
+            httparse::Status::Partial => return Err("the head is incomplete".into()),
+        };
+        if response.version != Some(1) {
+            return Err("not HTTP/1.1".into());
+        }
+        let values = |name: &str| -> Vec<&str> {
+            response
+                .headers
+                .iter()
+                .filter(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| std::str::from_utf8(h.value).unwrap())
+                .collect()
+        };
+        let (lengths, encodings) = (values("content-length"), values("transfer-encoding"));
+        let framing = match (&lengths[..], &encodings[..]) {
+            ([], []) => return Err("no framing: the body would end with the connection".into()),
+            ([_, ..], [_, ..]) => return Err("both Content-Length and Transfer-Encoding".into()),
+            ([length], []) => Framing::Length(
+                length
+                    .parse()
+                    .map_err(|_| format!("Content-Length {length:?} is not a number"))?,
+            ),
+            (_, ["chunked"]) => Framing::Chunked,
+            (lengths, encodings) => {
+                return Err(format!("framing {lengths:?} {encodings:?}"));
+            }
+        };
+        if values("connection") != ["close"] || values("date").len() != 1 {
+            return Err("one `connection: close` and one `date` expected".into());
+        }
+        Ok((response.code.unwrap(), framing, end))
+    }
+
+    fn parts(status: u16, headers: &[(&'static str, &'static str)]) -> response::Parts {
+        let mut builder = response::Builder::new().status(status);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn a_stream_head_is_chunked_only_whatever_the_handler_set() {
+        // As the router leaves a stream's placeholder response.
+        let stream = parts(
+            200,
+            &[
+                ("content-type", "text/event-stream"),
+                ("content-length", "0"),
+                ("connection", "keep-alive"),
+                ("date", "Thu, 01 Jan 1970 00:00:00 GMT"),
+            ],
+        );
+        let mut wire = response_head(&stream, Framing::Chunked).to_vec();
+        let (status, framing, end) = strict_framing(&wire).unwrap();
+        assert_eq!((status, framing), (200, Framing::Chunked));
+        // The body that follows is read by httparse's chunk parser.
+        wire.extend_from_slice(&chunk(b"data: 1\n\n"));
+        wire.extend_from_slice(END_OF_CHUNKS);
+        let body = &wire[end..];
+        let Ok(httparse::Status::Complete((start, size))) = httparse::parse_chunk_size(body) else {
+            panic!("no chunk size in {body:?}");
+        };
+        assert_eq!(&body[start..start + size as usize], b"data: 1\n\n");
+        assert_eq!(&body[start + size as usize..], b"\r\n0\r\n\r\n");
+    }
+
+    #[test]
+    fn an_answer_has_one_content_length() {
+        for (status, declared, length) in [(401, "57", 57), (503, "0", 0), (200, "12", 12)] {
+            let error = parts(
+                status,
+                &[
+                    ("content-type", "application/json"),
+                    ("content-length", declared),
+                    ("transfer-encoding", "chunked"),
+                ],
+            );
+            let wire = response_head(&error, Framing::Length(length));
+            let (code, framing, _) = strict_framing(&wire).unwrap();
+            assert_eq!((code, framing), (status, Framing::Length(length)));
+        }
+        assert_eq!(
+            declared_length(&parts(200, &[("content-length", "7")])),
+            Some(7)
+        );
+        let twice = parts(200, &[("content-length", "7"), ("content-length", "8")]);
+        assert_eq!(declared_length(&twice), None);
+    }
+
+    #[test]
+    fn the_strict_reader_refuses_what_main_used_to_send() {
+        let both = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\ntransfer-encoding: chunked\r\n\
+                    connection: close\r\ndate: x\r\n\r\n";
+        assert!(strict_framing(both.as_bytes()).is_err());
     }
 
     #[test]

@@ -122,9 +122,22 @@ impl Application {
         let tls = tls::acceptor(&config)?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!("listening on {scheme}://{}", listener.local_addr()?);
+        let open_files = rlimit::getrlimit(rlimit::Resource::NOFILE)
+            .ok()
+            .map(|(soft, _)| soft);
+        let idle = config.idle(open_files);
+        if (idle.max_idle as u64) < config.max_idle_connections {
+            tracing::warn!(
+                max_idle = idle.max_idle,
+                open_files,
+                "--max-idle-connections lowered to a quarter of the open files limit"
+            );
+        }
         let settings = ConnectionSettings {
             stall_timeout: config.stall_timeout(),
             send_buffer: config.send_buffer(),
+            idle,
+            h2_ping_interval: config.h2_ping_interval(),
         };
         let listener = GuardedListener::new(listener, settings, state.metrics.clone());
         let connections = TaskTracker::new();
@@ -192,7 +205,8 @@ pub fn state(config: &Config, addr: SocketAddr) -> io::Result<(AppState, Option<
         Hub::new(run, opening, config.history())
             .with_max_symbols(max_symbols)
             .with_coalescing(config.coalesce())
-            .with_published_counter(metrics.published.clone()),
+            .with_published_counter(metrics.published.clone())
+            .with_rejected_counter(metrics.relay_rejected.clone()),
     );
     let limit = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     let limits = Arc::new(StreamLimits::new(
