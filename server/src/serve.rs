@@ -429,16 +429,22 @@ async fn serve_http1<I, S>(
         .header_read_timeout(settings.idle_timeout + settings.header_read_timeout)
         .serve_connection(io, service)
         .with_upgrades();
-    until_done(conn, activity, shutdown, |conn| conn.graceful_shutdown()).await;
+    // A stalled write fails the connection by itself (the guard's timeout).
+    let stalled = std::future::pending();
+    until_done(conn, activity, stalled, shutdown, |conn| {
+        conn.graceful_shutdown();
+    })
+    .await;
 }
 
 /// Drives a hyper connection until it ends; until `activity` says it has
-/// waited too long with no request in flight (it is dropped, which closes
-/// it); or, after `shutdown`, until `graceful` (its `graceful_shutdown`) has
+/// waited too long with no request in flight, or `stalled` completes (it is
+/// dropped, which closes it); or, after `shutdown`, until `graceful` (its `graceful_shutdown`) has
 /// let it finish what it is answering.
 async fn until_done<C>(
     conn: C,
     activity: &Activity,
+    stalled: impl Future<Output = ()>,
     shutdown: CancellationToken,
     graceful: impl FnOnce(Pin<&mut C>),
 ) where
@@ -451,6 +457,8 @@ async fn until_done<C>(
             tracing::debug!(?reason, "closing a connection with no request in flight");
             return;
         }
+        // Logged and counted by the guard.
+        () = stalled => return,
         () = shutdown.cancelled() => {
             graceful(conn.as_mut());
             conn.await
@@ -495,7 +503,7 @@ async fn serve_tls(
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
     let connection = Connection {
         peer,
-        delivery: Delivery::Hyper(backpressure),
+        delivery: Delivery::Hyper(backpressure.clone()),
         tls: true,
     };
     let service = connection_service(handlers.router, connection, activity.clone());
@@ -516,7 +524,13 @@ async fn serve_tls(
         .keep_alive_interval(ping)
         .keep_alive_timeout(ping)
         .serve_connection(TokioIo::new(tls), service);
-    until_done(conn, &activity, shutdown, |conn| conn.graceful_shutdown()).await;
+    // A stream whose window stays shut is never polled, and nothing stalls
+    // on the socket: the guard watches the streams' own clocks.
+    let stalled = handlers.guard.stalled_stream(&backpressure, peer);
+    until_done(conn, &activity, stalled, shutdown, |conn| {
+        conn.graceful_shutdown();
+    })
+    .await;
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ use crate::{
     error::ApiError,
     hub::{Filter, Hub, Published, Read},
     limits::{StreamPermit, client_ip},
-    listener::{Backpressure, Connection, Delivery},
+    listener::{Backpressure, Connection, Delivery, Handing},
     metrics::{Metrics, RefuseReason},
     params::{FeedQuery, ParamsError, symbol_filter},
     state::{AppState, StreamSettings},
@@ -377,6 +377,8 @@ struct Subscriber {
     settings: StreamSettings,
     /// Whether the connection can take more now.
     backpressure: Arc<Backpressure>,
+    /// Since when this stream has had something hyper has not taken.
+    handing: Arc<Handing>,
     ended: bool,
     /// This stream's place under the limits, given back when it ends.
     _permit: StreamPermit,
@@ -387,6 +389,20 @@ impl Stream for Subscriber {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        this.handing.polled();
+        let next = this.next(cx);
+        if let Poll::Ready(Some(_)) = next {
+            // Handed over: until hyper asks again, the stream waits on it (an
+            // HTTP/2 window kept shut is never asked again).
+            this.handing.waiting();
+        }
+        next
+    }
+}
+
+impl Subscriber {
+    fn next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Infallible>>> {
+        let this = self;
         if this.ended {
             return Poll::Ready(None);
         }
@@ -427,11 +443,13 @@ impl Stream for Subscriber {
             // Nothing this stream wants in that slice of the history: read on.
         }
     }
-}
 
-impl Subscriber {
     fn new(opened: Opened, state: &AppState, backpressure: Arc<Backpressure>) -> Self {
+        let handing = backpressure.handing();
+        // The catch-up waits for hyper from the start.
+        handing.waiting();
         Self {
+            handing,
             hub: state.hub.clone(),
             metrics: state.metrics.clone(),
             position: opened.position,

@@ -258,3 +258,33 @@ async fn an_idle_http2_connection_is_closed_after_the_idle_timeout() {
         .ok();
     assert!(started.elapsed() >= Duration::from_millis(250));
 }
+
+#[tokio::test]
+async fn an_http2_stream_whose_window_stays_shut_is_cut_by_the_stall_guard() {
+    let (app, der) = spawn_tls_app(&["--rate", "200", "--stall-timeout-ms", "500"]).await;
+    let tls = tls_connect(app.addr, der, b"h2").await;
+    // No stream may receive a byte of DATA until the client opens its window,
+    // which it never does.
+    let (mut send, connection) = h2::client::Builder::new()
+        .initial_window_size(0)
+        .handshake::<_, bytes::Bytes>(tls)
+        .await
+        .unwrap();
+    let connection = tokio::spawn(connection);
+    let request = axum::http::Request::get("https://localhost/events")
+        .body(())
+        .unwrap();
+    let (response, _) = send.send_request(request, true).unwrap();
+    let response = response.await.unwrap();
+    assert_eq!(response.status(), 200);
+    // Held, never read (dropping it would cancel the stream).
+    let _body = response.into_body();
+    app.wait_for_subscribers(1).await;
+    tokio::time::timeout(PATIENCE, connection)
+        .await
+        .expect("a stream with a shut window held its connection")
+        .unwrap()
+        .ok();
+    // Well before the idle timeout (30 s) or a ping could have closed it.
+    app.wait_for_subscribers(0).await;
+}
