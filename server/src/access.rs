@@ -8,9 +8,9 @@
 //! `Authorization: Bearer <token>` instead. Tokens are compared in constant time
 //! and never logged (the request log records paths without their query).
 
-use crate::{error::ApiError, ingest::bearer, state::AppState};
+use crate::{error::ApiError, ingest::bearer, listener::Connection, state::AppState};
 use axum::{
-    extract::{Request, State},
+    extract::{ConnectInfo, Request, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
     middleware::Next,
     response::{Html, IntoResponse, Redirect, Response},
@@ -40,7 +40,7 @@ pub async fn require_viewer(
                 "The access token in this link is not valid. Ask for a new link.",
             );
         }
-        let cookie = cookie(token.expose(), request.headers());
+        let cookie = cookie(token.expose(), is_https(&request));
         // A page: drop the token from the address bar (and the history) at once.
         if page && request.method() == Method::GET {
             let mut response = Redirect::to(&without_token(request.uri())).into_response();
@@ -80,12 +80,54 @@ fn refuse(page: bool, why: &str) -> Response {
     ApiError::unauthorized("tickertape", why).into_response()
 }
 
-/// The `token` query parameter, if any.
+/// The `token` query parameter, if any, percent-decoded. A `+` is a `+`
+/// (tokens may hold one, and never a space), whether sent raw or as `%2B`:
+/// form decoding would turn a pasted link's `+` into a space.
 fn query_token(uri: &Uri) -> Option<String> {
     let query = uri.query()?;
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(name, _)| name == "token")
-        .map(|(_, value)| value.into_owned())
+    query.split('&').find_map(|pair| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (name == "token").then(|| {
+            percent_encoding::percent_decode_str(value)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    })
+}
+
+/// Whether the request came over HTTPS: this instance's own TLS, or a proxy
+/// that says so (`X-Forwarded-Proto: https`).
+pub fn is_https(request: &Request) -> bool {
+    let own = request
+        .extensions()
+        .get::<ConnectInfo<Connection>>()
+        .is_some_and(|ConnectInfo(connection)| connection.tls);
+    own || request
+        .headers()
+        .get("x-forwarded-proto")
+        .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"))
+}
+
+/// The `Strict-Transport-Security` value: browsers use HTTPS only for this
+/// site for a year.
+const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000");
+
+/// Middleware: `Strict-Transport-Security` on every HTTPS answer, unless
+/// `--no-hsts`.
+pub async fn transport_security(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let https = state.hsts && is_https(&request);
+    let mut response = next.run(request).await;
+    if https {
+        response
+            .headers_mut()
+            .entry(header::STRICT_TRANSPORT_SECURITY)
+            .or_insert(HSTS);
+    }
+    response
 }
 
 /// `uri`'s path and query without the `token` parameter.
@@ -115,11 +157,8 @@ fn cookie_token(headers: &HeaderMap) -> Option<&str> {
 
 /// The `Set-Cookie` value holding `token`: HttpOnly (no script reads it),
 /// SameSite=Lax (sent when a link is followed, not by other sites' requests),
-/// Secure when the request came over HTTPS (through a proxy that says so).
-fn cookie(token: &str, headers: &HeaderMap) -> HeaderValue {
-    let https = headers
-        .get("x-forwarded-proto")
-        .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
+/// Secure when the request came over HTTPS ([`is_https`]).
+fn cookie(token: &str, https: bool) -> HeaderValue {
     let secure = if https { "; Secure" } else { "" };
     let value = format!(
         "{COOKIE}={token}; Path=/; Max-Age={COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax{secure}"
@@ -184,19 +223,49 @@ mod tests {
     }
 
     #[test]
-    fn the_cookie_is_http_only_and_same_site() {
-        let mut headers = HeaderMap::new();
-        let plain = cookie("t0ken", &headers);
+    fn the_cookie_is_http_only_and_same_site_and_secure_over_https() {
+        let plain = cookie("t0ken", false);
         assert_eq!(
             plain,
             "tickertape_token=t0ken; Path=/; Max-Age=2592000; HttpOnly; SameSite=Lax"
         );
-        headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
         assert!(
-            cookie("t0ken", &headers)
+            cookie("t0ken", true)
                 .to_str()
                 .unwrap()
                 .ends_with("; Secure")
         );
+    }
+
+    #[test]
+    fn https_is_the_servers_own_tls_or_a_proxys_word() {
+        let request = |tls: bool, proto: Option<&'static str>| {
+            let mut request = Request::new(axum::body::Body::empty());
+            let connection = Connection {
+                peer: "127.0.0.1:1".parse().unwrap(),
+                delivery: crate::listener::Delivery::Writers,
+                tls,
+            };
+            request.extensions_mut().insert(ConnectInfo(connection));
+            if let Some(proto) = proto {
+                request
+                    .headers_mut()
+                    .insert("x-forwarded-proto", HeaderValue::from_static(proto));
+            }
+            request
+        };
+        assert!(is_https(&request(true, None)));
+        assert!(is_https(&request(false, Some("HTTPS"))));
+        assert!(!is_https(&request(false, Some("http"))));
+        assert!(!is_https(&request(false, None)));
+    }
+
+    #[test]
+    fn a_plus_in_the_token_is_a_plus_raw_or_encoded() {
+        for link in ["/?token=ab+cd%2Fe%3D", "/?x=1&token=ab%2Bcd/e="] {
+            let uri: Uri = link.parse().unwrap();
+            assert_eq!(query_token(&uri).as_deref(), Some("ab+cd/e="), "{link}");
+        }
+        assert_eq!(query_token(&"/?tokens=x".parse().unwrap()), None);
     }
 }

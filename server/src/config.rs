@@ -293,6 +293,11 @@ pub struct Config {
     )]
     pub tls_self_signed: bool,
 
+    /// Leave out `Strict-Transport-Security` (sent by default on every HTTPS
+    /// answer: this instance's own TLS, or a proxy's `X-Forwarded-Proto: https`).
+    #[arg(long, env = "TICKERTAPE_NO_HSTS", value_parser = BoolishValueParser::new())]
+    pub no_hsts: bool,
+
     /// Join the cluster of instances that share this Redis (or Valkey), as
     /// `redis://HOST:PORT[/DB]`: one feed, one sequence of ids, resume on any
     /// instance. Without it the instance stands alone, as it always has.

@@ -200,9 +200,11 @@ pub async fn run(args: PublishArgs) -> Result<(), PublishFailed> {
     }?;
     let due = schedule(&rows, args.rate, args.speed)?;
     let url = format!("{}/api/prices", args.url.trim_end_matches('/'));
+    // What is printed: never the credentials a URL may carry.
+    let shown = redacted(&url);
     let client = reqwest::Client::new();
     let batch = usize::try_from(args.batch).unwrap_or(usize::MAX);
-    tracing::info!(rows = rows.len(), %url, "publishing");
+    tracing::info!(rows = rows.len(), url = %shown, "publishing");
 
     let start = Instant::now();
     let mut last_report = start;
@@ -223,9 +225,9 @@ pub async fn run(args: PublishArgs) -> Result<(), PublishFailed> {
                 ..row.clone()
             })
             .collect();
-        let unreachable = |error| PublishFailed::Unreachable {
-            url: url.clone(),
-            error,
+        let unreachable = |error: reqwest::Error| PublishFailed::Unreachable {
+            url: shown.clone(),
+            error: error.without_url(),
         };
         let response = client
             .post(&url)
@@ -253,6 +255,21 @@ pub async fn run(args: PublishArgs) -> Result<(), PublishFailed> {
     Ok(())
 }
 
+/// `url` with its user name and password (if any) replaced by `***`.
+fn redacted(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            let _ = parsed.set_username("***");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        // Not a URL: it is printed as given only when it cannot hold a password.
+        Err(_) if url.contains('@') => "<the --url given>".to_owned(),
+        Err(_) => url.to_owned(),
+    }
+}
+
 fn parse_positive(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(value) if value.is_finite() && value > 0.0 => Ok(value),
@@ -263,6 +280,23 @@ fn parse_positive(text: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_the_url_are_never_shown() {
+        assert_eq!(
+            redacted("http://user:s3cret@example.com:8080/api/prices"),
+            "http://***@example.com:8080/api/prices"
+        );
+        assert_eq!(
+            redacted("https://t0ken@example.com/api/prices"),
+            "https://***@example.com/api/prices"
+        );
+        assert_eq!(
+            redacted("http://127.0.0.1:3000/api/prices"),
+            "http://127.0.0.1:3000/api/prices"
+        );
+        assert!(!redacted("not a url:s3cret@x").contains("s3cret"));
+    }
 
     #[test]
     fn rows_are_read_with_or_without_a_header_and_ts() {

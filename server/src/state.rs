@@ -47,6 +47,8 @@ pub struct AppState {
     /// The origins allowed to read the feed from other sites (empty: any, without
     /// credentials).
     pub cors_origins: Arc<[Origin]>,
+    /// Whether HTTPS answers carry `Strict-Transport-Security`.
+    pub hsts: bool,
 }
 
 /// How every stream is paced.

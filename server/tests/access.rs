@@ -311,3 +311,115 @@ async fn metrics_count_what_happens_and_healthz_answers() {
     let health: Value = app.get_json("/healthz").await;
     assert_eq!(health["status"], "ok");
 }
+
+/// `request` over HTTPS with HTTP/1.1 (the connection closed after it): the
+/// answer's head, lower-cased.
+async fn https_head(
+    app: &helpers::TestApp,
+    der: rustls_pki_types::CertificateDer<'static>,
+    path: &str,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tls = helpers::tls_connect(app.addr, der, b"http/1.1").await;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+    answer[..answer.find("\r\n\r\n").unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn over_https_the_cookie_is_secure_and_answers_carry_hsts() {
+    let (app, der) = helpers::spawn_tls_app(&["--viewer-token", VIEWER]).await;
+    let head = https_head(&app, der.clone(), &format!("/api/snapshot?token={VIEWER}")).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        head.contains("strict-transport-security: max-age=31536000\r\n"),
+        "{head}"
+    );
+    let cookie = head
+        .lines()
+        .find(|line| line.starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("no cookie: {head}"));
+    assert!(
+        cookie.contains("httponly") && cookie.ends_with("; secure"),
+        "{cookie}"
+    );
+    // Refusals too.
+    let refused = https_head(&app, der, "/api/snapshot").await;
+    assert!(refused.starts_with("http/1.1 401") && refused.contains("strict-transport-security"));
+
+    // Turned off, and never over plain HTTP.
+    let (quiet, der) = helpers::spawn_tls_app(&["--no-hsts"]).await;
+    assert!(
+        !https_head(&quiet, der, "/healthz")
+            .await
+            .contains("strict-transport")
+    );
+    let plain = spawn_app(&[]).await;
+    let response = plain
+        .client
+        .get(plain.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert!(!response.headers().contains_key("strict-transport-security"));
+}
+
+#[tokio::test]
+async fn a_preflight_is_answered_before_the_token_and_a_401_is_readable_by_allowed_sites() {
+    let origin = "https://allowed.example";
+    let app = spawn_app(&["--viewer-token", VIEWER, "--cors-origins", origin]).await;
+    for path in ["/events", "/api/snapshot"] {
+        let preflight = app
+            .client
+            .request(reqwest::Method::OPTIONS, app.url(path))
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+            .header(
+                header::ACCESS_CONTROL_REQUEST_HEADERS,
+                "authorization,last-event-id",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(preflight.status(), 200, "{path}");
+        assert_eq!(
+            preflight.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            origin
+        );
+
+        let refused = app
+            .client
+            .get(app.url(path))
+            .header(header::ORIGIN, origin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 401, "{path}");
+        assert_eq!(
+            refused.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            origin
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_token_with_a_plus_works_pasted_raw_or_encoded() {
+    let token = "viewer+token/0123456789=";
+    let app = spawn_app(&["--viewer-token", token]).await;
+    for link in [
+        "/api/snapshot?token=viewer+token/0123456789=",
+        "/api/snapshot?token=viewer%2Btoken%2F0123456789%3D",
+    ] {
+        let response = no_redirects().get(app.url(link)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{link}");
+    }
+    let page = no_redirects()
+        .get(app.url("/?token=viewer+token/0123456789="))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+}

@@ -259,3 +259,41 @@ async fn environment_variables_set_what_flags_set() {
         "not JSON logs: {log:?}"
     );
 }
+
+#[tokio::test]
+async fn publish_never_prints_the_password_of_its_url() {
+    let server = Server::start(&["--no-simulator", "--publish-token", PUBLISH]);
+    let file = csv_file("secret", "symbol,price\nACME,10.00\n");
+    let with_password = server
+        .url("")
+        .replace("http://", "http://operator:hunter2-s3cret@");
+    // Reached, and then not: a port nobody listens on.
+    let closed = {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!(
+            "http://operator:hunter2-s3cret@{}",
+            socket.local_addr().unwrap()
+        )
+    };
+    for (url, succeeds) in [(with_password, true), (closed, false)] {
+        let output = Command::new(env!("CARGO_BIN_EXE_tickertape"))
+            .args(["publish", file.to_str().unwrap(), "--url", &url])
+            .args(["--token", PUBLISH])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(output.status.success(), succeeds, "{said}");
+        assert!(said.contains("***@127.0.0.1"), "{said}");
+        assert!(
+            !said.contains("hunter2"),
+            "the password was printed: {said}"
+        );
+    }
+    server.stop();
+    let _ = std::fs::remove_file(file);
+}
