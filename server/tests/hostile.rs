@@ -288,3 +288,146 @@ async fn an_http2_stream_whose_window_stays_shut_is_cut_by_the_stall_guard() {
     // Well before the idle timeout (30 s) or a ping could have closed it.
     app.wait_for_subscribers(0).await;
 }
+
+/// The responses in `output`, each read strictly; `Err` when anything in it is
+/// not a well-framed HTTP/1.1 response. A stream's body may end mid-chunk:
+/// the server ends it when the client closes its side.
+fn responses(mut output: &[u8]) -> Result<usize, String> {
+    let mut count = 0;
+    while !output.is_empty() {
+        let end = output
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or_else(|| format!("a partial head: {:?}", String::from_utf8_lossy(output)))?
+            + 4;
+        let (_, framing) = strict_framing(&output[..end])?;
+        count += 1;
+        output = &output[end..];
+        match framing {
+            Framing::Length(length) => {
+                let length = usize::try_from(length).unwrap();
+                if output.len() < length {
+                    return Err("a body shorter than its length".into());
+                }
+                output = &output[length..];
+            }
+            Framing::Chunked => loop {
+                match httparse::parse_chunk_size(output) {
+                    Ok(httparse::Status::Complete((start, 0))) => {
+                        output = &output[start..];
+                        if !output.starts_with(b"\r\n") {
+                            return Err("no end after the last chunk".into());
+                        }
+                        output = &output[2..];
+                        break;
+                    }
+                    Ok(httparse::Status::Complete((start, size))) => {
+                        let size = usize::try_from(size).unwrap();
+                        if output.len() < start + size + 2 {
+                            return Ok(count); // cut off mid-chunk, at the end
+                        }
+                        if &output[start + size..start + size + 2] != b"\r\n" {
+                            return Err("a chunk without its line end".into());
+                        }
+                        output = &output[start + size + 2..];
+                    }
+                    Ok(httparse::Status::Partial) => return Ok(count),
+                    Err(_) => return Err("a malformed chunk size".into()),
+                }
+            },
+            Framing::Close => return Ok(count),
+        }
+    }
+    Ok(count)
+}
+
+/// Requests near a valid stream request: cut, bytes changed, lines added,
+/// garbage after; and bytes of any kind.
+fn request_bytes() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    let base = prop_oneof![
+        Just("GET /events HTTP/1.1\r\nHost: t\r\n\r\n"),
+        Just("HEAD /events?symbols=AAPL HTTP/1.1\r\nHost: t\r\nLast-Event-ID: x\r\n\r\n"),
+        Just("GET /events?lastEventId=%ZZ HTTP/1.1\r\nHost: t\r\n\r\n"),
+        Just("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"),
+    ];
+    let mutated = (
+        base,
+        0usize..80,
+        proptest::collection::vec((0usize..80, any::<u8>()), 0..4),
+        proptest::option::of("[ -~\r\n]{0,60}"),
+        proptest::collection::vec(any::<u8>(), 0..64),
+    )
+        .prop_map(|(base, cut, flips, line, tail)| {
+            let mut bytes = base.as_bytes().to_vec();
+            if let Some(line) = line {
+                let at = bytes
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(0, |at| at + 1);
+                bytes.splice(at..at, line.bytes().chain(*b"\r\n"));
+            }
+            for (at, byte) in flips {
+                if let Some(slot) = bytes.get_mut(at) {
+                    *slot = byte;
+                }
+            }
+            if cut < bytes.len() && cut % 3 == 0 {
+                bytes.truncate(cut);
+            }
+            bytes.extend_from_slice(&tail);
+            bytes
+        });
+    prop_oneof![mutated, proptest::collection::vec(any::<u8>(), 0..512)]
+}
+
+static PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[test]
+fn any_bytes_get_one_answer_or_a_clean_close_never_a_panic() {
+    use proptest::test_runner::{Config, TestRunner};
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        PANICS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        previous(info);
+    }));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let app = runtime.block_on(spawn_app(&["--header-read-timeout-ms", "1000"]));
+    let mut runner = TestRunner::new(Config {
+        cases: 200,
+        ..Config::default()
+    });
+    runner
+        .run(&request_bytes(), |bytes| {
+            let output = runtime.block_on(async {
+                let mut tcp = TcpStream::connect(app.addr).await.unwrap();
+                let _ = tcp.write_all(&bytes).await;
+                let _ = tcp.shutdown().await;
+                let mut output = Vec::new();
+                let read = tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut output)).await;
+                assert!(
+                    read.is_ok(),
+                    "the connection was neither answered nor closed"
+                );
+                output
+            });
+            let count = responses(&output).map_err(|error| {
+                proptest::test_runner::TestCaseError::fail(format!(
+                    "{error} in {:?}",
+                    String::from_utf8_lossy(&output)
+                ))
+            })?;
+            // The first-request path answers one request and closes.
+            let text = String::from_utf8_lossy(&bytes);
+            let first_line = text.split("\r\n").next().unwrap_or("");
+            if (first_line.starts_with("GET /events") || first_line.starts_with("HEAD /events"))
+                && first_line.ends_with(" HTTP/1.1")
+            {
+                proptest::prop_assert!(count <= 1, "{count} answers to {text:?}");
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(PANICS.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert!(runtime.block_on(app.get_text("/healthz")).contains("ok"));
+}
