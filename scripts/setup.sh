@@ -80,7 +80,21 @@ if [ "$mode" = test ]; then
   # cluster tests Debian's redis-server (Redis 7), both on loopback.
   apt_install /usr/sbin/nginx nginx "for the proxy tests"
   apt_install /usr/bin/redis-server redis-server "for the cluster tests"
+  # The interoperability suite's clients: npm's eventsource and undici (in
+  # end2end/), Python's aiohttp and httpx-sse (a venv from PyPI), curl.
+  apt_install /usr/bin/curl curl "for the interoperability tests"
   npm_ci end2end
+  venv=end2end/interop/.venv
+  if [ ! -f "$venv/installed" ] || [ end2end/interop/requirements.txt -nt "$venv/installed" ]; then
+    step "Installing the Python clients of the interoperability tests in $venv/"
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+      as_root apt-get update
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv
+      python3 -m venv "$venv"
+    fi
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r end2end/interop/requirements.txt
+    touch "$venv/installed"
+  fi
 fi
 
 step "Tools ready: $(cargo leptos --version), $(wasm-bindgen --version), $(wasm-opt --version)"

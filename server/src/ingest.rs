@@ -247,7 +247,7 @@ async fn accept(state: &AppState, request: Request) -> Result<Accepted, (RejectR
             ),
         ));
     }
-    let body = read_body(request.into_body(), state.max_body).await?;
+    let body = read_body(request.into_body(), state.max_body, state.body_timeout).await?;
     let updates = parse_updates(&body, clock::now_ms(), state.max_ts_skew).map_err(|invalid| {
         let reason = invalid.reason();
         let (status, index) = match &invalid {
@@ -313,12 +313,30 @@ async fn accept(state: &AppState, request: Request) -> Result<Accepted, (RejectR
     })
 }
 
-/// Reads the body, refusing it with 413 past `limit` bytes.
+/// Reads the body, refusing it with 413 past `limit` bytes, and with 408
+/// when it is not whole within `timeout` (a body sent a byte at a time would
+/// hold its connection, busy and so never idle, for as long as it liked).
 async fn read_body(
     body: Body,
     limit: usize,
+    timeout: std::time::Duration,
 ) -> Result<axum::body::Bytes, (RejectReason, ApiError)> {
-    axum::body::to_bytes(body, limit).await.map_err(|error| {
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit))
+        .await
+        .map_err(|_| {
+            (
+                RejectReason::slow_body,
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "body_timeout",
+                    format!(
+                        "the body did not arrive within {} ms (--header-read-timeout-ms)",
+                        timeout.as_millis()
+                    ),
+                ),
+            )
+        })?;
+    read.map_err(|error| {
         let too_large = std::error::Error::source(&error)
             .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
         if too_large {
@@ -357,6 +375,7 @@ fn reason_code(reason: RejectReason) -> &'static str {
         RejectReason::unauthorized => "unauthorized",
         RejectReason::malformed_json => "malformed_json",
         RejectReason::too_large => "too_large",
+        RejectReason::slow_body => "body_timeout",
         RejectReason::invalid_item => "invalid_item",
         RejectReason::invalid_symbol => "invalid_symbol",
         RejectReason::invalid_price => "invalid_price",

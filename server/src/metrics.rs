@@ -28,6 +28,8 @@ pub enum RejectReason {
     malformed_json,
     /// The body is over the configured limit.
     too_large,
+    /// The body did not arrive within the header-read timeout.
+    slow_body,
     /// An item is not an object of `symbol`, `price` and `ts`.
     invalid_item,
     /// A symbol outside `[A-Z0-9.-]{1,12}`.

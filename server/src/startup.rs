@@ -269,6 +269,7 @@ pub fn state(config: &Config, addr: SocketAddr) -> io::Result<(AppState, Option<
         publish_token: config.publish_token.clone(),
         viewer_token: config.viewer_token.clone(),
         max_body: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
+        body_timeout: config.idle(None).header_read_timeout,
         max_ts_skew: config.max_ts_skew(),
         trust_forwarded_for: config.trust_forwarded_for,
         cors_origins: config.cors_origins.clone().into(),

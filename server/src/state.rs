@@ -40,6 +40,8 @@ pub struct AppState {
     pub viewer_token: Option<Secret>,
     /// The largest publish body, in bytes.
     pub max_body: usize,
+    /// How long a publish body may take to arrive.
+    pub body_timeout: Duration,
     /// How far a published `ts` may be from now.
     pub max_ts_skew: Duration,
     /// Whether the client address comes from `X-Forwarded-For`.

@@ -431,3 +431,25 @@ fn any_bytes_get_one_answer_or_a_clean_close_never_a_panic() {
     assert_eq!(PANICS.load(std::sync::atomic::Ordering::SeqCst), 0);
     assert!(runtime.block_on(app.get_text("/healthz")).contains("ok"));
 }
+
+#[tokio::test]
+async fn a_body_sent_a_byte_at_a_time_is_refused_at_the_header_timeout() {
+    let app = spawn_app(&[
+        "--publish-token",
+        "publish-token-0123456789",
+        "--header-read-timeout-ms",
+        "300",
+    ])
+    .await;
+    let mut tcp = TcpStream::connect(app.addr).await.unwrap();
+    tcp.write_all(
+        b"POST /api/prices HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer publish-token-0123456789\r\n\
+          Content-Type: application/json\r\nContent-Length: 100\r\n\r\n[",
+    )
+    .await
+    .unwrap();
+    let answer = read_until(&mut tcp, b"}").await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"error\":\"body_timeout\""), "{text}");
+}

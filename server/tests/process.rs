@@ -300,3 +300,58 @@ async fn running_out_of_file_descriptors_is_logged_counted_and_survived() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_alone_never_keep_out_a_health_check_or_a_stream() {
+    // 64 descriptors: a quarter of them (16) may be idle connections.
+    let (mut child, addr, _log) = start_logged(Some(64), &["--max-idle-connections", "4096"]);
+    let mut idle = Vec::new();
+    for _ in 0..100 {
+        let Ok(mut tcp) = TcpStream::connect(addr).await else {
+            continue;
+        };
+        // Kept alive after one answer, then silent.
+        if tcp
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: tickertape\r\n\r\n")
+            .await
+            .is_ok()
+        {
+            let mut answer = [0; 512];
+            let _ = tokio::time::timeout(Duration::from_secs(2), tcp.read(&mut answer)).await;
+        }
+        idle.push(tcp);
+    }
+    // Answered within a second, with a hundred idle connections held open.
+    let started = Instant::now();
+    let health = tokio::time::timeout(
+        Duration::from_secs(1),
+        reqwest::get(format!("http://{addr}/healthz")),
+    )
+    .await
+    .expect("no health check answer within a second")
+    .unwrap();
+    assert_eq!(health.status(), 200);
+    let (stream, _) = tokio::time::timeout(Duration::from_secs(1), open(addr))
+        .await
+        .expect("no stream within a second");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    drop(stream);
+    let metrics = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let evicted: u64 = metrics
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("tickertape_connections_closed_total{reason=\"evicted\"} ")
+        })
+        .expect("no count of evicted connections")
+        .parse()
+        .unwrap();
+    assert!(evicted >= 80, "{evicted} evicted");
+    drop(idle);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
