@@ -41,10 +41,6 @@ impl Transport {
             Self::H2 => "h2",
         }
     }
-
-    fn tls(self) -> bool {
-        matches!(self, Self::Https | Self::H2)
-    }
 }
 
 fn interop_dir() -> PathBuf {
