@@ -10,10 +10,11 @@
 //!   HTTP/1 (keep-alive) and HTTP/2 alike; the first request's wait counts too;
 //! - **half-sent** (bytes of a request head read, the head not whole): closed
 //!   `--header-read-timeout-ms` after its first byte; so is a TLS handshake;
-//! - **too many**: past `--max-idle-connections` idle ones, the one idle the
-//!   longest is closed to make room (as nginx reuses its keep-alive
-//!   connections), and so are some when the file descriptors run out, so that
-//!   idle connections alone can never keep `/healthz` or a new stream out.
+//! - **too many**: past `--max-idle-connections` idle ones, those idle the
+//!   longest (a second at least) are closed to make room (as nginx reuses its
+//!   keep-alive connections), and so are some when the file descriptors run
+//!   out, so that idle connections alone can never keep `/healthz` or a new
+//!   stream out.
 //!
 //! A request in flight (a stream above all) is never idle: a stream is
 //! guarded by the stall timeout instead ([`listener`](crate::listener)).
@@ -55,18 +56,24 @@ struct Registry {
     /// The key the next connection to go idle gets: keys grow, so the first
     /// entry of `idle` is the connection idle the longest.
     next: u64,
-    /// The idle connections, and how to close each.
-    idle: BTreeMap<u64, CancellationToken>,
+    /// The idle connections: since when each is idle, and how to close it.
+    idle: BTreeMap<u64, (Instant, CancellationToken)>,
 }
 
 impl Registry {
     fn park(&mut self, close: &CancellationToken) -> u64 {
         let key = self.next;
         self.next += 1;
-        self.idle.insert(key, close.clone());
+        self.idle.insert(key, (Instant::now(), close.clone()));
         key
     }
 }
+
+/// How long a connection must have been idle to be closed for room (unless
+/// the descriptors ran out): a storm of reconnecting viewers brings thousands
+/// of connections at once, each idle until its request arrives a moment
+/// later, and none of them should be closed for the others.
+const MIN_IDLE_TO_EVICT: Duration = Duration::from_secs(1);
 
 impl Connections {
     /// An empty registry.
@@ -88,9 +95,8 @@ impl Connections {
         let close = CancellationToken::new();
         let key = {
             let mut registry = self.registry();
-            if registry.idle.len() >= self.settings.max_idle {
-                evict(&mut registry, &self.metrics, 1);
-            }
+            let excess = (registry.idle.len() + 1).saturating_sub(self.settings.max_idle);
+            evict(&mut registry, &self.metrics, excess, MIN_IDLE_TO_EVICT);
             registry.park(&close)
         };
         Arc::new(Activity {
@@ -110,7 +116,7 @@ impl Connections {
     /// Closes up to `n` of the connections idle the longest (the file
     /// descriptors ran out); returns how many.
     pub fn evict(&self, n: usize) -> usize {
-        evict(&mut self.registry(), &self.metrics, n)
+        evict(&mut self.registry(), &self.metrics, n, Duration::ZERO)
     }
 
     /// How many connections are idle now.
@@ -119,12 +125,18 @@ impl Connections {
     }
 }
 
-fn evict(registry: &mut Registry, metrics: &Metrics, n: usize) -> usize {
+/// Closes up to `n` of the connections idle the longest, if idle for at least
+/// `min_idle`.
+fn evict(registry: &mut Registry, metrics: &Metrics, n: usize, min_idle: Duration) -> usize {
     let mut evicted = 0;
     while evicted < n {
-        let Some((_, close)) = registry.idle.pop_first() else {
+        let Some(entry) = registry.idle.first_entry() else {
             break;
         };
+        if entry.get().0.elapsed() < min_idle {
+            break;
+        }
+        let (_, close) = entry.remove();
         close.cancel();
         metrics.closed(CloseReason::evicted);
         evicted += 1;
@@ -329,11 +341,16 @@ mod tests {
         Connections::new(settings, Arc::new(Metrics::new()))
     }
 
-    #[test]
-    fn past_the_cap_the_longest_idle_is_closed() {
+    #[tokio::test(start_paused = true)]
+    async fn past_the_cap_the_longest_idle_is_closed() {
         let connections = connections(2);
         let first = connections.admit();
         let second = connections.admit();
+        // A storm: connections a moment old are not closed for room.
+        let storm = connections.admit();
+        assert!(!first.close.is_cancelled() && !second.close.is_cancelled());
+        drop(storm);
+        tokio::time::advance(MIN_IDLE_TO_EVICT).await;
         // The first becomes busy, then idle again: now the second is the oldest.
         drop(first.busy());
         let third = connections.admit();
@@ -342,6 +359,7 @@ mod tests {
         assert_eq!(connections.idle(), 2);
         // A busy connection is never closed for room.
         let _busy = first.busy();
+        tokio::time::advance(MIN_IDLE_TO_EVICT).await;
         let _fourth = connections.admit();
         assert!(!first.close.is_cancelled());
         assert_eq!(connections.evict(10), 2);

@@ -350,7 +350,9 @@ async fn idle_connections_alone_never_keep_out_a_health_check_or_a_stream() {
         .expect("no count of evicted connections")
         .parse()
         .unwrap();
-    assert!(evicted >= 80, "{evicted} evicted");
+    // At least one round of closing for room (more or less, as the
+    // connections came while descriptors were free or not).
+    assert!(evicted >= 32, "{evicted} evicted");
     drop(idle);
     child.kill().unwrap();
     child.wait().unwrap();
