@@ -561,3 +561,71 @@ async fn through_nginx_a_viewer_whose_instance_is_killed_resumes_on_another_exac
     seen.extend(read_through(&mut resumed, before, last).await);
     assert_eq!(seen.len() as u64, last.seq - start.seq);
 }
+
+#[tokio::test]
+async fn entries_written_to_redis_by_hand_never_break_a_frame_or_repeat_an_id() {
+    let redis = Redis::start();
+    let a = instance(&redis, "a", &["--no-simulator"]).await;
+    let b = instance(&redis, "b", &["--no-simulator"]).await;
+    let start = publish(&a, batch(&["AAA"], 5.0)).await;
+    relayed(&[&a, &b], start).await;
+    let mut live = b.open_stream_at("/events", Some(&start.to_string())).await;
+    caught_up(&mut live).await;
+
+    // A writer to Redis that is not an instance: valid JSON whose whitespace
+    // holds line breaks, then something that is no quote, then a good entry.
+    let good = |price: f64| {
+        format!(
+            r#"{{"symbol":"AAA","price":{price},"open":5.0,"high":{price},"low":5.0,"change":1.0,"changePct":20.0,"ts":1}}"#
+        )
+    };
+    let spaced = good(6.0).replace(",\"open\"", ",\r\n\r\n\"open\"");
+    let entries = [
+        spaced,
+        r#"{"symbol":"AAA","price":null}"#.to_owned(),
+        good(7.0),
+    ];
+    for data in &entries {
+        let head: u64 = redis.cli(&["INCR", "tickertape:head"]).parse().unwrap();
+        redis.cli(&["XADD", "tickertape:stream", &format!("{head}-0"), "d", data]);
+    }
+    let last = EventId {
+        run: start.run,
+        seq: start.seq + 3,
+    };
+    relayed(&[&a, &b], last).await;
+
+    // Live, and resumed from before the entries on either instance: two
+    // updates, each one clean frame, each id once.
+    let expected = [start.seq + 1, start.seq + 3];
+    let mut live_updates = Vec::new();
+    while live_updates.len() < 2 {
+        let frame = live.next_of("priceUpdate").await.unwrap();
+        live_updates.push(frame);
+    }
+    for app in [&a, &b] {
+        let mut resumed = app
+            .open_stream_at("/events", Some(&start.to_string()))
+            .await;
+        let mut updates = Vec::new();
+        while updates.len() < 2 {
+            updates.push(resumed.next_of("priceUpdate").await.unwrap());
+        }
+        for (frame, seq) in updates
+            .iter()
+            .chain(&live_updates)
+            .zip(expected.iter().cycle())
+        {
+            assert_eq!(frame.event_id().seq, *seq, "{}", frame.raw);
+            assert!(!frame.raw.contains('\r'), "{:?}", frame.raw);
+            // event, id, data and the blank line that ends it.
+            assert_eq!(frame.raw.lines().count(), 4, "{:?}", frame.raw);
+            assert_eq!(frame.json()["symbol"], "AAA");
+        }
+        let metrics = app.metrics().await;
+        assert!(
+            metrics.contains("tickertape_relay_rejected_total 1"),
+            "{metrics}"
+        );
+    }
+}
