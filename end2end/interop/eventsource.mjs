@@ -7,16 +7,9 @@
 // `Last-Event-ID` itself when it reconnects; a first connection that resumes
 // is given the header through its `fetch` option, as the package documents.
 import { EventSource } from "eventsource";
-import { Agent, fetch as undiciFetch } from "undici";
+import { base, done, get, lastEventId, warmUp } from "./common.mjs";
 
-const [base, mode, lastEventId, wanted] = process.argv.slice(2);
-const h2 = new Agent({ allowH2: true });
-const get = mode === "h2" ? (url, init) => undiciFetch(url, { ...init, dispatcher: h2 }) : fetch;
-
-if (mode === "reused") {
-  const health = await get(`${base}/healthz`);
-  await health.text();
-}
+await warmUp();
 const source = new EventSource(`${base}/events`, {
   fetch: (url, init) =>
     get(url, { ...init, headers: { ...init.headers, ...(lastEventId ? { "Last-Event-ID": lastEventId } : {}) } }),
@@ -25,7 +18,7 @@ let updates = 0;
 const print = (event) => {
   console.log(JSON.stringify({ event: event.type, id: event.lastEventId || null, data: event.data }));
   if (event.type === "priceUpdate") updates += 1;
-  if ((Number(wanted) === 0 && event.type === "heartbeat") || (Number(wanted) > 0 && updates >= Number(wanted))) {
+  if (done(event.type, updates)) {
     source.close();
     process.exit(0);
   }

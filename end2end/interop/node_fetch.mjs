@@ -4,20 +4,10 @@
 //   node node_fetch.mjs <base-url> <first|reused|h2> <last-event-id or ""> <updates>
 //
 // Prints one JSON line per event ({event, id, data}); stops after the first
-// heartbeat (updates = 0) or after that many `priceUpdate`s. HTTPS trusts
-// $NODE_EXTRA_CA_CERTS. `reused` asks for /healthz first, on the same
-// kept-alive connection (fetch's pool). `h2` goes through undici, the library
-// Node's fetch is, with HTTP/2 allowed (Node 20's built-in fetch cannot).
-import { Agent, fetch as undiciFetch } from "undici";
+// heartbeat (updates = 0) or after that many `priceUpdate`s (common.mjs).
+import { base, done, get, lastEventId, warmUp } from "./common.mjs";
 
-const [base, mode, lastEventId, wanted] = process.argv.slice(2);
-const h2 = new Agent({ allowH2: true });
-const get = mode === "h2" ? (url, init) => undiciFetch(url, { ...init, dispatcher: h2 }) : fetch;
-
-if (mode === "reused") {
-  const health = await get(`${base}/healthz`);
-  await health.text();
-}
+await warmUp();
 const headers = lastEventId ? { "Last-Event-ID": lastEventId } : {};
 const response = await get(`${base}/events`, { headers });
 if (response.status !== 200) throw new Error(`status ${response.status}`);
@@ -43,9 +33,7 @@ for await (const chunk of response.body) {
     if (event.data.length === 0) continue;
     console.log(JSON.stringify({ ...event, data: event.data.join("\n") }));
     if (event.event === "priceUpdate") updates += 1;
-    if ((Number(wanted) === 0 && event.event === "heartbeat") || (Number(wanted) > 0 && updates >= Number(wanted))) {
-      process.exit(0);
-    }
+    if (done(event.event, updates)) process.exit(0);
   }
 }
 throw new Error("the stream ended");

@@ -106,6 +106,22 @@ async fn open(addr: SocketAddr) -> (TcpStream, Vec<u8>) {
     (tcp, seen)
 }
 
+/// The value of the counter `name` (with its labels) at `/metrics`.
+async fn counter(addr: SocketAddr, name: &str) -> u64 {
+    let metrics = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+        .parse()
+        .unwrap()
+}
+
 /// Reads a stream to its end and says whether the shutdown notice came.
 async fn told_and_ended(mut tcp: TcpStream, mut seen: Vec<u8>) -> bool {
     let mut chunk = [0; 4096];
@@ -282,21 +298,12 @@ async fn running_out_of_file_descriptors_is_logged_counted_and_survived() {
         .await
         .expect("no stream after file descriptors were freed");
     drop(tcp);
-    let metrics = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let failures: u64 = metrics
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix("tickertape_accept_errors_total{reason=\"out_of_file_descriptors\"} ")
-        })
-        .expect("no count of accept errors")
-        .parse()
-        .unwrap();
-    assert!(failures >= 1, "{metrics}");
+    let failures = counter(
+        addr,
+        "tickertape_accept_errors_total{reason=\"out_of_file_descriptors\"}",
+    )
+    .await;
+    assert!(failures >= 1, "{failures} accept errors counted");
     child.kill().unwrap();
     child.wait().unwrap();
 }
@@ -336,20 +343,11 @@ async fn idle_connections_alone_never_keep_out_a_health_check_or_a_stream() {
         .expect("no stream within a second");
     assert!(started.elapsed() < Duration::from_secs(2));
     drop(stream);
-    let metrics = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let evicted: u64 = metrics
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix("tickertape_connections_closed_total{reason=\"evicted\"} ")
-        })
-        .expect("no count of evicted connections")
-        .parse()
-        .unwrap();
+    let evicted = counter(
+        addr,
+        "tickertape_connections_closed_total{reason=\"evicted\"}",
+    )
+    .await;
     // At least one round of closing for room (more or less, as the
     // connections came while descriptors were free or not).
     assert!(evicted >= 32, "{evicted} evicted");
