@@ -367,11 +367,17 @@ fn save(list: &Watchlist) {
             logging::warn!("could not save the watchlist: {error:?}");
         }
     }
+    // Over HTTPS every cookie is Secure, the server's and this one.
+    let secure = if window().location().protocol().is_ok_and(|p| p == "https:") {
+        "; Secure"
+    } else {
+        ""
+    };
     let cookie = if list.is_all() {
-        format!("{}=; Path=/; Max-Age=0; SameSite=Lax", watchlist::COOKIE)
+        format!("{}=; Path=/; Max-Age=0; SameSite=Lax{secure}", watchlist::COOKIE)
     } else {
         format!(
-            "{}={stored}; Path=/; Max-Age=31536000; SameSite=Lax",
+            "{}={stored}; Path=/; Max-Age=31536000; SameSite=Lax{secure}",
             watchlist::COOKIE
         )
     };

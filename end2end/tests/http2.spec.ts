@@ -39,3 +39,14 @@ test("the dashboard loads over h2 and ten streams on one page all receive", asyn
   expect(received).toEqual(Array(10).fill(3));
   expect(errors, "uncaught errors in the page").toEqual([]);
 });
+
+test("over HTTPS the watchlist cookie the page sets is Secure, like the server's", async ({ page, server, context }) => {
+  await page.goto(server.url);
+  const dashboard = new Dashboard(page);
+  await expect(dashboard.status).toHaveAttribute("data-state", "live");
+  await page.getByTestId("watchlist").locator("summary").click();
+  await page.locator('input[data-symbol="MSFT"]').uncheck();
+  await expect
+    .poll(async () => (await context.cookies()).find((cookie) => cookie.name === "tickertape_watchlist"))
+    .toMatchObject({ value: "AAPL", secure: true, sameSite: "Lax" });
+});
