@@ -374,7 +374,10 @@ fn save(list: &Watchlist) {
         ""
     };
     let cookie = if list.is_all() {
-        format!("{}=; Path=/; Max-Age=0; SameSite=Lax{secure}", watchlist::COOKIE)
+        format!(
+            "{}=; Path=/; Max-Age=0; SameSite=Lax{secure}",
+            watchlist::COOKIE
+        )
     } else {
         format!(
             "{}={stored}; Path=/; Max-Age=31536000; SameSite=Lax{secure}",
