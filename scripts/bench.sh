@@ -7,6 +7,7 @@
 #   BENCH_ONLY=tickertape make bench
 #   BENCH_POINTS="fanout storm" make bench
 #   BENCH_SECONDS=20 BENCH_WARMUP=5 make bench
+#   BENCH_SERVER=/path/to/other/tickertape scripts/bench.sh   # another build of it
 #
 # Needs the release server (`make build`, which `make bench` runs first) and
 # ../shared/peers beside this clone.
@@ -46,7 +47,7 @@ done
 step "Building the load generator (release)"
 cargo build --release --locked -p loadgen
 LOADGEN=target/release/loadgen
-SERVER=target/release/tickertape
+SERVER=${BENCH_SERVER:-target/release/tickertape}
 if [[ " $ONLY " == *" limit-probe "* ]]; then
   step "Building limit-probe (in $PEERS/limit-probe, into $OUT/peers)"
   cargo build --release --manifest-path "$PEERS/limit-probe/Cargo.toml" --target-dir "$OUT/peers"
