@@ -31,7 +31,8 @@ pub struct Config {
     pub command: Option<Command>,
 
     /// Address and port to listen on. Leptos's own variable, so cargo-leptos sets it too.
-    #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
+    /// A host name (`localhost:3000`) is resolved once, at start-up.
+    #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000", value_parser = parse_addr)]
     pub addr: SocketAddr,
 
     /// Folder of the built front end (the `pkg/` bundle and public assets), as
@@ -267,7 +268,7 @@ pub struct Config {
 
     /// How logs are written: `text` for people, `json` (one object per line)
     /// for log collectors.
-    #[arg(long, env = "TICKERTAPE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, env = "TICKERTAPE_LOG_FORMAT", value_enum, ignore_case = true, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
     /// How long shutdown waits for open connections to finish, in milliseconds.
@@ -321,6 +322,20 @@ pub struct Config {
 }
 
 impl Config {
+    /// The configuration from the command line and the environment; on a bad
+    /// value, the error (naming the environment variable when the value came
+    /// from one) and the exit.
+    pub fn parse_or_exit() -> Self {
+        use clap::Parser as _;
+        Self::try_parse().unwrap_or_else(|error| {
+            let _ = error.print();
+            if let Some(variable) = from_environment(&error, std::env::args()) {
+                eprintln!("(the value came from the environment variable {variable})");
+            }
+            std::process::exit(error.exit_code());
+        })
+    }
+
     /// Checks what single flags cannot: no symbol is listed twice.
     pub fn validate(&self) -> Result<(), String> {
         let mut seen = HashSet::new();
@@ -446,6 +461,49 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(<redacted>)")
     }
+}
+
+/// The environment variable an invalid value of `error` came from: the
+/// flag's own variable, when it is set and the flag is not on the command
+/// line (`args`).
+fn from_environment(error: &clap::Error, args: impl Iterator<Item = String>) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue};
+    let ContextValue::String(arg) = error.get(ContextKind::InvalidArg)? else {
+        return None;
+    };
+    // `--rate <RATE>`
+    let long = arg.split_whitespace().next()?.strip_prefix("--")?;
+    let command = <Config as clap::CommandFactory>::command();
+    let flag = command
+        .get_arguments()
+        .chain(
+            command
+                .get_subcommands()
+                .flat_map(|sub| sub.get_arguments()),
+        )
+        .find(|flag| flag.get_long() == Some(long))?;
+    let variable = flag.get_env()?.to_str()?.to_owned();
+    let on_the_line = args
+        .into_iter()
+        .any(|arg| arg == format!("--{long}") || arg.starts_with(&format!("--{long}=")));
+    (!on_the_line && std::env::var_os(&variable).is_some()).then_some(variable)
+}
+
+/// Reads `HOST:PORT`: an IP address, or a name resolved now (its first IPv4
+/// address, as browsers try `localhost` on 127.0.0.1 first).
+fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(text)
+        .map_err(|error| format!("{text:?} is not HOST:PORT, such as 127.0.0.1:3000 ({error})"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|addr| addr.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{text:?} names no address"))
 }
 
 /// Reads a token: 16 or more characters that need no escaping anywhere.

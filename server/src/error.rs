@@ -70,6 +70,27 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// `404` for a path the server has nothing at (no route, no file of the site).
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!(
+            "nothing at {}; see docs/protocol.md for the endpoints",
+            clip(uri.path(), 100)
+        ),
+    )
+}
+
+/// `405` for a method a route does not answer (axum adds `Allow`).
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not answered at {}", clip(uri.path(), 100)),
+    )
+}
+
 /// Cuts `text` to at most `max` characters for quoting it in a message.
 pub fn clip(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {

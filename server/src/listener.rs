@@ -78,7 +78,7 @@ fn somaxconn() -> Option<u32> {
 /// file) and logs the limit in force.
 pub fn raise_open_files_limit() {
     match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) => tracing::info!(limit, "open files limit"),
+        Ok(limit) => tracing::info!("open files limit: {limit}"),
         Err(error) => tracing::warn!(%error, "could not raise the open files limit"),
     }
 }

@@ -1,7 +1,6 @@
 //! The `tickertape` binary: parses the configuration, binds, runs until Ctrl-C or
 //! SIGTERM; or, with `tickertape publish`, replays a CSV of prices into a server.
 
-use clap::Parser;
 use server::{
     config::{Command, Config},
     listener, publish,
@@ -12,7 +11,7 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let mut config = Config::parse();
+    let mut config = Config::parse_or_exit();
     telemetry::init(config.log_format);
     if let Some(Command::Publish(args)) = config.command.take() {
         return match publish::run(args).await {

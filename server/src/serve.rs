@@ -482,6 +482,19 @@ async fn serve_tls(
     handlers: Handlers,
     shutdown: CancellationToken,
 ) {
+    // Plain HTTP sent to the HTTPS port gets a hint rather than a failed
+    // handshake, which clients report as a garbled answer.
+    let plain = tokio::select! {
+        plain = is_plain_http(&socket) => plain,
+        _ = activity.expired() => return,
+        () = shutdown.cancelled() => return,
+    };
+    if plain {
+        let mut socket = socket;
+        let _ = socket.write_all(&plain_http_to_tls()).await;
+        let _ = socket.shutdown().await;
+        return;
+    }
     let mut io = handlers.guard.wrap(socket, peer);
     io.watch_reads(activity.clone());
     let backpressure = io.watch_backpressure();
@@ -531,6 +544,25 @@ async fn serve_tls(
         conn.graceful_shutdown();
     })
     .await;
+}
+
+/// The answer to plain HTTP on the HTTPS port.
+fn plain_http_to_tls() -> Vec<u8> {
+    let body = "{\"error\":\"https_required\",\
+                \"message\":\"this port speaks HTTPS: use https:// in the address\"}\n";
+    format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Whether the client began with plain HTTP (a method's capital letters)
+/// rather than a TLS handshake (which begins with the byte 0x16).
+async fn is_plain_http(socket: &TcpStream) -> bool {
+    let mut first = [0; 1];
+    matches!(socket.peek(&mut first).await, Ok(1) if first[0].is_ascii_uppercase())
 }
 
 #[cfg(test)]
@@ -667,6 +699,27 @@ mod tests {
         let both = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\ntransfer-encoding: chunked\r\n\
                     connection: close\r\ndate: x\r\n\r\n";
         assert!(strict_framing(both.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn the_hint_to_plain_http_is_one_well_framed_answer() {
+        let hint = plain_http_to_tls();
+        let (status, framing, end) = {
+            let mut headers = [httparse::EMPTY_HEADER; 8];
+            let mut response = httparse::Response::new(&mut headers);
+            let end = response.parse(&hint).unwrap().unwrap();
+            let length = response
+                .headers
+                .iter()
+                .find(|h| h.name == "content-length")
+                .unwrap();
+            let length: usize = std::str::from_utf8(length.value).unwrap().parse().unwrap();
+            (response.code.unwrap(), length, end)
+        };
+        assert_eq!(status, 400);
+        assert_eq!(hint.len() - end, framing);
+        let body: serde_json::Value = serde_json::from_slice(&hint[end..]).unwrap();
+        assert_eq!(body["error"], "https_required");
     }
 
     #[test]

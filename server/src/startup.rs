@@ -5,7 +5,7 @@ use crate::{
     broker::{Broker, Publisher},
     clock,
     config::{Config, Origin},
-    feed,
+    error, feed,
     hub::Hub,
     ingest,
     limits::StreamLimits,
@@ -24,7 +24,7 @@ use axum::{
     middleware,
     routing::{get, post},
 };
-use leptos::prelude::{get_configuration, provide_context, use_context};
+use leptos::prelude::{LeptosOptions, get_configuration, provide_context, use_context};
 use leptos_axum::ResponseOptions;
 use std::{future::Future, io, net::SocketAddr, sync::Arc};
 use tokio::net::TcpListener;
@@ -216,9 +216,7 @@ pub fn state(config: &Config, addr: SocketAddr) -> io::Result<(AppState, Option<
     ));
     // Leptos reads its other settings (LEPTOS_RELOAD_PORT, LEPTOS_ENV, ...) from the
     // environment; the address and site root are ours, so `--help` documents them.
-    let mut leptos = get_configuration(None)
-        .map_err(|error| io::Error::other(format!("invalid LEPTOS_* setting: {error}")))?
-        .leptos_options;
+    let mut leptos = leptos_options()?;
     leptos.output_name = env!("LEPTOS_OUTPUT_NAME").into();
     leptos.site_root = config.site_root.to_string_lossy().as_ref().into();
     leptos.site_addr = addr;
@@ -278,6 +276,35 @@ pub fn state(config: &Config, addr: SocketAddr) -> io::Result<(AppState, Option<
     Ok((state, simulator))
 }
 
+/// Leptos's settings from its `LEPTOS_*` variables. `LEPTOS_SITE_ADDR` is also
+/// `--addr`'s, which takes a host name (`localhost:3000`) that Leptos cannot
+/// read: the address is ours anyway, so Leptos reads its others without it.
+fn leptos_options() -> io::Result<LeptosOptions> {
+    let invalid = |error| io::Error::other(format!("invalid LEPTOS_* setting: {error}"));
+    match get_configuration(None) {
+        Ok(conf) => Ok(conf.leptos_options),
+        Err(error) => {
+            let named_addr = std::env::var("LEPTOS_SITE_ADDR")
+                .is_ok_and(|addr| addr.parse::<SocketAddr>().is_err());
+            if !named_addr {
+                return Err(invalid(error));
+            }
+            let env = match std::env::var("LEPTOS_ENV").as_deref() {
+                Ok("PROD" | "prod" | "production") => leptos::config::Env::PROD,
+                _ => leptos::config::Env::DEV,
+            };
+            let reload_port = std::env::var("LEPTOS_RELOAD_PORT")
+                .map_or(Ok(3001), |port| port.parse())
+                .map_err(|error| invalid(leptos::config::errors::LeptosConfigError::from(error)))?;
+            Ok(LeptosOptions::builder()
+                .output_name(env!("LEPTOS_OUTPUT_NAME"))
+                .env(env)
+                .reload_port(reload_port)
+                .build())
+        }
+    }
+}
+
 /// The routes: the dashboard, the stream, the API and the built site's files.
 ///
 /// `/`, `/events` and the read API need the viewer token when one is set;
@@ -304,7 +331,9 @@ pub fn app(state: AppState) -> Router {
     let hub = state.hub.clone();
     let retry_ms = u64::try_from(state.streams.retry.as_millis()).unwrap_or(u64::MAX);
     let leptos = state.leptos.clone();
-    let site = ServeDir::new(&*state.leptos.site_root);
+    let site = ServeDir::new(&*state.leptos.site_root).not_found_service(
+        axum::handler::HandlerWithoutStateExt::into_service(error::not_found),
+    );
     let dashboard = leptos_axum::render_app_to_stream_with_context(
         move || {
             provide_context(hub.snapshot(&None));
@@ -335,6 +364,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(traced)
         .merge(stream)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(hsts)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -169,3 +169,22 @@ async fn the_router_answers_without_a_socket() {
     let snapshot: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(symbols_of(&snapshot), ["ZZZZ"]);
 }
+
+#[tokio::test]
+async fn unknown_paths_and_methods_get_json_errors() {
+    let app = spawn_app(&[]).await;
+    let missing = app.client.get(app.url("/nope")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["error"], "not_found");
+    let wrong = app
+        .client
+        .delete(app.url("/api/snapshot"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 405);
+    assert_eq!(wrong.headers()["allow"], "GET,HEAD");
+    let body: serde_json::Value = wrong.json().await.unwrap();
+    assert_eq!(body["error"], "method_not_allowed");
+}

@@ -27,8 +27,11 @@ impl Server {
 
     /// Starts the binary with `args` and the environment variables `vars`.
     fn start_with_env(args: &[&str], vars: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tickertape"))
-            .args(["--addr", "127.0.0.1:0"])
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tickertape"));
+        if !vars.iter().any(|(name, _)| *name == "LEPTOS_SITE_ADDR") {
+            command.args(["--addr", "127.0.0.1:0"]);
+        }
+        let mut child = command
             .args(args)
             .envs(vars.iter().copied())
             .env("NO_COLOR", "1")
@@ -298,4 +301,44 @@ async fn publish_never_prints_the_password_of_its_url() {
     }
     server.stop();
     let _ = std::fs::remove_file(file);
+}
+
+#[tokio::test]
+async fn a_bad_value_names_its_environment_variable_and_names_resolve() {
+    let run = |vars: &[(&str, &str)], args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tickertape"))
+            .args(args)
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap()
+    };
+    let output = run(&[("TICKERTAPE_RATE", "fast")], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("'fast'") && said.contains("TICKERTAPE_RATE"),
+        "{said}"
+    );
+    // On the command line, the flag is the one to blame.
+    let said = String::from_utf8_lossy(&run(&[], &["--rate", "fast"]).stderr).into_owned();
+    assert!(!said.contains("TICKERTAPE_RATE"), "{said}");
+    let said =
+        String::from_utf8_lossy(&run(&[("TICKERTAPE_LOG_FORMAT", "xml")], &[]).stderr).into_owned();
+    assert!(
+        said.contains("text, json") && said.contains("TICKERTAPE_LOG_FORMAT"),
+        "{said}"
+    );
+
+    // `localhost:PORT` works, and `JSON` is `json`.
+    let server = Server::start_with_env(
+        &[],
+        &[
+            ("TICKERTAPE_LOG_FORMAT", "JSON"),
+            ("LEPTOS_SITE_ADDR", "localhost:0"),
+        ],
+    );
+    assert!(server.addr.ip().is_loopback());
+    let health = reqwest::get(server.url("/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    server.stop();
 }

@@ -458,3 +458,25 @@ async fn a_body_sent_a_byte_at_a_time_is_refused_at_the_header_timeout() {
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(text.contains("\"error\":\"body_timeout\""), "{text}");
 }
+
+#[tokio::test]
+async fn plain_http_to_the_https_port_gets_a_hint() {
+    let (app, _) = spawn_tls_app(&[]).await;
+    let mut tcp = TcpStream::connect(app.addr).await.unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let end = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let (status, framing) = strict_framing(&answer[..end]).unwrap();
+    assert_eq!(
+        (status, framing),
+        (400, Framing::Length((answer.len() - end) as u64))
+    );
+    let body: serde_json::Value = serde_json::from_slice(&answer[end..]).unwrap();
+    assert_eq!(body["error"], "https_required");
+}
