@@ -26,9 +26,14 @@ pub struct PublishArgs {
     /// The CSV file of `symbol,price[,ts]` rows; `-` reads standard input.
     pub file: PathBuf,
 
-    /// The server's address.
-    #[arg(long, env = "TICKERTAPE_URL", default_value = "http://127.0.0.1:3000")]
+    /// The server's address: `http://HOST:PORT` or `https://HOST:PORT`.
+    #[arg(long, env = "TICKERTAPE_URL", default_value = "http://127.0.0.1:3000", value_parser = parse_url)]
     pub url: String,
+
+    /// Trust this certificate (PEM) for HTTPS, besides the system's: a
+    /// `--tls-self-signed` server says where it wrote its own.
+    #[arg(long, env = "TICKERTAPE_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
 
     /// The server's publish token (its `--publish-token`).
     #[arg(long, env = "TICKERTAPE_PUBLISH_TOKEN", hide_env_values = true, value_parser = parse_token)]
@@ -83,24 +88,34 @@ pub enum PublishFailed {
     #[error("the file has no rows")]
     Empty,
     /// The server could not be reached.
-    #[error("cannot reach {url}: {error}")]
+    #[error("cannot reach {url}: {why}")]
     Unreachable {
-        /// Where.
+        /// Where (without credentials).
         url: String,
-        /// Why.
-        error: reqwest::Error,
+        /// Why, in plain words.
+        why: String,
+    },
+    /// `--ca-cert` could not be used.
+    #[error("cannot use --ca-cert {0}: {1}")]
+    CaCert(String, String),
+    /// The server refused the publish token.
+    #[error(
+        "the server refused the publish token ({status}): check --token \
+         (TICKERTAPE_PUBLISH_TOKEN) against the server's --publish-token"
+    )]
+    Token {
+        /// 401, or 403 when publishing is off.
+        status: reqwest::StatusCode,
     },
     /// The server refused a batch.
-    #[error("the server refused rows {first}-{last} with {status}: {body}")]
+    #[error("the server refused {rows} with {status}: {message}")]
     Refused {
-        /// The first row of the batch (line number).
-        first: u64,
-        /// The last.
-        last: u64,
+        /// The line of the refused row, or the lines of the batch.
+        rows: String,
         /// The status.
         status: reqwest::StatusCode,
-        /// Its JSON error.
-        body: String,
+        /// What the server said.
+        message: String,
     },
 }
 
@@ -202,7 +217,7 @@ pub async fn run(args: PublishArgs) -> Result<(), PublishFailed> {
     let url = format!("{}/api/prices", args.url.trim_end_matches('/'));
     // What is printed: never the credentials a URL may carry.
     let shown = redacted(&url);
-    let client = reqwest::Client::new();
+    let client = client(args.ca_cert.as_deref())?;
     let batch = usize::try_from(args.batch).unwrap_or(usize::MAX);
     tracing::info!(rows = rows.len(), url = %shown, "publishing");
 
@@ -227,7 +242,7 @@ pub async fn run(args: PublishArgs) -> Result<(), PublishFailed> {
             .collect();
         let unreachable = |error: reqwest::Error| PublishFailed::Unreachable {
             url: shown.clone(),
-            error: error.without_url(),
+            why: plain_words(&error),
         };
         let response = client
             .post(&url)
@@ -238,11 +253,20 @@ pub async fn run(args: PublishArgs) -> Result<(), PublishFailed> {
             .map_err(unreachable)?;
         let status = response.status();
         if !status.is_success() {
+            if status == reqwest::StatusCode::UNAUTHORIZED {
+                return Err(PublishFailed::Token { status });
+            }
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            let message = body["message"].as_str().unwrap_or("(no reason given)");
+            // An item's index in the batch is a line of the file.
+            let rows = match body["item"].as_u64().and_then(|i| chunk.get(i as usize)) {
+                Some((line, _)) => format!("line {line}"),
+                None => format!("lines {}-{}", chunk[0].0, chunk[chunk.len() - 1].0),
+            };
             return Err(PublishFailed::Refused {
-                first: chunk[0].0,
-                last: chunk[chunk.len() - 1].0,
+                rows,
                 status,
-                body: response.text().await.unwrap_or_default(),
+                message: message.to_owned(),
             });
         }
         sent = end;
@@ -253,6 +277,68 @@ pub async fn run(args: PublishArgs) -> Result<(), PublishFailed> {
     }
     tracing::info!(sent, elapsed = ?start.elapsed(), "published every row");
     Ok(())
+}
+
+/// The HTTP client, trusting `ca_cert` besides the system's certificates.
+fn client(ca_cert: Option<&std::path::Path>) -> Result<reqwest::Client, PublishFailed> {
+    let mut builder = reqwest::Client::builder();
+    if let Some(path) = ca_cert {
+        let shown = path.display().to_string();
+        let pem =
+            std::fs::read(path).map_err(|e| PublishFailed::CaCert(shown.clone(), e.to_string()))?;
+        let cert = reqwest::Certificate::from_pem(&pem)
+            .map_err(|_| PublishFailed::CaCert(shown, "not a PEM certificate".into()))?;
+        builder = builder.add_root_certificate(cert);
+    }
+    builder
+        .build()
+        .map_err(|error| PublishFailed::CaCert(String::new(), error.to_string()))
+}
+
+/// Why a request failed, in plain words (and never with the URL, which may
+/// hold credentials).
+fn plain_words(error: &reqwest::Error) -> String {
+    let mut cause: Option<&dyn std::error::Error> = Some(error);
+    let mut deepest = String::new();
+    while let Some(current) = cause {
+        deepest = current.to_string();
+        cause = current.source();
+    }
+    let lower = deepest.to_ascii_lowercase();
+    if lower.contains("connection refused") {
+        "connection refused (is tickertape running at that address?)".into()
+    } else if lower.contains("certificate") || lower.contains("unknownissuer") {
+        format!(
+            "the server's certificate is not trusted ({deepest}); for a --tls-self-signed \
+             server pass --ca-cert with the file it names when it starts"
+        )
+    } else if error.is_timeout() {
+        "no answer in time".into()
+    } else if lower.contains("invalid http version") || lower.contains("corrupt") {
+        format!("the server did not answer in HTTP ({deepest}); is it HTTPS? use https://")
+    } else {
+        deepest
+    }
+}
+
+/// Reads `--url`: it must say `http://` or `https://`.
+fn parse_url(text: &str) -> Result<String, String> {
+    match reqwest::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
+            Ok(text.to_owned())
+        }
+        Ok(url) if text.contains("://") => Err(format!(
+            "{:?} is not an http:// or https:// address",
+            url.scheme()
+        )),
+        // `localhost:3000` reads as a URL of the scheme `localhost`.
+        _ => Err(format!(
+            "{} needs a scheme: http://{} or https://{}",
+            redacted(text),
+            redacted(text),
+            redacted(text)
+        )),
+    }
 }
 
 /// `url` with its user name and password (if any) replaced by `***`.

@@ -32,17 +32,51 @@ pub fn acceptor(config: &Config) -> io::Result<Option<TlsAcceptor>> {
     Ok(Some(TlsAcceptor::from(Arc::new(server))))
 }
 
-/// A certificate for `localhost` and `127.0.0.1`, made now.
+/// How long a self-signed certificate is valid: long enough for any session
+/// of trying things out, short as certificates go.
+const SELF_SIGNED_DAYS: i64 = 30;
+
+/// A certificate for `localhost` and `127.0.0.1`, made now and named for
+/// tickertape, valid from a day ago (clocks differ) for [`SELF_SIGNED_DAYS`].
+/// Its PEM is written to the temporary folder, for clients to trust
+/// (`tickertape publish --ca-cert`, `curl --cacert`).
 fn self_signed() -> io::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
     let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
-    let made = rcgen::generate_simple_self_signed(names).map_err(io::Error::other)?;
-    tracing::warn!(
-        "serving HTTPS with a self-signed certificate for localhost and 127.0.0.1: \
-         browsers will warn that the connection is not private (use --tls-cert and \
-         --tls-key for a real one)"
+    let mut params = rcgen::CertificateParams::new(names).map_err(io::Error::other)?;
+    let mut name = rcgen::DistinguishedName::new();
+    name.push(
+        rcgen::DnType::CommonName,
+        "tickertape (self-signed, for localhost)",
     );
-    let key = PrivatePkcs8KeyDer::from(made.signing_key.serialize_der());
-    Ok((vec![made.cert.der().clone()], key.into()))
+    name.push(rcgen::DnType::OrganizationName, "tickertape");
+    params.distinguished_name = name;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let day = 24 * 3600;
+    params.not_before = valid_at(now.saturating_sub(day))?;
+    params.not_after = valid_at(now + SELF_SIGNED_DAYS as u64 * day)?;
+    let key = rcgen::KeyPair::generate().map_err(io::Error::other)?;
+    let cert = params.self_signed(&key).map_err(io::Error::other)?;
+    let path =
+        std::env::temp_dir().join(format!("tickertape-self-signed-{}.pem", std::process::id()));
+    match std::fs::write(&path, cert.pem()) {
+        Ok(()) => tracing::warn!(
+            "serving HTTPS with a self-signed certificate for localhost and 127.0.0.1, valid for \
+             {SELF_SIGNED_DAYS} days: browsers will warn that the connection is not private (use \
+             --tls-cert and --tls-key for a real one); clients can trust it with {}",
+            path.display()
+        ),
+        Err(error) => tracing::warn!(%error, "could not write the self-signed certificate"),
+    }
+    let der = PrivatePkcs8KeyDer::from(key.serialize_der());
+    Ok((vec![cert.der().clone()], der.into()))
+}
+
+fn valid_at(unix_secs: u64) -> io::Result<time::OffsetDateTime> {
+    let secs = i64::try_from(unix_secs).map_err(io::Error::other)?;
+    time::OffsetDateTime::from_unix_timestamp(secs).map_err(io::Error::other)
 }
 
 fn read_certs(path: &Path) -> io::Result<Vec<CertificateDer<'static>>> {

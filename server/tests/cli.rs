@@ -46,8 +46,9 @@ impl Server {
             let log = log.clone();
             move || {
                 for line in lines.map_while(Result::ok) {
-                    if let Some(at) = line.find("listening on http://") {
-                        let rest = &line[at + "listening on http://".len()..];
+                    if let Some(at) = line.find("listening on http") {
+                        let rest = &line[at + "listening on http".len()..];
+                        let rest = rest.trim_start_matches('s').trim_start_matches("://");
                         let end = rest
                             .find(|c: char| c == '"' || c.is_whitespace())
                             .unwrap_or(rest.len());
@@ -340,5 +341,99 @@ async fn a_bad_value_names_its_environment_variable_and_names_resolve() {
     assert!(server.addr.ip().is_loopback());
     let health = reqwest::get(server.url("/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
+    server.stop();
+}
+
+#[tokio::test]
+async fn publish_speaks_https_and_says_what_went_wrong_in_plain_words() {
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_tickertape"))
+            .arg("publish")
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.success(), said)
+    };
+    let file = csv_file(
+        "plain",
+        "# prices from somewhere\n# two comment lines first\nsymbol,price,ts\nACME,10.00\nACME,10.50,1\n",
+    );
+    let file = file.to_str().unwrap();
+
+    // No scheme, and nobody there.
+    let (ok, said) = run(&[file, "--token", PUBLISH, "--url", "localhost:3000"]);
+    assert!(
+        !ok && said.contains("needs a scheme: http://localhost:3000"),
+        "{said}"
+    );
+    let nobody = {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", socket.local_addr().unwrap())
+    };
+    let (ok, said) = run(&[file, "--token", PUBLISH, "--url", &nobody]);
+    assert!(!ok && said.contains("connection refused"), "{said}");
+
+    // HTTPS with the server's own self-signed certificate, trusted with --ca-cert.
+    let server = Server::start(&[
+        "--no-simulator",
+        "--publish-token",
+        PUBLISH,
+        "--tls-self-signed",
+    ]);
+    let ca = server
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .find_map(|line| {
+            let at = line.find("clients can trust it with ")?;
+            Some(
+                line[at + "clients can trust it with ".len()..]
+                    .trim()
+                    .to_owned(),
+            )
+        })
+        .expect("the server names its certificate");
+    let url = format!("https://127.0.0.1:{}", server.addr.port());
+    let (ok, said) = run(&[file, "--token", PUBLISH, "--url", &url]);
+    assert!(
+        !ok && said.contains("not trusted") && said.contains("--ca-cert"),
+        "{said}"
+    );
+    let (ok, said) = run(&[
+        file,
+        "--token",
+        "wrong-token-0123456789",
+        "--url",
+        &url,
+        "--ca-cert",
+        &ca,
+    ]);
+    assert!(!ok && said.contains("refused the publish token"), "{said}");
+    // The second row's ts is far from the server's clock: refused, and named
+    // by its line in the file, comments counted.
+    let (ok, said) = run(&[
+        file,
+        "--token",
+        PUBLISH,
+        "--url",
+        &url,
+        "--ca-cert",
+        &ca,
+        "--keep-ts",
+        "--rate",
+        "1000",
+        "--batch",
+        "10",
+    ]);
+    assert!(!ok && said.contains("refused line 5"), "{said}");
+    let (ok, said) = run(&[file, "--token", PUBLISH, "--url", &url, "--ca-cert", &ca]);
+    assert!(ok, "{said}");
     server.stop();
 }
