@@ -17,7 +17,7 @@ ARGS ?=
 
 ## run: install what is missing, build for release, serve http://127.0.0.1:3000
 run: setup build
-	@echo "Serving the dashboard on http://$${LEPTOS_SITE_ADDR:-127.0.0.1:3000} (Ctrl-C stops)"
+	@echo "Starting the server: it says where it serves the dashboard (\"listening on …\"); Ctrl-C stops it"
 	$(BIN) $(ARGS)
 
 ## test: install what is missing, then lint, Rust tests and the Playwright suite
@@ -30,8 +30,18 @@ setup-test:
 	@scripts/setup.sh test
 
 ## build: the release server and the size-optimised WASM bundle
+# Skipped (wasm-bindgen and wasm-opt included) when nothing it is built from
+# changed since the last build and its outputs are there.
+BUILD_INPUTS := $(shell find app frontend server/src server/Cargo.toml style public -type f) Cargo.toml Cargo.lock
+BUILT := target/.built-release
+
 build:
+	@if [ ! -x $(BIN) ] || [ ! -f target/site/pkg/tickertape.wasm ]; then rm -f $(BUILT); fi
+	@$(MAKE) --no-print-directory $(BUILT)
+
+$(BUILT): $(BUILD_INPUTS)
 	cargo leptos build --release --cargo-locked
+	@touch $@
 
 ## weight: the front end's gzip'd size (WASM + JS + CSS); fails over 150 KB
 weight:
@@ -48,7 +58,7 @@ unit:
 	cargo test --locked -p app -p server -p loadgen
 	cargo test --locked -p frontend --target wasm32-unknown-unknown
 
-e2e:
+e2e: setup-test build
 	cd end2end && TICKERTAPE_BIN=../$(BIN) npx playwright test
 
 ## bench: fan-out beside limit-probe and node-sse (../shared/peers), one table (see README)
@@ -65,8 +75,8 @@ cluster: setup build
 	@scripts/setup.sh cluster
 	scripts/cluster.sh
 
-## bench-ui: the dashboard with 200 symbols at 50 updates/s in chromium (needs `make build`)
-bench-ui:
+## bench-ui: the dashboard with 200 symbols at 50 updates/s in chromium
+bench-ui: setup-test build
 	cd end2end && TICKERTAPE_BIN=../$(BIN) npx playwright test -c bench.config.ts
 
 ## watch: rebuild and reload on every change (development)

@@ -217,6 +217,7 @@ pub fn state(config: &Config, addr: SocketAddr) -> io::Result<(AppState, Option<
     // Leptos reads its other settings (LEPTOS_RELOAD_PORT, LEPTOS_ENV, ...) from the
     // environment; the address and site root are ours, so `--help` documents them.
     let mut leptos = leptos_options()?;
+    warn_without_site(&config.site_root);
     leptos.output_name = env!("LEPTOS_OUTPUT_NAME").into();
     leptos.site_root = config.site_root.to_string_lossy().as_ref().into();
     leptos.site_addr = addr;
@@ -274,6 +275,25 @@ pub fn state(config: &Config, addr: SocketAddr) -> io::Result<(AppState, Option<
         hsts: !config.no_hsts,
     };
     Ok((state, simulator))
+}
+
+/// Warns when `site_root` holds no built front end: the page would be served
+/// unstyled and never connect (a binary started outside the repository
+/// finds no `target/site` relative to where it runs).
+fn warn_without_site(site_root: &std::path::Path) {
+    let wasm = site_root
+        .join("pkg")
+        .join(format!("{}.wasm", env!("LEPTOS_OUTPUT_NAME")));
+    if !wasm.is_file() {
+        let shown = std::path::absolute(site_root).unwrap_or_else(|_| site_root.to_owned());
+        tracing::warn!(
+            "no built front end at {} (no {}): the dashboard would be served without its \
+             style and script and never connect; build it (make build) and start the server \
+             from the repository, or pass --site-root (LEPTOS_SITE_ROOT) with the folder",
+            shown.display(),
+            wasm.strip_prefix(site_root).unwrap_or(&wasm).display()
+        );
+    }
 }
 
 /// Leptos's settings from its `LEPTOS_*` variables. `LEPTOS_SITE_ADDR` is also

@@ -437,3 +437,14 @@ async fn publish_speaks_https_and_says_what_went_wrong_in_plain_words() {
     assert!(ok, "{said}");
     server.stop();
 }
+
+#[tokio::test]
+async fn a_server_without_its_built_front_end_says_so() {
+    let server = Server::start(&["--site-root", "/nonexistent/site"]);
+    let log = server.stop();
+    assert!(
+        log.iter()
+            .any(|line| line.contains("no built front end at /nonexistent/site")),
+        "{log:?}"
+    );
+}
