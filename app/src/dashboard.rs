@@ -535,7 +535,7 @@ fn QuoteRow(symbol: Symbol, row: RwSignal<Row>, view: View) -> impl IntoView {
         let first = r.recent.front().copied().unwrap_or_default();
         format!(
             "sparkline {}",
-            format::trend_class(r.quote.price.get() - first)
+            format::trend_class(r.quote.price.get() - first, r.decimals)
         )
     });
     let age = text(move || {
@@ -551,16 +551,16 @@ fn QuoteRow(symbol: Symbol, row: RwSignal<Row>, view: View) -> impl IntoView {
                     {cell(|r| r.tick.arrow().to_owned())}
                 </span>
                 <span class="visually-hidden">{cell(|r| r.tick.word().to_owned())}</span>
-                {cell(|r| format::price(r.quote.price.get()))}
+                {cell(|r| format::price(r.quote.price.get(), r.decimals))}
             </td>
-            <td class=cell(|r| format!("num wide-only {}", format::trend_class(r.quote.change))) data-testid="change">
-                {cell(|r| format::change(r.quote.change))}
+            <td class=cell(|r| format!("num wide-only {}", format::trend_class(r.change(), r.decimals))) data-testid="change">
+                {cell(|r| format::change(r.change(), r.decimals))}
             </td>
-            <td class=cell(|r| format!("num {}", format::trend_class(r.quote.change_pct))) data-testid="change-pct">
+            <td class=cell(|r| format!("num {}", format::trend_class(r.quote.change_pct, 2))) data-testid="change-pct">
                 {cell(|r| format::percent(r.quote.change_pct))}
             </td>
-            <td class="num wide-only" data-testid="high">{cell(|r| format::price(r.quote.high.get()))}</td>
-            <td class="num wide-only" data-testid="low">{cell(|r| format::price(r.quote.low.get()))}</td>
+            <td class="num wide-only" data-testid="high">{cell(|r| format::price(r.quote.high.get(), r.decimals))}</td>
+            <td class="num wide-only" data-testid="low">{cell(|r| format::price(r.quote.low.get(), r.decimals))}</td>
             <td class="spark">
                 <svg
                     class=spark_class

@@ -3,12 +3,38 @@
 // Numbers are formatted with integer arithmetic: `{:.2}` on a float would pull
 // the float printing machinery (about 10 KB) into the browser bundle.
 
+/// The fewest and the most decimals a price is shown with.
+pub const MIN_DECIMALS: u32 = 2;
+/// Beyond this, digits are noise (a price of 1e-9 shows as 0.00000000).
+pub const MAX_DECIMALS: u32 = 8;
+
 /// `value` rounded to `decimals` places, without a sign: `(whole, fraction)`.
+/// A float holds about 15 significant digits: past them (a price of billions
+/// with 8 decimals) the decimals are fewer, never noise.
 fn fixed(value: f64, decimals: u32) -> (u64, String) {
+    let mut decimals = decimals;
+    while decimals > MIN_DECIMALS && value.abs() * 10f64.powi(decimals as i32) >= 1e15 {
+        decimals -= 1;
+    }
     let scale = 10u64.pow(decimals);
     let scaled = (value.abs() * scale as f64).round() as u64;
     let width = decimals as usize;
     (scaled / scale, format!("{:0width$}", scaled % scale))
+}
+
+/// How many decimals `value` carries: the fewest (from [`MIN_DECIMALS`] to
+/// [`MAX_DECIMALS`]) that write it exactly, up to the float's own noise.
+pub fn decimals_of(value: f64) -> u32 {
+    let mut decimals = MIN_DECIMALS;
+    while decimals < MAX_DECIMALS {
+        let scale = 10f64.powi(decimals as i32);
+        let rounded = (value * scale).round() / scale;
+        if (rounded - value).abs() <= value.abs() * 1e-12 {
+            break;
+        }
+        decimals += 1;
+    }
+    decimals
 }
 
 /// `whole` with a comma between each group of three digits.
@@ -24,42 +50,40 @@ fn grouped(whole: u64) -> String {
     grouped
 }
 
-/// A price with two decimals and thousands separators: `1,234.50`.
-pub fn price(value: f64) -> String {
-    let (whole, cents) = fixed(value, 2);
-    let sign = if value < 0.0 && (whole, cents.as_str()) != (0, "00") {
-        "-"
-    } else {
-        ""
-    };
-    format!("{sign}{}.{cents}", grouped(whole))
+/// A price with `decimals` decimals and thousands separators: `1,234.50`,
+/// `1.08345`.
+pub fn price(value: f64, decimals: u32) -> String {
+    let (whole, fraction) = fixed(value, decimals);
+    let zero = whole == 0 && fraction.bytes().all(|b| b == b'0');
+    let sign = if value < 0.0 && !zero { "-" } else { "" };
+    format!("{sign}{}.{fraction}", grouped(whole))
 }
 
-/// A signed change with two decimals: `+1.25`, `−0.40`, `0.00`.
+/// A signed change with `decimals` decimals: `+1.25`, `−0.00040`, `0.00`.
 ///
 /// Negative numbers use the typographic minus sign, which lines up with `+`.
-pub fn change(value: f64) -> String {
-    signed(value, "")
+pub fn change(value: f64, decimals: u32) -> String {
+    signed(value, decimals, "")
 }
 
 /// A signed percentage with two decimals: `+0.65%`.
 pub fn percent(value: f64) -> String {
-    signed(value, "%")
+    signed(value, 2, "%")
 }
 
-fn signed(value: f64, unit: &str) -> String {
-    let (whole, cents) = fixed(value, 2);
-    let sign = match trend_class(value) {
+fn signed(value: f64, decimals: u32, unit: &str) -> String {
+    let (whole, fraction) = fixed(value, decimals);
+    let sign = match trend_class(value, decimals) {
         "up" => "+",
         "down" => "\u{2212}",
         _ => "",
     };
-    format!("{sign}{whole}.{cents}{unit}")
+    format!("{sign}{}.{fraction}{unit}", grouped(whole))
 }
 
-/// Whether a change is up, down or flat, as a CSS class.
-pub fn trend_class(value: f64) -> &'static str {
-    let rounded = (value * 100.0).round();
+/// Whether a change is up, down or flat at `decimals` decimals, as a CSS class.
+pub fn trend_class(value: f64, decimals: u32) -> &'static str {
+    let rounded = (value * 10f64.powi(decimals as i32)).round();
     if rounded > 0.0 {
         "up"
     } else if rounded < 0.0 {
@@ -185,22 +209,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prices_have_two_decimals_and_grouped_thousands() {
-        assert_eq!(price(0.5), "0.50");
-        assert_eq!(price(189.532), "189.53");
-        assert_eq!(price(1234.5), "1,234.50");
-        assert_eq!(price(1_234_567.891), "1,234,567.89");
-        assert_eq!(price(999.999), "1,000.00");
+    fn prices_have_their_decimals_and_grouped_thousands() {
+        assert_eq!(price(0.5, 2), "0.50");
+        assert_eq!(price(189.532, 2), "189.53");
+        assert_eq!(price(1234.5, 2), "1,234.50");
+        assert_eq!(price(1_234_567.891, 2), "1,234,567.89");
+        assert_eq!(price(999.999, 2), "1,000.00");
+        assert_eq!(price(1.08345, 5), "1.08345");
+        assert_eq!(price(0.00001234, 8), "0.00001234");
+        // The largest price, at the most decimals: no overflow, no noise.
+        assert_eq!(price(1e12, 8), "1,000,000,000,000.00");
+        assert_eq!(price(184_467_440_737.15, 8), "184,467,440,737.150");
+    }
+
+    #[test]
+    fn a_price_carries_the_decimals_it_was_written_with() {
+        for (value, decimals) in [
+            (228.5, 2),
+            (228.61, 2),
+            (1.08345, 5),
+            (0.0001, 4),
+            (0.00001234, 8),
+            (1.0 / 3.0, 8),
+            (1e-9, 8),
+            (184_467_440_737.15, 2),
+            (1e12, 2),
+        ] {
+            assert_eq!(decimals_of(value), decimals, "{value}");
+        }
     }
 
     #[test]
     fn changes_are_signed_and_never_negative_zero() {
-        assert_eq!(change(1.254), "+1.25");
-        assert_eq!(change(-0.4), "\u{2212}0.40");
-        assert_eq!(change(-0.001), "0.00");
+        assert_eq!(change(1.254, 2), "+1.25");
+        assert_eq!(change(-0.4, 2), "\u{2212}0.40");
+        assert_eq!(change(-0.001, 2), "0.00");
+        assert_eq!(change(-0.00045, 5), "\u{2212}0.00045");
+        assert_eq!(change(12_345.5, 2), "+12,345.50");
         assert_eq!(percent(0.651), "+0.65%");
-        assert_eq!(trend_class(-0.001), "flat");
-        assert_eq!(trend_class(-0.01), "down");
+        assert_eq!(trend_class(-0.001, 2), "flat");
+        assert_eq!(trend_class(-0.01, 2), "down");
+        assert_eq!(trend_class(-0.00045, 5), "down");
     }
 
     #[test]

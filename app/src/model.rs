@@ -286,7 +286,9 @@ impl Quote {
     #[must_use]
     pub fn moved_to(&self, price: Price, ts: u64) -> Self {
         let open = self.open.get();
-        let change = round_cents(price.get() - open);
+        // To the most decimals a price is shown with: a change of 0.00045
+        // in 1.08345 is not 0.00.
+        let change = round_to(price.get() - open, 8);
         Self {
             symbol: self.symbol.clone(),
             price,
@@ -302,7 +304,12 @@ impl Quote {
 }
 
 fn round_cents(value: f64) -> f64 {
-    (value * 100.0).round() / 100.0
+    round_to(value, 2)
+}
+
+fn round_to(value: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (value * scale).round() / scale
 }
 
 /// How many recent prices per symbol a [`Snapshot`] carries (for sparklines).

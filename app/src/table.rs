@@ -3,7 +3,10 @@
 //! A price update touches exactly one row's signal, so only that row's cells
 //! re-render; the list of symbols changes only when a new symbol appears.
 
-use crate::model::{Price, Quote, RECENT_PRICES, Symbol};
+use crate::{
+    format,
+    model::{Price, Quote, RECENT_PRICES, Symbol},
+};
 use leptos::prelude::*;
 use std::collections::VecDeque;
 
@@ -60,17 +63,44 @@ pub struct Row {
     pub flashing: bool,
     /// The last [`RECENT_PRICES`] prices, oldest first, ending with the current one.
     pub recent: VecDeque<f64>,
+    /// The decimals this symbol's prices are shown with: the most any of its
+    /// prices has carried on this page (so a column never jitters as digits
+    /// come and go), from 2 to 8.
+    pub decimals: u32,
 }
 
 impl Row {
     fn new(mut quote: Quote) -> Self {
-        Self {
+        let mut row = Self {
             recent: recent_prices(quote.price, std::mem::take(&mut quote.recent)),
             quote,
             tick: Tick::Flat,
             updates: 0,
             flashing: false,
-        }
+            decimals: format::MIN_DECIMALS,
+        };
+        row.note_decimals();
+        row
+    }
+
+    /// Widens `decimals` to what the quote's and the recent prices carry.
+    fn note_decimals(&mut self) {
+        let quote = &self.quote;
+        let prices = [quote.price, quote.open, quote.high, quote.low];
+        let most = prices
+            .iter()
+            .map(|price| price.get())
+            .chain(self.recent.iter().copied())
+            .map(format::decimals_of)
+            .max()
+            .unwrap_or(format::MIN_DECIMALS);
+        self.decimals = self.decimals.max(most);
+    }
+
+    /// `price` minus `open`, at the row's decimals (the quote's own `change`
+    /// is rounded to cents by older servers).
+    pub fn change(&self) -> f64 {
+        self.quote.price.get() - self.quote.open.get()
     }
 
     /// Moves the row to `quote`, noting the direction of the move; a quote from
@@ -94,6 +124,7 @@ impl Row {
             self.recent = recent_prices(quote.price, recent);
         }
         self.quote = quote;
+        self.note_decimals();
         self.updates += 1;
         self.flashing = true;
     }
@@ -232,6 +263,20 @@ mod tests {
     fn price_of(table: &Table, symbol: &str) -> f64 {
         let row = table.row(&symbol.parse().unwrap()).unwrap();
         row.with_untracked(|row| row.quote.price.get())
+    }
+
+    #[test]
+    fn a_rows_decimals_follow_its_prices_and_never_narrow() {
+        let table = Table::new(vec![quote("EURUSD", 1.0834), quote("PEPE", 0.00001234)]);
+        let row = table.row(&"EURUSD".parse().unwrap()).unwrap();
+        assert_eq!(row.with_untracked(|r| r.decimals), 4);
+        table.apply(quote("EURUSD", 1.08345));
+        assert_eq!(row.with_untracked(|r| r.decimals), 5);
+        // A price that happens to need fewer keeps the column as it was.
+        table.apply(quote("EURUSD", 1.08));
+        assert_eq!(row.with_untracked(|r| r.decimals), 5);
+        let tiny = table.row(&"PEPE".parse().unwrap()).unwrap();
+        assert_eq!(tiny.with_untracked(|r| r.decimals), 8);
     }
 
     #[test]

@@ -1,0 +1,69 @@
+import { test, expect, Dashboard, publish, watchForErrors } from "./fixtures";
+import path from "node:path";
+
+// Prices of every kind in one table: FX with 5 decimals, crypto from 8
+// decimals to thousands, an equity, a 12-character symbol with a huge price.
+// Each symbol reads with the decimals its prices carry, in every figure.
+const TOKEN = "precision-publish-token-0123";
+
+const opening: [string, number][] = [
+  ["EURUSD", 1.0834],
+  ["BTCUSD", 97123.45],
+  ["PEPEUSD", 0.00001234],
+  ["DOGE", 0.0001],
+  ["AAPL", 228.5],
+  ["ABCDEFGHIJKL", 184467440737.15],
+];
+const moves: [string, number][] = [
+  ["EURUSD", 1.08345],
+  ["PEPEUSD", 0.00001201],
+  ["DOGE", 0.0002],
+  ["AAPL", 229.75],
+  ["BTCUSD", 96950.1],
+  ["ABCDEFGHIJKL", 184467440738.4],
+];
+
+const sizes = {
+  desktop: { width: 1280, height: 820 },
+  phone: { width: 390, height: 844 },
+};
+
+for (const [device, viewport] of Object.entries(sizes)) {
+  for (const colorScheme of ["light", "dark"] as const) {
+    test.describe(`${device}, ${colorScheme}`, () => {
+      test.use({ viewport, colorScheme, serverArgs: ["--no-simulator", "--publish-token", TOKEN] });
+
+      test("each symbol reads with its own decimals, and the table fits", async ({ page, request, server }) => {
+        const errors = watchForErrors(page);
+        await publish(request, server.url, TOKEN, opening);
+        await page.goto(server.url);
+        const dashboard = new Dashboard(page);
+        await expect(dashboard.status).toHaveAttribute("data-state", "live");
+        await publish(request, server.url, TOKEN, moves);
+        const row = (symbol: string) => page.locator(`[data-testid="quote-row"][data-symbol="${symbol}"]`);
+        const price = (symbol: string) => row(symbol).getByTestId("price");
+        await expect(price("EURUSD")).toContainText("1.08345");
+        await expect(price("PEPEUSD")).toContainText("0.00001201");
+        await expect(price("DOGE")).toContainText("0.0002");
+        await expect(price("AAPL")).toContainText("229.75");
+        await expect(price("BTCUSD")).toContainText("96,950.10");
+        await expect(price("ABCDEFGHIJKL")).toContainText("184,467,440,738.40");
+        if (device === "desktop") {
+          // The derived figures carry the same decimals.
+          await expect(row("EURUSD").getByTestId("change")).toHaveText("+0.00005");
+          await expect(row("EURUSD").getByTestId("low")).toHaveText("1.08340");
+          await expect(row("PEPEUSD").getByTestId("change")).toHaveText("\u22120.00000033");
+          await expect(row("DOGE").getByTestId("high")).toHaveText("0.0002");
+        }
+        // Nothing outgrows the page.
+        const width = await page.evaluate(() => document.documentElement.scrollWidth);
+        expect(width).toBeLessThanOrEqual(viewport.width);
+        await page.screenshot({
+          path: path.join(__dirname, "..", "..", "docs", `precision-${device}-${colorScheme}.png`),
+          fullPage: device === "phone",
+        });
+        expect(errors).toEqual([]);
+      });
+    });
+  }
+}
