@@ -82,7 +82,7 @@ pub(crate) fn start(view: View) -> Controls {
         match PriceStream::open(sinks, from, list.query().as_deref(), relay) {
             Ok(opened) => stream.set_value(Some(opened)),
             Err(error) => {
-                logging::error!("could not open the price stream: {error:?}");
+                logging::error!("no stream: {error:?}");
                 connection.update(|c| c.errored(false));
             }
         }
@@ -202,7 +202,7 @@ pub(crate) fn start(view: View) -> Controls {
             },
             Duration::from_millis(delay as u64),
         )
-        .map_err(|error| logging::error!("could not schedule a reconnection: {error:?}"))
+        .map_err(|error| logging::error!("no retry timer: {error:?}"))
         .ok();
         retry_timer.set_value(timer);
     });
@@ -224,6 +224,7 @@ pub(crate) fn start(view: View) -> Controls {
     });
     let resume = Callback::new(move |()| {
         connection.update(Connection::resumed);
+        Meters::resumed(sinks.meters);
         join(CatchUp::Resync);
     });
     // A new list is a new stream, from a snapshot that holds the newly watched
@@ -364,7 +365,7 @@ fn save(list: &Watchlist) {
             storage.set_item(watchlist::STORAGE_KEY, &stored)
         };
         if let Err(error) = saved {
-            logging::warn!("could not save the watchlist: {error:?}");
+            logging::warn!("not saved: {error:?}");
         }
     }
     // Over HTTPS every cookie is Secure, the server's and this one.
@@ -386,6 +387,6 @@ fn save(list: &Watchlist) {
     };
     let document: web_sys::HtmlDocument = document().unchecked_into();
     if let Err(error) = document.set_cookie(&cookie) {
-        logging::warn!("could not set the watchlist cookie: {error:?}");
+        logging::warn!("no cookie: {error:?}");
     }
 }

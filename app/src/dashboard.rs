@@ -235,9 +235,10 @@ fn StatusBar(view: View, controls: Controls) -> impl IntoView {
         clock,
         ..
     } = view;
-    // How the stream came back: after a reconnect, or whenever it had to resync.
+    // How the stream came back: after a reconnect or a pause, or whenever it
+    // had to resync.
     let came_back = move || {
-        let reconnected = connection.with(|c| c.reconnects > 0);
+        let reconnected = connection.with(|c| c.reopened);
         recovery
             .get()
             .filter(|r| reconnected || *r == Recovery::Resynced)
@@ -359,7 +360,11 @@ fn Toolbar(view: View, controls: Controls) -> impl IntoView {
         let watched =
             symbols.with(|all| watchlist.with(|w| all.iter().filter(|s| w.watches(s)).count()));
         if watchlist.with(Watchlist::is_all) {
-            format!("Watching all {all} symbols")
+            match all {
+                0 => "No symbols yet".to_owned(),
+                1 => "Watching 1 symbol".to_owned(),
+                _ => format!("Watching all {all} symbols"),
+            }
         } else {
             format!("Watching {watched} of {all} symbols")
         }

@@ -30,9 +30,16 @@ impl Throughput {
     }
 
     /// Closes the current sample at `now` and returns the rate, per second,
-    /// once the samples span some time.
+    /// once the samples fill the window: until then no rate is known (the
+    /// dashboard shows "—"), rather than one that the first seconds' catch-up
+    /// would inflate (43/s on a 20/s feed).
     pub fn sample(&mut self, now: f64) -> Option<f64> {
-        let began = self.last_sample.replace(now).unwrap_or(now);
+        let Some(began) = self.last_sample.replace(now) else {
+            // What came before the first sample (the catch-up among it) came
+            // over no known time: it is not counted.
+            self.counting = 0;
+            return None;
+        };
         if self.samples.len() == RATE_WINDOW {
             self.samples.pop_front();
         }
@@ -40,9 +47,7 @@ impl Throughput {
             .push_back((began, std::mem::take(&mut self.counting)));
         let count: u64 = self.samples.iter().map(|(_, n)| n).sum();
         let span = (now - self.samples[0].0) / 1000.0;
-        // The first sample spans no time: no rate is known yet (the dashboard
-        // shows "—", not a "0.0/s" belied by the moving table).
-        (span > 0.0).then(|| count as f64 / span)
+        (self.samples.len() == RATE_WINDOW && span > 0.0).then(|| count as f64 / span)
     }
 }
 
@@ -122,13 +127,31 @@ mod live {
         pub(crate) retry_ms: Option<f64>,
         /// Publication times of the updates not yet on screen.
         pending: Vec<u64>,
+        /// After a pause: updates published before the viewer resumed (server
+        /// time) are a catch-up, not latency.
+        resumed_at: Option<f64>,
     }
 
     impl Meters {
+        /// The viewer resumed a paused view: what was measured before, and
+        /// what the catch-up brings, is not measured.
+        pub(crate) fn resumed(meters: StoredValue<Meters>) {
+            meters.update_value(|m| {
+                m.throughput = Throughput::default();
+                m.latency = Latency::default();
+                m.pending.clear();
+                // The viewer's clock: a clock offset is milliseconds, a pause seconds.
+                m.resumed_at = Some(js_sys::Date::now());
+            });
+        }
+
         /// Notes an update published at `ts`; the next animation frame puts it on screen.
         pub(crate) fn received(meters: StoredValue<Meters>, ts: u64) {
             let first = meters
                 .try_update_value(|m| {
+                    if m.resumed_at.is_some_and(|at| (ts as f64) < at) {
+                        return false;
+                    }
                     m.throughput.add(1);
                     m.pending.push(ts);
                     m.pending.len() == 1
@@ -157,12 +180,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn throughput_averages_over_the_window() {
+    fn throughput_shows_once_its_window_is_full_and_averages_over_it() {
         let mut rate = Throughput::default();
+        // A catch-up's burst before the first sample is not a rate.
+        rate.add(500);
         assert_eq!(rate.sample(0.0), None);
-        rate.add(50);
-        assert_eq!(rate.sample(1000.0), Some(50.0));
-        for second in 2..=10 {
+        for second in 1..=4 {
+            rate.add(20);
+            assert_eq!(rate.sample(f64::from(second) * 1000.0), None, "{second}");
+        }
+        rate.add(20);
+        assert_eq!(rate.sample(5000.0), Some(20.0));
+        for second in 6..=10 {
             rate.add(if second % 2 == 0 { 40 } else { 60 });
             rate.sample(f64::from(second) * 1000.0);
         }

@@ -258,7 +258,7 @@ impl Tab {
         )
         .and_then(|promise| call(&promise, "catch", &array(&[&on_stolen])));
         if let Err(error) = asked {
-            logging::error!("could not ask for the stream's lock: {error:?}");
+            logging::error!("no lock: {error:?}");
         }
     }
 
@@ -561,6 +561,6 @@ fn call(object: &JsValue, method: &str, args: &Array) -> Result<JsValue, JsValue
 /// Posts `message` to the other tabs.
 fn post(channel: &BroadcastChannel, message: &Array) {
     if let Err(error) = channel.post_message(message) {
-        logging::warn!("could not tell the other tabs: {error:?}");
+        logging::warn!("tabs not told: {error:?}");
     }
 }

@@ -114,14 +114,21 @@ pub struct Connection {
     pub busy: bool,
     /// Whether the connection is shared with the browser's other tabs.
     pub shared: Shared,
+    /// Whether the stream being opened is the viewer's own choice (resuming a
+    /// paused view), not a reconnection.
+    by_choice: bool,
+    /// Whether the stream has opened again since its first opening (after a
+    /// reconnection or a pause), so how it came back is worth saying.
+    pub reopened: bool,
 }
 
 impl Connection {
     /// The stream opened (the `open` event).
     pub fn opened(&mut self) {
-        if self.has_opened {
+        if self.has_opened && !std::mem::take(&mut self.by_choice) {
             self.reconnects += 1;
         }
+        self.reopened |= self.has_opened;
         self.has_opened = true;
         self.attempts = 0;
         self.busy = false;
@@ -208,6 +215,7 @@ impl Connection {
         self.phase = Phase::Connecting;
         self.attempts = 0;
         self.busy = false;
+        self.by_choice = true;
     }
 
     /// A new stream is being opened by hand after the browser gave up.
@@ -319,6 +327,19 @@ mod tests {
     }
 
     #[test]
+    fn resuming_a_paused_view_is_not_a_reconnect_but_a_later_drop_is() {
+        let mut c = Connection::default();
+        c.opened();
+        c.paused();
+        c.resumed();
+        c.opened();
+        assert_eq!((c.phase, c.reconnects), (Phase::Live, 0));
+        c.errored(true);
+        c.opened();
+        assert_eq!(c.reconnects, 1);
+    }
+
+    #[test]
     fn a_network_error_is_reconnecting_and_the_next_open_counts() {
         let mut c = Connection::default();
         c.opened();
@@ -393,7 +414,8 @@ mod tests {
         c.resumed();
         assert_eq!(c.phase, Phase::Connecting);
         c.opened();
-        assert_eq!((c.phase, c.reconnects), (Phase::Live, 1));
+        // The viewer's own choice, not a reconnection.
+        assert_eq!((c.phase, c.reconnects), (Phase::Live, 0));
     }
 
     #[test]

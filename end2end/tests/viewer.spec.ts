@@ -157,6 +157,12 @@ test.describe("pause and resume", () => {
     // And it keeps up from there.
     const now = seq((await stats()).lastEventId);
     await expect.poll(async () => seq(await dashboard.lastEventId.textContent())).toBeGreaterThanOrEqual(now);
+    // The viewer's own pause is no reconnection, and its replay is no latency:
+    // the figures come back from live updates only.
+    await expect(dashboard.reconnects).toHaveText("0");
+    await expect(page.getByTestId("latency")).toHaveText(/^\d+ ms$/);
+    const latency = Number((await page.getByTestId("latency").textContent())!.replace(/[^\d]/g, ""));
+    expect(latency).toBeLessThan(500);
   });
 });
 

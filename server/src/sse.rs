@@ -190,9 +190,15 @@ fn resume(state: &AppState, text: &str, filter: &Filter, out: &mut BytesMut) -> 
             }
             Read::Resync(snapshot) => {
                 let why = if id.run == snapshot.last_event_id.run {
-                    format!("event {id} is not in the server's history")
+                    format!(
+                        "the updates since event {id} are no longer kept (away too long), \
+                         so the table shows the latest prices instead"
+                    )
                 } else {
-                    format!("event {id} is from another server run")
+                    format!(
+                        "the server restarted since event {id}, so the table shows the \
+                         latest prices instead"
+                    )
                 };
                 (snapshot, why)
             }
@@ -287,8 +293,9 @@ impl Position {
                 tracing::debug!(%from, %to, "the feed restarted; resyncing a stream");
                 self.cursor = push_snapshot(out, snapshot);
                 out.put(wire::notice(&format!(
-                    "resynced from a snapshot: the feed restarted its sequence \
-                     (the broker lost its data), so event {from} has no successor"
+                    "resynced from a snapshot: the price feed restarted (its store lost \
+                     its data) after event {from}, so the table shows the latest prices \
+                     instead of what was missed"
                 )));
             }
             Read::Resync(snapshot) => {

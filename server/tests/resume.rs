@@ -105,9 +105,9 @@ async fn unusable_ids_get_200_and_a_snapshot_with_a_notice() {
     };
 
     for (id, says) in [
-        (cut_at.to_string(), "not in the server's history"),
-        (other_run.to_string(), "from another server run"),
-        (ahead.to_string(), "not in the server's history"),
+        (cut_at.to_string(), "are no longer kept"),
+        (other_run.to_string(), "the server restarted since"),
+        (ahead.to_string(), "are no longer kept"),
         ("42".to_owned(), "not an event id"),
         ("<script>".to_owned(), "not an event id"),
     ] {
