@@ -59,10 +59,10 @@ test("the dashboard behind nginx resumes on another instance when its own is kil
   const nginxPort = await freePort();
   let site = readFileSync(path.join(repo, "docs", "nginx", "cluster.conf"), "utf8");
   site = site
-    .replace(/server 127\.0\.0\.1:3001 /, `server 127.0.0.1:${instances[0].port} `)
-    .replace(/server 127\.0\.0\.1:3002 /, `server 127.0.0.1:${instances[1].port} `)
-    .replace(/\s*server 127\.0\.0\.1:3003 [^\n]*/, "")
-    .replace("listen 8080;", `listen 127.0.0.1:${nginxPort};`);
+    .replace(/server 127\.0\.0\.1:3011 /, `server 127.0.0.1:${instances[0].port} `)
+    .replace(/server 127\.0\.0\.1:3012 /, `server 127.0.0.1:${instances[1].port} `)
+    .replace(/\s*server 127\.0\.0\.1:3013 [^\n]*/, "")
+    .replace("listen 127.0.0.1:8080;", `listen 127.0.0.1:${nginxPort};`);
   writeFileSync(path.join(dir, "site.conf"), site);
   const root = process.getuid?.() === 0 ? "user root;" : "";
   writeFileSync(
