@@ -267,16 +267,18 @@ mod tests {
 
     #[test]
     fn a_rows_decimals_follow_its_prices_and_never_narrow() {
-        let table = Table::new(vec![quote("EURUSD", 1.0834), quote("PEPE", 0.00001234)]);
-        let row = table.row(&"EURUSD".parse().unwrap()).unwrap();
-        assert_eq!(row.with_untracked(|r| r.decimals), 4);
-        table.apply(quote("EURUSD", 1.08345));
-        assert_eq!(row.with_untracked(|r| r.decimals), 5);
-        // A price that happens to need fewer keeps the column as it was.
-        table.apply(quote("EURUSD", 1.08));
-        assert_eq!(row.with_untracked(|r| r.decimals), 5);
-        let tiny = table.row(&"PEPE".parse().unwrap()).unwrap();
-        assert_eq!(tiny.with_untracked(|r| r.decimals), 8);
+        Owner::new().with(|| {
+            let table = Table::new(vec![quote("EURUSD", 1.0834), quote("PEPE", 0.00001234)]);
+            let row = table.row(&"EURUSD".parse().unwrap()).unwrap();
+            assert_eq!(row.with_untracked(|r| r.decimals), 4);
+            table.apply(quote("EURUSD", 1.08345));
+            assert_eq!(row.with_untracked(|r| r.decimals), 5);
+            // A price that happens to need fewer keeps the column as it was.
+            table.apply(quote("EURUSD", 1.08));
+            assert_eq!(row.with_untracked(|r| r.decimals), 5);
+            let tiny = table.row(&"PEPE".parse().unwrap()).unwrap();
+            assert_eq!(tiny.with_untracked(|r| r.decimals), 8);
+        });
     }
 
     #[test]

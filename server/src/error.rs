@@ -82,13 +82,30 @@ pub async fn not_found(uri: axum::http::Uri) -> ApiError {
     )
 }
 
-/// `405` for a method a route does not answer (axum adds `Allow`).
-pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
-    ApiError::new(
+/// Middleware: axum's own `405` (a method a route does not answer) with a
+/// JSON body, its `Allow` header kept. (A method-not-allowed fallback on the
+/// router would take CORS preflights from the CORS layer.)
+pub async fn json_405(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let method = request.method().clone();
+    let path = clip(request.uri().path(), 100);
+    let response = next.run(request).await;
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED
+        || response
+            .headers()
+            .contains_key(axum::http::header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let (parts, _) = response.into_parts();
+    let mut error = ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
-        format!("{method} is not answered at {}", clip(uri.path(), 100)),
-    )
+        format!("{method} is not answered at {path}"),
+    );
+    if let Some(allow) = parts.headers.get(axum::http::header::ALLOW) {
+        error = error.with_header(axum::http::header::ALLOW, allow.clone());
+    }
+    error.into_response()
 }
 
 /// Cuts `text` to at most `max` characters for quoting it in a message.

@@ -384,8 +384,8 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(traced)
         .merge(stream)
-        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(hsts)
+        .layer(middleware::from_fn(error::json_405))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

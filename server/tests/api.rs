@@ -57,7 +57,8 @@ async fn the_dashboard_html_already_holds_the_current_prices() {
         let at = html
             .find(&row)
             .unwrap_or_else(|| panic!("no row for {}", quote.symbol));
-        let price = app::format::price(quote.price.get());
+        let value = quote.price.get();
+        let price = app::format::price(value, app::format::decimals_of(value));
         assert!(
             html[at..].contains(&price),
             "{} is not shown at {price}",

@@ -11,7 +11,6 @@ use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    time::Duration,
 };
 
 /// The fenced code blocks of `text`: their language and lines.
@@ -59,15 +58,13 @@ fn commands(language: &str, lines: &[String]) -> Vec<(String, Vec<String>)> {
     commands
 }
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
+/// The server this test started, stopped when dropped.
+struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -167,7 +164,7 @@ fn the_readmes_publishing_commands_run_as_written() {
         }
     };
     std::thread::spawn(move || for _ in lines {});
-    let _server = Server { child, addr };
+    let _server = Server(child);
 
     // A file for `tickertape publish`, its ts a second apart.
     std::fs::write(
