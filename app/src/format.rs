@@ -13,7 +13,7 @@ pub const MAX_DECIMALS: u32 = 8;
 /// with 8 decimals) the decimals are fewer, never noise.
 fn fixed(value: f64, decimals: u32) -> (u64, String) {
     let mut decimals = decimals;
-    while decimals > MIN_DECIMALS && value.abs() * 10f64.powi(decimals as i32) >= 1e15 {
+    while decimals > MIN_DECIMALS && value.abs() * 10u64.pow(decimals) as f64 >= 1e15 {
         decimals -= 1;
     }
     let scale = 10u64.pow(decimals);
@@ -27,7 +27,7 @@ fn fixed(value: f64, decimals: u32) -> (u64, String) {
 pub fn decimals_of(value: f64) -> u32 {
     let mut decimals = MIN_DECIMALS;
     while decimals < MAX_DECIMALS {
-        let scale = 10f64.powi(decimals as i32);
+        let scale = 10u64.pow(decimals) as f64;
         let rounded = (value * scale).round() / scale;
         if (rounded - value).abs() <= value.abs() * 1e-12 {
             break;
@@ -83,7 +83,7 @@ fn signed(value: f64, decimals: u32, unit: &str) -> String {
 
 /// Whether a change is up, down or flat at `decimals` decimals, as a CSS class.
 pub fn trend_class(value: f64, decimals: u32) -> &'static str {
-    let rounded = (value * 10f64.powi(decimals as i32)).round();
+    let rounded = (value * 10u64.pow(decimals) as f64).round();
     if rounded > 0.0 {
         "up"
     } else if rounded < 0.0 {

@@ -393,11 +393,7 @@ impl Following {
         match self.receiver.event(name, &data, &id) {
             Ok(()) => true,
             Err(gap) => {
-                logging::warn!(
-                    "update {} missing (got {}); catching up from a snapshot",
-                    gap.expected,
-                    gap.got
-                );
+                logging::warn!("gap: {} missing, got {}; resyncing", gap.expected, gap.got);
                 false
             }
         }

@@ -129,7 +129,7 @@ impl Receiver {
             }
             PRICE_UPDATE_EVENT => {
                 let Ok(id) = id.parse::<EventId>() else {
-                    logging::warn!("ignored a {name} without a valid id: {id:?}");
+                    logging::warn!("bad id in {name}: {id:?}");
                     return Ok(());
                 };
                 if self.already_seen(id, true) {
@@ -204,10 +204,7 @@ impl Receiver {
                 } else if phase == Phase::Stale && silent > reopen_after && !broken.get() {
                     // Heartbeats promise traffic: this long a silence is a dead connection
                     // (a sleeping laptop, a dropped NAT entry) that the browser has not noticed.
-                    logging::warn!(
-                        "no word from the server for {} heartbeats; reopening the stream",
-                        silent as u64
-                    );
+                    logging::warn!("silent for {} heartbeats; reopening", silent as u64);
                     broken.set(true);
                     sinks.restart.notify();
                 }
@@ -291,11 +288,7 @@ impl PriceStream {
                         }
                     }
                     Err(gap) => {
-                        logging::warn!(
-                            "update {} missing (got {}); reopening the stream from the last good id",
-                            gap.expected,
-                            gap.got
-                        );
+                        logging::warn!("gap: {} missing, got {}; reopening", gap.expected, gap.got);
                         broken.set(true);
                         sinks.restart.notify();
                     }
@@ -449,7 +442,7 @@ impl Hearing {
 fn parse<T>(name: &str, data: &str, read: fn(&wasm_bindgen::JsValue) -> Option<T>) -> Option<T> {
     let value = decode::parse(data, read);
     if value.is_none() {
-        logging::warn!("ignored a malformed {name} event: {data}");
+        logging::warn!("bad {name}: {data}");
     }
     value
 }
