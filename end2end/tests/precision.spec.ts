@@ -58,8 +58,12 @@ for (const [device, viewport] of Object.entries(sizes)) {
         // Nothing outgrows the page.
         const width = await page.evaluate(() => document.documentElement.scrollWidth);
         expect(width).toBeLessThanOrEqual(viewport.width);
+        // Looked at: docs/ with UPDATE_SCREENSHOTS=1, test-results/ otherwise.
+        const folder = process.env.UPDATE_SCREENSHOTS
+          ? path.join(__dirname, "..", "..", "docs")
+          : path.join(__dirname, "..", "test-results");
         await page.screenshot({
-          path: path.join(__dirname, "..", "..", "docs", `precision-${device}-${colorScheme}.png`),
+          path: path.join(folder, `precision-${device}-${colorScheme}.png`),
           fullPage: device === "phone",
         });
         expect(errors).toEqual([]);
