@@ -39,8 +39,10 @@ build:
 	@if [ ! -x $(BIN) ] || [ ! -f target/site/pkg/tickertape.wasm ]; then rm -f $(BUILT); fi
 	@$(MAKE) --no-print-directory $(BUILT)
 
+# cargo-leptos prints its JS minifier's passes in red ("tree-shaker; pass=0"):
+# noise, not errors, so they are left out.
 $(BUILT): $(BUILD_INPUTS)
-	cargo leptos build --release --cargo-locked
+	cargo leptos build --release --cargo-locked 2>&1 | sed -u '/swc_ecma_transforms_optimization/d'
 	@touch $@
 
 ## weight: the front end's gzip'd size (WASM + JS + CSS); fails over 150 KB
