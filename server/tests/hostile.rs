@@ -296,8 +296,9 @@ async fn an_http2_stream_whose_window_stays_shut_is_cut_by_the_stall_guard() {
 
 /// The responses in `output`, each read strictly; `Err` when anything in it is
 /// not a well-framed HTTP/1.1 response. A stream's body may end mid-chunk:
-/// the server ends it when the client closes its side.
-fn responses(mut output: &[u8]) -> Result<usize, String> {
+/// the server ends it when the client closes its side. The answer to a `HEAD`
+/// (`head_first`: the first request was one) states a length but has no body.
+fn responses(mut output: &[u8], head_first: bool) -> Result<usize, String> {
     let mut count = 0;
     while !output.is_empty() {
         let end = output
@@ -308,6 +309,9 @@ fn responses(mut output: &[u8]) -> Result<usize, String> {
         let (_, framing) = strict_framing(&output[..end])?;
         count += 1;
         output = &output[end..];
+        if count == 1 && head_first {
+            continue;
+        }
         match framing {
             Framing::Length(length) => {
                 let length = usize::try_from(length).unwrap();
@@ -402,6 +406,23 @@ fn any_bytes_get_one_answer_or_a_clean_close_never_a_panic() {
         cases: 200,
         ..Config::default()
     });
+    // Found once by this test: a HEAD answered by hyper (a length, no body),
+    // then a 400 for the garbage pipelined after it.
+    let found = b"HEAD /!vents?symbols=AAPL HTTP/1.1\r\nHost: t\r\nLast-Event-ID: x\r\n\r\n\0";
+    let output = runtime.block_on(async {
+        let mut tcp = TcpStream::connect(app.addr).await.unwrap();
+        tcp.write_all(found).await.unwrap();
+        let _ = tcp.shutdown().await;
+        let mut output = Vec::new();
+        let _ = tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut output)).await;
+        output
+    });
+    assert_eq!(
+        responses(&output, true),
+        Ok(2),
+        "{}",
+        String::from_utf8_lossy(&output)
+    );
     runner
         .run(&request_bytes(), |bytes| {
             let output = runtime.block_on(async {
@@ -416,7 +437,7 @@ fn any_bytes_get_one_answer_or_a_clean_close_never_a_panic() {
                 );
                 output
             });
-            let count = responses(&output).map_err(|error| {
+            let count = responses(&output, bytes.starts_with(b"HEAD ")).map_err(|error| {
                 proptest::test_runner::TestCaseError::fail(format!(
                     "{error} in {:?}",
                     String::from_utf8_lossy(&output)
@@ -425,8 +446,10 @@ fn any_bytes_get_one_answer_or_a_clean_close_never_a_panic() {
             // The first-request path answers one request and closes.
             let text = String::from_utf8_lossy(&bytes);
             let first_line = text.split("\r\n").next().unwrap_or("");
-            if (first_line.starts_with("GET /events") || first_line.starts_with("HEAD /events"))
-                && first_line.ends_with(" HTTP/1.1")
+            let words: Vec<&str> = first_line.split(' ').collect();
+            if let [method, target, "HTTP/1.1"] = words[..]
+                && matches!(method, "GET" | "HEAD")
+                && target.split('?').next() == Some("/events")
             {
                 proptest::prop_assert!(count <= 1, "{count} answers to {text:?}");
             }
