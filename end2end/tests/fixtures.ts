@@ -267,6 +267,12 @@ export async function publish(
   expect(response.status()).toBe(200);
 }
 
+/** The viewports the docs' screenshots are taken at. */
+export const screenshotSizes = {
+  desktop: { width: 1280, height: 820 },
+  phone: { width: 390, height: 844 },
+};
+
 /** Collects what must never happen in a page: uncaught errors, and anything the
  * Content-Security-Policy blocked (the WASM app must work under it). */
 export function watchForErrors(page: Page): string[] {

@@ -1,4 +1,4 @@
-import { test, expect, Dashboard, publish, watchForErrors } from "./fixtures";
+import { test, expect, Dashboard, publish, watchForErrors, screenshotSizes as sizes } from "./fixtures";
 import path from "node:path";
 
 // Prices of every kind in one table: FX with 5 decimals, crypto from 8
@@ -22,11 +22,6 @@ const moves: [string, number][] = [
   ["BTCUSD", 96950.1],
   ["ABCDEFGHIJKL", 184467440738.4],
 ];
-
-const sizes = {
-  desktop: { width: 1280, height: 820 },
-  phone: { width: 390, height: 844 },
-};
 
 for (const [device, viewport] of Object.entries(sizes)) {
   for (const colorScheme of ["light", "dark"] as const) {

@@ -1,13 +1,8 @@
-import { test, expect } from "./fixtures";
+import { test, expect, screenshotSizes as sizes } from "./fixtures";
 import path from "node:path";
 
 // Refreshes the README's screenshots: `UPDATE_SCREENSHOTS=1 make e2e`.
 test.skip(!process.env.UPDATE_SCREENSHOTS, "set UPDATE_SCREENSHOTS=1 to refresh docs/");
-
-const sizes = {
-  desktop: { width: 1280, height: 820 },
-  phone: { width: 390, height: 844 },
-};
 
 for (const [device, viewport] of Object.entries(sizes)) {
   for (const colorScheme of ["light", "dark"] as const) {

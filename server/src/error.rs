@@ -86,8 +86,9 @@ pub async fn not_found(uri: axum::http::Uri) -> ApiError {
 /// JSON body, its `Allow` header kept. (A method-not-allowed fallback on the
 /// router would take CORS preflights from the CORS layer.)
 pub async fn json_405(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let method = request.method().clone();
-    let path = clip(request.uri().path(), 100);
+    // Cheap clones (the URI shares its bytes): the message is made only for a
+    // 405, not for every request and stream that passes through.
+    let (method, uri) = (request.method().clone(), request.uri().clone());
     let response = next.run(request).await;
     if response.status() != StatusCode::METHOD_NOT_ALLOWED
         || response
@@ -100,7 +101,7 @@ pub async fn json_405(request: axum::extract::Request, next: axum::middleware::N
     let mut error = ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
-        format!("{method} is not answered at {path}"),
+        format!("{method} is not answered at {}", clip(uri.path(), 100)),
     );
     if let Some(allow) = parts.headers.get(axum::http::header::ALLOW) {
         error = error.with_header(axum::http::header::ALLOW, allow.clone());

@@ -264,6 +264,22 @@ async fn environment_variables_set_what_flags_set() {
     );
 }
 
+/// `tickertape publish` with `args`: whether it succeeded, and all it said.
+fn run_publish(args: &[&str]) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_tickertape"))
+        .arg("publish")
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), said)
+}
+
 #[tokio::test]
 async fn publish_never_prints_the_password_of_its_url() {
     let server = Server::start(&["--no-simulator", "--publish-token", PUBLISH]);
@@ -282,18 +298,8 @@ async fn publish_never_prints_the_password_of_its_url() {
     // (reqwest turns the URL's credentials into Basic authorization, which
     // the server refuses: what matters here is what is printed.)
     for url in [with_password, closed] {
-        let output = Command::new(env!("CARGO_BIN_EXE_tickertape"))
-            .args(["publish", file.to_str().unwrap(), "--url", &url])
-            .args(["--token", PUBLISH])
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(!output.status.success(), "{said}");
+        let (ok, said) = run_publish(&[file.to_str().unwrap(), "--url", &url, "--token", PUBLISH]);
+        assert!(!ok, "{said}");
         assert!(said.contains("***@127.0.0.1"), "{said}");
         assert!(
             !said.contains("hunter2"),
@@ -346,20 +352,7 @@ async fn a_bad_value_names_its_environment_variable_and_names_resolve() {
 
 #[tokio::test]
 async fn publish_speaks_https_and_says_what_went_wrong_in_plain_words() {
-    let run = |args: &[&str]| {
-        let output = Command::new(env!("CARGO_BIN_EXE_tickertape"))
-            .arg("publish")
-            .args(args)
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        (output.status.success(), said)
-    };
+    let run = run_publish;
     let file = csv_file(
         "plain",
         "# prices from somewhere\n# two comment lines first\nsymbol,price,ts\nACME,10.00\nACME,10.50,1\n",
