@@ -15,7 +15,7 @@ use crate::{
     watchlist::{self, Watchlist},
 };
 use js_sys::Function;
-use leptos::{logging, prelude::*};
+use leptos::prelude::*;
 use std::time::Duration;
 use wasm_bindgen::{JsCast, closure::Closure};
 
@@ -82,7 +82,7 @@ pub(crate) fn start(view: View) -> Controls {
         match PriceStream::open(sinks, from, list.query().as_deref(), relay) {
             Ok(opened) => stream.set_value(Some(opened)),
             Err(error) => {
-                logging::error!("no stream: {error:?}");
+                crate::warn_js("no stream:", &error);
                 connection.update(|c| c.errored(false));
             }
         }
@@ -202,7 +202,7 @@ pub(crate) fn start(view: View) -> Controls {
             },
             Duration::from_millis(delay as u64),
         )
-        .map_err(|error| logging::error!("no retry timer: {error:?}"))
+        .map_err(|error| crate::warn_js("no retry timer:", &error))
         .ok();
         retry_timer.set_value(timer);
     });
@@ -330,7 +330,7 @@ fn listen(target: &web_sys::EventTarget, name: &str, f: impl Fn() + 'static) {
     let listener = Closure::<dyn Fn()>::new(f);
     match target.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref()) {
         Ok(()) => listener.forget(),
-        Err(error) => logging::warn!("no {name} listener: {error:?}"),
+        Err(error) => crate::warn_js(&format!("no {name} listener:"), &error),
     }
 }
 
@@ -338,7 +338,7 @@ fn listen(target: &web_sys::EventTarget, name: &str, f: impl Fn() + 'static) {
 fn tick(period: Duration, f: impl Fn() + 'static) {
     match set_interval_with_handle(f, period) {
         Ok(handle) => on_cleanup(move || handle.clear()),
-        Err(error) => logging::warn!("no timer: {error:?}"),
+        Err(error) => crate::warn_js("no timer:", &error),
     }
 }
 
@@ -365,7 +365,7 @@ fn save(list: &Watchlist) {
             storage.set_item(watchlist::STORAGE_KEY, &stored)
         };
         if let Err(error) = saved {
-            logging::warn!("not saved: {error:?}");
+            crate::warn_js("not saved:", &error);
         }
     }
     // Over HTTPS every cookie is Secure, the server's and this one.
@@ -387,6 +387,6 @@ fn save(list: &Watchlist) {
     };
     let document: web_sys::HtmlDocument = document().unchecked_into();
     if let Err(error) = document.set_cookie(&cookie) {
-        logging::warn!("no cookie: {error:?}");
+        crate::warn_js("no cookie:", &error);
     }
 }

@@ -200,7 +200,7 @@ pub fn Dashboard() -> impl IntoView {
     };
 
     view! {
-        <div class="page" data-phase=move || view.phase.get().slug()>
+        <div class="page" data-phase=text(move || view.phase.get().slug().to_owned())>
             <header class="topbar">
                 <h1 class="brand">
                     <span class="brand-mark" aria-hidden="true">"▮▮"</span>
@@ -214,10 +214,19 @@ pub fn Dashboard() -> impl IntoView {
                 <Toolbar view controls />
                 <TickerTable view />
             </main>
-            <footer class="footnote">
-                "Change, high and low are for the session, against its opening price. "
-                "Latency is from publication on the server to this screen; "
-                "times are your local time."
+            <footer class="footnote" data-testid="legend">
+                <p>
+                    <span class="tick-up" aria-hidden="true">"▲"</span>
+                    <span class="tick-down" aria-hidden="true">"▼"</span>
+                    " and a lit price: the last move. "
+                    <span class="up">"Green"</span>" and "<span class="down">"red"</span>
+                    ": the move since the session opened, in Change, Change % and the trend line "
+                    "(the last 60 prices). High and low are the session's."
+                </p>
+                <p>
+                    "Latency is from publication on the server to this screen; "
+                    "times are your local time."
+                </p>
             </footer>
         </div>
     }
@@ -236,8 +245,12 @@ fn StatusBar(view: View, controls: Controls) -> impl IntoView {
         ..
     } = view;
     // How the stream came back: after a reconnect or a pause, or whenever it
-    // had to resync.
+    // had to resync; only while it is live (beside a Reconnecting pill it
+    // would be about an older connection).
     let came_back = move || {
+        if phase.get() != Phase::Live {
+            return None;
+        }
         let reconnected = connection.with(|c| c.reopened);
         recovery
             .get()
@@ -258,29 +271,29 @@ fn StatusBar(view: View, controls: Controls) -> impl IntoView {
                 class="button pause"
                 type="button"
                 data-testid="pause"
-                aria-pressed=move || paused().to_string()
+                aria-pressed=text(move || paused().to_string())
                 on:click=move |_| {
                     if paused() { controls.resume.run(()) } else { controls.pause.run(()) }
                 }
             >
-                {move || if paused() { "Resume" } else { "Pause" }}
+                {text(move || if paused() { "Resume" } else { "Pause" }.to_owned())}
             </button>
             <div
-                class=move || connection.with(Connection::classes)
+                class=text(move || connection.with(Connection::classes))
                 data-testid="connection-status"
-                data-state=move || phase.get().slug()
+                data-state=text(move || phase.get().slug().to_owned())
                 role="status"
                 aria-live="polite"
             >
                 <span class="status-dot" aria-hidden="true"></span>
-                <span class="status-text">{move || connection.with(Connection::describe)}</span>
+                <span class="status-text">{text(move || connection.with(Connection::describe))}</span>
             </div>
             // Outside the live region: a countdown read out every second is noise.
             <Show when=move || countdown().is_some()>
-                <span class="next-try" data-testid="next-try">{countdown}</span>
+                <span class="next-try" data-testid="next-try">{text(move || countdown().unwrap_or_default())}</span>
             </Show>
             <Show when=move || came_back().is_some()>
-                <span class="recovery" data-testid="recovery" aria-live="polite">{came_back}</span>
+                <span class="recovery" data-testid="recovery" aria-live="polite">{text(move || came_back().unwrap_or_default())}</span>
             </Show>
             <Show when=move || phase.get() == Phase::Closed>
                 <button class="button reconnect" type="button" on:click=move |_| controls.reconnect.run(())>
@@ -307,24 +320,24 @@ fn Stats(view: View) -> impl IntoView {
         <dl class="stats">
             <div>
                 <dt>"Updates"</dt>
-                <dd data-testid="update-rate">{move || or_dash(rate.get().map(format::rate))}</dd>
+                <dd data-testid="update-rate">{text(move || or_dash(rate.get().map(format::rate)))}</dd>
             </div>
             <div>
                 <dt><abbr title="median time from publication on the server to this screen">"Latency"</abbr></dt>
-                <dd data-testid="latency">{move || or_dash(latency.get().map(format::millis))}</dd>
+                <dd data-testid="latency">{text(move || or_dash(latency.get().map(format::millis)))}</dd>
             </div>
             <div>
                 <dt><abbr title="how far the server's clock is ahead of this device's">"Clock offset"</abbr></dt>
-                <dd data-testid="clock-offset">{move || or_dash(offset.get().map(format::signed_millis))}</dd>
+                <dd data-testid="clock-offset">{text(move || or_dash(offset.get().map(format::signed_millis)))}</dd>
             </div>
             <div>
                 <dt>"Reconnects"</dt>
-                <dd data-testid="reconnect-count">{move || connection.with(|c| c.reconnects)}</dd>
+                <dd data-testid="reconnect-count">{text(move || connection.with(|c| c.reconnects.to_string()))}</dd>
             </div>
             <div>
                 <dt>"Last event id"</dt>
                 <dd data-testid="last-event-id">
-                    {move || or_dash(sync.with(StreamSync::last).map(|id| id.to_string()))}
+                    {text(move || or_dash(sync.with(StreamSync::last).map(|id| id.to_string())))}
                 </dd>
             </div>
         </dl>
@@ -338,7 +351,7 @@ fn NoticeBar(notice: RwSignal<Option<String>>) -> impl IntoView {
         <Show when=move || notice.with(Option::is_some)>
             <p class="notice" data-testid="notice" role="status">
                 <span class="notice-label">"Server notice: "</span>
-                <span class="notice-text">{move || notice.get().unwrap_or_default()}</span>
+                <span class="notice-text">{text(move || notice.get().unwrap_or_default())}</span>
                 <button class="notice-dismiss" type="button" aria-label="Dismiss notice"
                     on:click=move |_| notice.set(None)>"×"</button>
             </p>
@@ -454,23 +467,24 @@ fn TickerTable(view: View) -> impl IntoView {
         })
     });
     let heading = move |column: Column| {
-        let narrow = matches!(column, Column::Change | Column::High | Column::Low);
         let class = match column {
             Column::Symbol => "symbol",
+            Column::Price => "num price",
+            Column::Change => "num change wide-only",
+            Column::ChangePct => "num pct",
+            Column::High | Column::Low => "num wide-only",
             Column::Updated => "age",
-            _ if narrow => "num wide-only",
-            _ => "num",
         };
         view! {
-            <th scope="col" class=class aria-sort=move || sort.get().aria(column)>
+            <th scope="col" class=class title=column.hint() aria-sort=text(move || sort.get().aria(column).to_owned())>
                 <button type="button" class="sort" on:click=move |_| sort.update(|s| *s = s.toggled(column))>
                     {column.label()}
                     <span class="sort-mark" aria-hidden="true">
-                        {move || match sort.get().aria(column) {
+                        {text(move || match sort.get().aria(column) {
                             "ascending" => "↑",
                             "descending" => "↓",
                             _ => "",
-                        }}
+                        }.to_owned())}
                     </span>
                 </button>
             </th>
@@ -486,11 +500,14 @@ fn TickerTable(view: View) -> impl IntoView {
                     <tr>
                         {heading(Column::Symbol)}
                         {heading(Column::Price)}
+                        <th scope="col" class="tick" title="The last move">
+                            <span class="visually-hidden">"Last move"</span>
+                        </th>
                         {heading(Column::Change)}
                         {heading(Column::ChangePct)}
                         {heading(Column::High)}
                         {heading(Column::Low)}
-                        <th scope="col" class="spark">"Trend"</th>
+                        <th scope="col" class="spark" title="The last 60 prices, coloured as Change is">"Trend"</th>
                         {heading(Column::Updated)}
                     </tr>
                 </thead>
@@ -536,13 +553,9 @@ fn QuoteRow(symbol: Symbol, row: RwSignal<Row>, view: View) -> impl IntoView {
         ..
     } = view;
     let cell = move |f: fn(&Row) -> String| text(move || row.with(f));
-    let spark_class = cell(|r| {
-        let first = r.recent.front().copied().unwrap_or_default();
-        format!(
-            "sparkline {}",
-            format::trend_class(r.quote.price.get() - first, r.decimals)
-        )
-    });
+    // Coloured as Change is: green and red always mean the move since the open.
+    let spark_class =
+        cell(|r| format!("sparkline {}", format::trend_class(r.change(), r.decimals)));
     let age = text(move || {
         let now = clock.get() + offset.get().unwrap_or_default();
         format::age(now - row.with(|r| r.quote.ts) as f64)
@@ -551,17 +564,16 @@ fn QuoteRow(symbol: Symbol, row: RwSignal<Row>, view: View) -> impl IntoView {
     view! {
         <tr class=cell(Row::flash_class) data-testid="quote-row" data-symbol=symbol.to_string()>
             <th scope="row" class="symbol">{symbol.to_string()}</th>
-            <td class="num price" data-testid="price">
-                <span class=cell(|r| r.tick.class().to_owned()) aria-hidden="true">
-                    {cell(|r| r.tick.arrow().to_owned())}
-                </span>
+            <td class="num price" data-testid="price">{cell(|r| format::price(r.quote.price.get(), r.decimals))}</td>
+            // The last move has a column of its own, after the price, so the prices line up.
+            <td class=cell(|r| r.tick.class().to_owned()) data-testid="tick">
+                <span aria-hidden="true">{cell(|r| r.tick.arrow().to_owned())}</span>
                 <span class="visually-hidden">{cell(|r| r.tick.word().to_owned())}</span>
-                {cell(|r| format::price(r.quote.price.get(), r.decimals))}
             </td>
-            <td class=cell(|r| format!("num wide-only {}", format::trend_class(r.change(), r.decimals))) data-testid="change">
+            <td class=cell(|r| format!("num change wide-only {}", format::trend_class(r.change(), r.decimals))) data-testid="change">
                 {cell(|r| format::change(r.change(), r.decimals))}
             </td>
-            <td class=cell(|r| format!("num {}", format::trend_class(r.quote.change_pct, 2))) data-testid="change-pct">
+            <td class=cell(|r| format!("num pct {}", format::trend_class(r.quote.change_pct, 2))) data-testid="change-pct">
                 {cell(|r| format::percent(r.quote.change_pct))}
             </td>
             <td class="num wide-only" data-testid="high">{cell(|r| format::price(r.quote.high.get(), r.decimals))}</td>
@@ -598,5 +610,11 @@ mod tests {
     #[test]
     fn the_sparkline_view_box_is_its_drawing_box() {
         assert_eq!(SPARK_VIEW_BOX, format!("0 0 {SPARK_WIDTH} {SPARK_HEIGHT}"));
+    }
+
+    #[test]
+    fn the_legend_and_the_trend_tooltip_count_the_prices_a_sparkline_draws() {
+        // Both say "the last 60 prices".
+        assert_eq!(crate::model::RECENT_PRICES, 60);
     }
 }

@@ -49,6 +49,14 @@ pub mod watchlist;
 
 use leptos::prelude::*;
 
+/// Logs `what` with the browser's own `error` object beside it, which the
+/// console shows whole (with its stack). Formatting it with `{:?}` would put
+/// wasm-bindgen's value printer in the bundle instead.
+#[cfg(feature = "hydrate")]
+pub(crate) fn warn_js(what: &str, error: &wasm_bindgen::JsValue) {
+    web_sys::console::warn_2(&what.into(), error);
+}
+
 /// The HTML document around the app, rendered on the server only: the head is
 /// static, so the browser bundle carries no router or head manager (one page, no
 /// client-side navigation).

@@ -37,6 +37,19 @@ impl Column {
         }
     }
 
+    /// What the column shows, for its heading's tooltip (where its name does
+    /// not say it all).
+    pub fn hint(self) -> Option<&'static str> {
+        match self {
+            Self::Symbol | Self::Price => None,
+            Self::Change => Some("The price minus the session's opening price"),
+            Self::ChangePct => Some("Change, in per cent of the opening price"),
+            Self::High => Some("The session's highest price"),
+            Self::Low => Some("The session's lowest price"),
+            Self::Updated => Some("Since the last price (a row's time shows on pointing at it)"),
+        }
+    }
+
     /// The direction a first click sorts in: names A to Z, numbers largest first,
     /// updates most recent first.
     fn first_direction(self) -> Direction {

@@ -275,7 +275,7 @@ impl Connection {
             }
             Phase::Reconnecting => format!("Reconnecting… (attempt {})", self.attempts.max(1)),
             Phase::Stale => "Stale: no data from the server".to_owned(),
-            Phase::Interrupted => "Feed interrupted: the server waits for its prices".to_owned(),
+            Phase::Interrupted => "Feed interrupted: waiting for prices".to_owned(),
             phase => phase.label().to_owned(),
         }
     }
@@ -305,10 +305,7 @@ mod tests {
         assert!(!c.feed_changes(false));
         c.feed(true);
         assert_eq!(c.phase, Phase::Interrupted);
-        assert_eq!(
-            c.describe(),
-            "Feed interrupted: the server waits for its prices"
-        );
+        assert_eq!(c.describe(), "Feed interrupted: waiting for prices");
         assert!(!c.feed_changes(true));
         c.feed(false);
         assert_eq!(c.phase, Phase::Live);

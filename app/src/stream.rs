@@ -101,9 +101,13 @@ impl Receiver {
         self.sinks.connection.maybe_update(Connection::heard);
     }
 
-    /// A connection opened, of some symbols only when `filtered`.
+    /// A connection opened, of some symbols only when `filtered`. What was said
+    /// about the last one (a server notice such as "server restarting", how it
+    /// came back) was about that connection: it goes.
     pub(crate) fn opened(&self, filtered: bool) {
         self.heard.now();
+        self.sinks.notice.set(None);
+        self.sinks.recovery.set(None);
         self.sinks.sync.update(|sync| sync.opened(filtered));
         self.sinks.connection.update(Connection::opened);
     }
@@ -129,7 +133,7 @@ impl Receiver {
             }
             PRICE_UPDATE_EVENT => {
                 let Ok(id) = id.parse::<EventId>() else {
-                    logging::warn!("bad id in {name}: {id:?}");
+                    logging::warn!("bad id in {name}: \"{id}\"");
                     return Ok(());
                 };
                 if self.already_seen(id, true) {
@@ -211,7 +215,7 @@ impl Receiver {
             },
             STALE_CHECK,
         )
-        .map_err(|error| logging::warn!("no staleness check: {error:?}"))
+        .map_err(|error| crate::warn_js("no staleness check:", &error))
         .ok()
         .map(Watchdog)
     }

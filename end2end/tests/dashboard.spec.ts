@@ -58,23 +58,37 @@ test.describe("a server restart", () => {
     await expect(dashboard.status).toHaveAttribute("data-state", "live");
     await expect(dashboard.reconnects).toHaveText("0");
     const before = await dashboard.lastEventId.textContent();
+    const table = page.getByTestId("ticker-table");
+    const top = async () => (await table.boundingBox())!.y;
+    const tableTop = await top();
 
     await server.stop();
 
     await expect(dashboard.notice).toContainText("server restarting");
     await expect(dashboard.status).toHaveAttribute("data-state", "reconnecting");
     await expect(dashboard.status).toContainText(/Reconnecting… \(attempt \d+\)/);
+    // The notice floats: the table has not moved.
+    expect(await top()).toBe(tableTop);
 
     await server.start(["--seed", "99"]);
 
     await expect(dashboard.status).toHaveAttribute("data-state", "live");
     await expect(dashboard.reconnects).toHaveText("1");
     await expect(dashboard.recovery).toHaveText("resynced from snapshot");
+    // The restart is over: its notice went with the connection it came on (the
+    // new connection may bring its own, saying why the table was resynced).
+    await expect(dashboard.notice).not.toContainText("server restarting");
     // The new run's ids, not a continuation of the old ones.
     await expect(dashboard.lastEventId).toHaveText(EVENT_ID);
     expect((await dashboard.lastEventId.textContent())!.split("-")[0]).not.toBe(before!.split("-")[0]);
     await dashboard.expectToEqualSnapshot(server.url);
     await page.screenshot({ path: test.info().outputPath("after-restart.png") });
+
+    // Down again: how the last connection came back is no longer news.
+    await server.stop();
+    await expect(dashboard.status).toHaveAttribute("data-state", "reconnecting");
+    await expect(dashboard.recovery).toBeHidden();
+    expect(await top()).toBe(tableTop);
   });
 });
 

@@ -292,16 +292,70 @@ test.describe("on a phone", () => {
   });
 });
 
+test.describe("on a phone, whatever the state", () => {
+  test.use({ viewport: { width: 390, height: 844 }, serverArgs: ["--rate", "5", "--retry-ms", "4000"] });
+
+  test("the open watchlist stays on the screen and the header keeps its shape", async ({ dashboard, page, server }) => {
+    await expect(dashboard.status).toHaveAttribute("data-state", "live");
+    const pageWidth = () => page.evaluate(() => document.documentElement.scrollWidth);
+    const boxes = async () => {
+      const box = async (selector: string) => (await page.locator(selector).boundingBox())!;
+      return {
+        header: (await box(".topbar")).height,
+        pause: (await box("[data-testid=pause]")).height,
+        pill: (await box("[data-testid=connection-status]")).height,
+        table: (await box("[data-testid=ticker-table]")).y,
+      };
+    };
+    const live = await boxes();
+
+    // The watchlist's panel opens inside the screen, not past its edge.
+    await page.getByTestId("watchlist").locator("summary").click();
+    const panel = page.getByTestId("watchlist").locator("fieldset");
+    await expect(panel).toBeVisible();
+    const box = (await panel.boundingBox())!;
+    expect(box.x).toBeGreaterThanOrEqual(0);
+    expect(box.x + box.width).toBeLessThanOrEqual(390);
+    expect(await pageWidth()).toBeLessThanOrEqual(390);
+    await page.getByTestId("watchlist").locator("summary").click();
+    await expect(panel).toBeHidden();
+
+    // Paused, and then reconnecting with a countdown: nothing wraps, nothing moves.
+    await page.getByTestId("pause").click();
+    await expect(dashboard.status).toHaveAttribute("data-state", "paused");
+    expect(await boxes()).toEqual(live);
+    await page.getByTestId("pause").click();
+    await expect(dashboard.status).toHaveAttribute("data-state", "live");
+
+    await server.stop();
+    await expect(page.getByTestId("next-try")).toBeVisible();
+    await expect(dashboard.status).toContainText(/attempt \d/);
+    expect(await boxes()).toEqual(live);
+    expect(await pageWidth()).toBeLessThanOrEqual(390);
+    await page.screenshot({ path: test.info().outputPath("phone-reconnecting.png") });
+  });
+});
+
 test.describe("the first paint", () => {
   // No tick for a while: whatever moves, hydration moved it.
   test.use({ serverArgs: ["--rate", "0.001"] });
 
   test("already holds the prices and hydration shifts nothing", async ({ page, server }) => {
     await page.addInitScript(() => {
-      (window as unknown as { shifts: number }).shifts = 0;
+      const shifts = { total: 0, moved: [] as string[] };
+      (window as unknown as { shifts: typeof shifts }).shifts = shifts;
       new PerformanceObserver((list) => {
         for (const entry of list.getEntries()) {
-          (window as unknown as { shifts: number }).shifts += (entry as unknown as { value: number }).value;
+          const shift = entry as unknown as {
+            value: number;
+            sources: { node?: Node; previousRect: DOMRectReadOnly; currentRect: DOMRectReadOnly }[];
+          };
+          shifts.total += shift.value;
+          for (const source of shift.sources) {
+            const node = source.node as Element | undefined;
+            const what = node?.outerHTML?.slice(0, 100) ?? node?.textContent ?? "?";
+            shifts.moved.push(`${what}: ${JSON.stringify(source.previousRect)} -> ${JSON.stringify(source.currentRect)}`);
+          }
         }
       }).observe({ type: "layout-shift", buffered: true });
     });
@@ -314,6 +368,7 @@ test.describe("the first paint", () => {
     // heartbeat; the update rate waits for a full window, five seconds, in
     // which a live page may move for reasons of its own).
     await expect(page.getByTestId("clock-offset")).toHaveText(/ms$/);
-    expect(await page.evaluate(() => (window as unknown as { shifts: number }).shifts)).toBe(0);
+    const shifts = await page.evaluate(() => (window as unknown as { shifts: { total: number; moved: string[] } }).shifts);
+    expect(shifts.total, shifts.moved.join("\n")).toBe(0);
   });
 });
