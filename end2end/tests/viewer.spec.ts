@@ -170,11 +170,32 @@ test.describe("the header", () => {
   test.use({ serverArgs: ["--symbols", "AAPL,MSFT", "--rate", "20", "--heartbeat-ms", "500"] });
 
   test("shows updates per second, latency, clock offset and each row's counting age", async ({ dashboard, page }) => {
+    // Every rate the header ever shows, from the first paint on.
+    await page.addInitScript(() => {
+      const rates: string[] = [];
+      (window as unknown as { rates: string[] }).rates = rates;
+      document.addEventListener("DOMContentLoaded", () => {
+        const figure = document.querySelector("[data-testid=update-rate]")!;
+        new MutationObserver(() => rates.push(figure.textContent ?? "")).observe(figure, {
+          subtree: true,
+          childList: true,
+          characterData: true,
+        });
+      });
+    });
+    await page.reload();
     await expect(dashboard.status).toHaveAttribute("data-state", "live");
     await expect(page.getByTestId("update-rate")).toHaveText(/^\d+\.\d\/s$/);
     await expect
       .poll(async () => Number((await page.getByTestId("update-rate").textContent())!.replace("/s", "")))
       .toBeGreaterThan(5);
+    // A rate shows only over a full window: never the burst of the first
+    // seconds (the catch-up counted as if it were a second's worth), so never
+    // far above the feed's 20 updates a second.
+    const rates = await page.evaluate(() => (window as unknown as { rates: string[] }).rates);
+    const shown = rates.filter((rate) => rate.endsWith("/s")).map((rate) => Number(rate.replace("/s", "")));
+    expect(shown.length).toBeGreaterThan(0);
+    expect(Math.max(...shown), rates.join(" ")).toBeLessThan(26);
     await expect(page.getByTestId("latency")).toHaveText(/^\d+ ms$/);
     // Same machine, same clock: the offset is within the heartbeats' transit time.
     await expect(page.getByTestId("clock-offset")).toHaveText(/^([+−]\d{1,2} ms|0 ms)$/);
