@@ -96,7 +96,9 @@ test.describe("shared by two tabs", () => {
 });
 
 test.describe("stale, then reconnecting", () => {
-  test.use({ serverArgs: [...quiet, "--heartbeat-ms", "400", "--retry-ms", "30000"] });
+  // Stale after 2.5 silent heartbeat intervals (5 s), reopened after 6 (12 s):
+  // the page stays stale for 7 s, time for both audits on a busy machine.
+  test.use({ serverArgs: [...quiet, "--heartbeat-ms", "2000", "--retry-ms", "30000"] });
 
   test("has no WCAG 2.1 AA violation", async ({ dashboard, server, page }) => {
     await expect(dashboard.status).toHaveAttribute("data-state", "live");
@@ -105,8 +107,13 @@ test.describe("stale, then reconnecting", () => {
     server.pause();
     try {
       await expect(dashboard.status).toHaveAttribute("data-state", "stale");
+      await dashboard.recordStates();
       await lightRows(page);
       await expectAccessible(page, "stale");
+      // The audit saw the stale page and nothing else.
+      expect(await page.evaluate(() => (window as unknown as { seenStates: string[] }).seenStates)).toEqual([
+        "stale",
+      ]);
     } finally {
       server.resume();
     }

@@ -1,4 +1,4 @@
-import { test as base, expect, APIRequestContext, Page, Locator } from "@playwright/test";
+import { test as base, expect, APIRequestContext, BrowserContext, Page, Locator } from "@playwright/test";
 import { ChildProcess, spawn } from "node:child_process";
 import net from "node:net";
 import { existsSync, statSync } from "node:fs";
@@ -20,10 +20,20 @@ function serverBinary(): string {
   return builds[0];
 }
 
-/** A real tickertape process on 127.0.0.1. */
+/** A real tickertape process on 127.0.0.1, on a port it binds itself.
+ *
+ * How it ends is checked: a server that exits by itself, exits non-zero after
+ * SIGTERM, or panics at any time is a problem, and `check()` (called by
+ * `stop()`, and by the `server` fixture at the end of every test) throws with
+ * the end of its log. */
 export class TickertapeServer {
   private process?: ChildProcess;
-  private output = "";
+  /** Everything it printed (the last 256 KB), for a failure's message. */
+  private log = "";
+  /** The signal the test sent it, so the exit that follows is expected. */
+  private asked: NodeJS.Signals | null = null;
+  /** What went wrong, in words; checked by `check()`. */
+  readonly problems: string[] = [];
   port = 0;
 
   constructor(private readonly args: string[]) {}
@@ -48,20 +58,38 @@ export class TickertapeServer {
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.process = child;
+    this.asked = null;
+    const startedAt = this.log.length;
+    child.once("exit", (code, signal) => {
+      const asked = this.asked;
+      const expected = asked === "SIGKILL" ? signal === "SIGKILL" : asked !== null && code === 0;
+      if (!expected) {
+        const how = code !== null ? `with status ${code}` : `on ${signal}`;
+        this.problems.push(`tickertape exited ${how} ${asked ? `after ${asked}` : "by itself"}`);
+      }
+    });
     this.port = await new Promise<number>((resolve, reject) => {
       const onData = (chunk: Buffer) => {
-        this.output += chunk.toString();
-        const match = this.output.match(/listening on (https?):\/\/127\.0\.0\.1:(\d+)/);
-        if (match) {
-          this.output = "";
+        const text = chunk.toString();
+        this.log = (this.log + text).slice(-256 * 1024);
+        if (/panicked at/.test(text)) this.problems.push(`tickertape panicked: ${text.trim().slice(0, 500)}`);
+        const match = this.log.slice(startedAt).match(/listening on (https?):\/\/127\.0\.0\.1:(\d+)/);
+        if (match && !this.port) {
           this.scheme = match[1];
           resolve(Number(match[2]));
+        } else if (match) {
+          resolve(this.port);
         }
       };
       child.stdout!.on("data", onData);
       child.stderr!.on("data", onData);
-      child.once("exit", (code) => reject(new Error(`tickertape exited (${code}):\n${this.output}`)));
+      child.once("exit", (code) => reject(new Error(`tickertape exited (${code}):\n${this.log.slice(startedAt)}`)));
     });
+  }
+
+  /** The process id, while it runs. */
+  get pid(): number | undefined {
+    return this.process?.pid;
   }
 
   /** Freezes the process (SIGSTOP): connections stay open, nothing is sent. */
@@ -79,9 +107,18 @@ export class TickertapeServer {
     return this.end("SIGKILL");
   }
 
-  /** Stops the server with SIGTERM and waits for the process to exit. */
-  stop(): Promise<void> {
-    return this.end("SIGTERM");
+  /** Stops the server with SIGTERM, waits for the process to exit, and checks
+   * that it ended well (status 0, no panic). */
+  async stop(): Promise<void> {
+    await this.end("SIGTERM");
+    this.check();
+  }
+
+  /** Throws if anything went wrong with the server so far. */
+  check(): void {
+    if (this.problems.length > 0) {
+      throw new Error(`${this.problems.join("\n")}\n--- its log ends ---\n${this.log.slice(-4000)}`);
+    }
   }
 
   /** Sends `signal` to a running server and waits for it to exit. */
@@ -89,6 +126,9 @@ export class TickertapeServer {
     const child = this.process;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once("exit", resolve));
+    this.asked = signal;
+    // A stopped process takes no SIGTERM until it runs again.
+    child.kill("SIGCONT");
     child.kill(signal);
     await exited;
   }
@@ -274,13 +314,14 @@ export const screenshotSizes = {
 };
 
 /** Collects what must never happen in a page: uncaught errors, and anything the
- * Content-Security-Policy blocked (the WASM app must work under it). */
-export function watchForErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("pageerror", (error) => errors.push(error.message));
+ * Content-Security-Policy blocked (the WASM app must work under it). Every
+ * page of every test is watched (the `pageErrors` fixture); this is for
+ * a test that wants to check a page's errors at a point of its own. */
+export function watchForErrors(page: Page, errors: string[] = []): string[] {
+  page.on("pageerror", (error) => errors.push(`${page.url()}: ${error.message}`));
   page.on("console", (message) => {
     if (message.type() === "error" && /Content Security Policy/i.test(message.text())) {
-      errors.push(message.text());
+      errors.push(`${page.url()}: ${message.text()}`);
     }
   });
   return errors;
@@ -290,6 +331,7 @@ type Fixtures = {
   serverArgs: string[];
   server: TickertapeServer;
   dashboard: Dashboard;
+  pageErrors: string[];
 };
 
 export const test = base.extend<Fixtures>({
@@ -302,13 +344,38 @@ export const test = base.extend<Fixtures>({
     await server.stop();
   },
 
-  /** Opens the dashboard and fails the test on any uncaught page error (a broken
-   * WASM build fails at hydration without any other sign) or CSP violation. */
+  /** Every page the test opens, in its own context or in any context it makes
+   * with `browser.newContext()`, is watched; the test fails on any uncaught page
+   * error (a broken WASM build fails at hydration without any other sign) or CSP
+   * violation. */
+  pageErrors: [
+    async ({ browser, context }, use) => {
+      const errors: string[] = [];
+      const watch = (watched: BrowserContext) => {
+        for (const page of watched.pages()) watchForErrors(page, errors);
+        watched.on("page", (page) => watchForErrors(page, errors));
+      };
+      watch(context);
+      const newContext = browser.newContext;
+      browser.newContext = async (...options) => {
+        const made = await newContext.apply(browser, options);
+        watch(made);
+        return made;
+      };
+      try {
+        await use(errors);
+      } finally {
+        browser.newContext = newContext;
+      }
+      expect(errors, "uncaught errors or CSP violations in a page").toEqual([]);
+    },
+    { auto: true },
+  ],
+
+  /** Opens the dashboard. */
   dashboard: async ({ page, server }, use) => {
-    const errors = watchForErrors(page);
     await page.goto(server.url);
     await use(new Dashboard(page));
-    expect(errors, "uncaught errors in the page").toEqual([]);
   },
 });
 

@@ -1,5 +1,5 @@
 import type { APIRequestContext, BrowserContext, CDPSession, Page } from "@playwright/test";
-import { test, expect, Dashboard, publish, watchForErrors } from "./fixtures";
+import { test, expect, Dashboard, publish } from "./fixtures";
 
 // One stream per browser: the tabs of one browser context share one EventSource.
 // The tab holding the Web Lock leads (its status pill has the class
@@ -71,22 +71,21 @@ async function leaderOf(pages: Page[]): Promise<Page> {
   return leader!;
 }
 
-/** The dashboard in `page` and in `more` other tabs of its browser, each live,
- * with what goes wrong in each (see `watchForErrors`). */
+/** The dashboard in `page` and in `more` other tabs of its browser, each live
+ * (every page is watched for errors by the `pageErrors` fixture). */
 async function openTabs(
   context: BrowserContext,
   page: Page,
   url: string,
   more: number,
-): Promise<{ pages: Page[]; errors: string[][] }> {
+): Promise<{ pages: Page[] }> {
   const pages = [page];
   for (let i = 0; i < more; i++) pages.push(await context.newPage());
-  const errors = pages.map(watchForErrors);
   for (const tab of pages) {
     await tab.goto(url);
     await expect(new Dashboard(tab).status).toHaveAttribute("data-state", "live");
   }
-  return { pages, errors };
+  return { pages };
 }
 
 /** The dashboard in `page` and in a second tab of its browser, both live: which leads. */
@@ -127,7 +126,7 @@ test("four tabs share one stream; closing the leader hands it on with no gap or 
 }) => {
   const request = page.request;
   await publishNth(request, server.url, 0);
-  const { pages, errors } = await openTabs(context, page, server.url, 3);
+  const { pages } = await openTabs(context, page, server.url, 3);
   await expect.poll(() => streams(request, server.url)).toBe(1);
   for (const tab of pages) {
     await expect(new Dashboard(tab).status).toHaveText("Live · shared by 4 tabs");
@@ -177,7 +176,6 @@ test("four tabs share one stream; closing the leader hands it on with no gap or 
     await expect(dashboard.recovery).not.toHaveText(/resynced/);
   }
   expect(await streams(request, server.url)).toBe(1);
-  expect(errors.flat()).toEqual([]);
 });
 
 test("another browser has a stream of its own", async ({ browser, page, server }) => {
@@ -199,13 +197,12 @@ test("without Web Locks, each tab has a stream of its own, as before", async ({ 
   await context.addInitScript(() => {
     Object.defineProperty(Navigator.prototype, "locks", { get: () => undefined });
   });
-  const { pages, errors } = await openTabs(context, page, server.url, 1);
+  const { pages } = await openTabs(context, page, server.url, 1);
   for (const tab of pages) {
     const dashboard = new Dashboard(tab);
     await expect(dashboard.status).toHaveText("Live");
     await expect(dashboard.status).not.toHaveClass(/shared/);
   }
-  expect(errors.flat()).toEqual([]);
   await expect.poll(() => streams(page.request, server.url)).toBe(2);
 });
 

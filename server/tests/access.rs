@@ -3,7 +3,7 @@
 
 mod helpers;
 
-use helpers::spawn_app;
+use helpers::{Metrics, spawn_app};
 use reqwest::{StatusCode, header, redirect::Policy};
 use serde_json::Value;
 
@@ -225,14 +225,14 @@ async fn past_the_stream_limits_the_answer_is_503_with_retry_after() {
     }
     assert!(back.is_some(), "the place was not given back");
     let metrics = app.metrics().await;
-    assert!(metrics.contains("tickertape_streams 3"), "{metrics}");
-    assert!(
-        metrics.contains("tickertape_streams_refused_total{reason=\"client_busy\"} 1"),
-        "{metrics}"
+    assert_eq!(metrics.value("tickertape_streams"), 3.0);
+    assert_eq!(
+        metrics.value("tickertape_streams_refused_total{reason=\"client_busy\"}"),
+        1.0
     );
-    assert!(
-        metrics.contains("tickertape_streams_refused_total{reason=\"server_busy\"} 2"),
-        "{metrics}"
+    assert_eq!(
+        metrics.value("tickertape_streams_refused_total{reason=\"server_busy\"}"),
+        2.0
     );
 }
 
@@ -277,11 +277,28 @@ async fn pages_carry_a_content_security_policy_that_admits_their_own_scripts() {
 
 #[tokio::test]
 async fn metrics_count_what_happens_and_healthz_answers() {
-    let app = spawn_app(&["--rate", "200"]).await;
-    let mut stream = app.open_stream().await;
-    stream.updates(20).await;
-    let resumed = app.open_stream_at("/events", Some("garbage")).await;
-    drop(resumed);
+    // No simulator: every update is one this test published.
+    let token = "metrics-publish-token-0123";
+    let app = spawn_app(&["--no-simulator", "--publish-token", token]).await;
+    let mut live = app.open_stream().await;
+    live.next_of("snapshot").await.unwrap();
+    let published = app
+        .post_prices(
+            Some(token),
+            r#"[{"symbol":"ACME","price":1},{"symbol":"ACME","price":2},{"symbol":"ACME","price":3}]"#,
+        )
+        .await;
+    assert_eq!(published.status(), 200);
+    let updates = live.updates(3).await;
+    // One stream resumes after the first update and is replayed the other two;
+    // one asks for an id that never was and gets a snapshot.
+    let mut replayed = app
+        .open_stream_at("/events", Some(&updates[0].id.to_string()))
+        .await;
+    replayed.updates(2).await;
+    let mut resynced = app.open_stream_at("/events", Some("garbage")).await;
+    resynced.next_of("snapshot").await.unwrap();
+
     let response = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert!(
         response.headers()[header::CONTENT_TYPE]
@@ -289,25 +306,33 @@ async fn metrics_count_what_happens_and_healthz_answers() {
             .unwrap()
             .contains("openmetrics-text")
     );
-    let text = response.text().await.unwrap();
-    let value = |name: &str| -> f64 {
-        text.lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or_else(|| panic!("{name} missing from\n{text}"))
-    };
-    assert!(value("tickertape_events_published_total") >= 20.0);
-    assert!(value("tickertape_events_delivered_total") >= 20.0);
-    assert!(value("tickertape_streams") >= 1.0);
-    assert_eq!(value("tickertape_resyncs_total"), 1.0);
-    for name in [
-        "tickertape_replays_total",
-        "tickertape_conflated_events_total",
-        "tickertape_slow_client_disconnects_total",
-        "tickertape_ingest_accepted_total",
+    let metrics = Metrics(response.text().await.unwrap());
+    for (sample, value) in [
+        ("tickertape_streams", 3.0),
+        ("tickertape_events_published_total", 3.0),
+        ("tickertape_ingest_accepted_total", 3.0),
+        // Three live, two replayed.
+        ("tickertape_events_delivered_total", 5.0),
+        ("tickertape_replays_total", 1.0),
+        ("tickertape_resyncs_total", 1.0),
+        // Nobody fell behind, stalled or was refused; nothing was simulated.
+        ("tickertape_slow_snapshots_total", 0.0),
+        ("tickertape_conflated_events_total", 0.0),
+        ("tickertape_slow_client_disconnects_total", 0.0),
+        ("tickertape_simulator_skipped_total", 0.0),
     ] {
-        value(name);
+        assert_eq!(metrics.value(sample), value, "{sample}");
     }
-    assert!(text.contains("tickertape_build_info{version=\""), "{text}");
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let build = format!(
+        "tickertape_build_info{{version=\"{}\",profile=\"{profile}\"}}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(metrics.value(&build), 1.0);
     let health: Value = app.get_json("/healthz").await;
     assert_eq!(health["status"], "ok");
 }

@@ -1,90 +1,25 @@
 //! The real binary: `tickertape publish` replaying a CSV into a server, and JSON
 //! logs that never hold a token.
 
+mod helpers;
+
+use helpers::binary::{Launch, Server};
 use std::{
-    io::{BufRead, BufReader},
-    net::SocketAddr,
     path::PathBuf,
-    process::{Child, Command, Output, Stdio},
-    sync::{Arc, Mutex},
-    time::Duration,
+    process::{Command, Output},
 };
 
 const PUBLISH: &str = "publish-token-0123456789";
 const VIEWER: &str = "viewer-token-9876543210";
 
-/// A server binary with its log lines collected as they come.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    fn start(args: &[&str]) -> Self {
-        Self::start_with_env(args, &[])
-    }
-
-    /// Starts the binary with `args` and the environment variables `vars`.
-    fn start_with_env(args: &[&str], vars: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tickertape"));
-        if !vars.iter().any(|(name, _)| *name == "LEPTOS_SITE_ADDR") {
-            command.args(["--addr", "127.0.0.1:0"]);
-        }
-        let mut child = command
-            .args(args)
-            .envs(vars.iter().copied())
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "trace")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (found, addr) = std::sync::mpsc::channel();
-        std::thread::spawn({
-            let log = log.clone();
-            move || {
-                for line in lines.map_while(Result::ok) {
-                    if let Some(at) = line.find("listening on http") {
-                        let rest = &line[at + "listening on http".len()..];
-                        let rest = rest.trim_start_matches('s').trim_start_matches("://");
-                        let end = rest
-                            .find(|c: char| c == '"' || c.is_whitespace())
-                            .unwrap_or(rest.len());
-                        let _ = found.send(rest[..end].parse::<SocketAddr>().unwrap());
-                    }
-                    log.lock().unwrap().push(line);
-                }
-            }
-        });
-        let addr = addr
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the server did not start");
-        Self { child, addr, log }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// Stops the server and returns every line it logged.
-    fn stop(mut self) -> Vec<String> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        self.child.wait().unwrap();
-        std::thread::sleep(Duration::from_millis(100));
-        self.log.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Server {
-    /// Kills a server a failed test did not stop (a no-op after `stop`).
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The binary with `args` and the environment variables `vars`, logging
+/// everything (a token must appear at no level).
+fn start(args: &[&str], vars: &[(&str, &str)]) -> Server {
+    vars.iter()
+        .fold(Launch::new(args).env("RUST_LOG", "trace"), |launch, (name, value)| {
+            launch.env(name, value)
+        })
+        .start()
 }
 
 async fn snapshot(server: &Server) -> serde_json::Value {
@@ -111,7 +46,7 @@ fn publish(server: &Server, file: &PathBuf, extra: &[&str]) -> Output {
 
 #[tokio::test]
 async fn publish_replays_a_csv_at_its_pace_and_stops_at_a_bad_row() {
-    let server = Server::start(&["--no-simulator", "--publish-token", PUBLISH]);
+    let server = start(&["--no-simulator", "--publish-token", PUBLISH], &[]);
     let file = csv_file(
         "good",
         "symbol,price,ts\nACME,10.00,1000\nACME,10.50,1100\nBRK.B,441.20,1200\nACME,10.25,1300\nZZZ,1,1400\n",
@@ -169,14 +104,17 @@ async fn publish_replays_a_csv_at_its_pace_and_stops_at_a_bad_row() {
 
 #[tokio::test]
 async fn json_logs_never_hold_a_token() {
-    let server = Server::start(&[
-        "--log-format",
-        "json",
-        "--publish-token",
-        PUBLISH,
-        "--viewer-token",
-        VIEWER,
-    ]);
+    let server = start(
+        &[
+            "--log-format",
+            "json",
+            "--publish-token",
+            PUBLISH,
+            "--viewer-token",
+            VIEWER,
+        ],
+        &[],
+    );
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -210,7 +148,7 @@ async fn json_logs_never_hold_a_token() {
             .await
             .unwrap();
     }
-    let log = server.stop();
+    let log = server.stop().log;
     assert!(log.len() > 10, "too few lines: {log:?}");
     for line in &log {
         let entry: serde_json::Value =
@@ -233,7 +171,7 @@ async fn json_logs_never_hold_a_token() {
 
 #[tokio::test]
 async fn environment_variables_set_what_flags_set() {
-    let server = Server::start_with_env(
+    let server = start(
         &[],
         &[
             ("TICKERTAPE_NO_SIMULATOR", "true"),
@@ -257,7 +195,7 @@ async fn environment_variables_set_what_flags_set() {
     let second = client.get(server.url("/events")).send().await.unwrap();
     assert_eq!(second.status(), 503);
     drop(first);
-    let log = server.stop();
+    let log = server.stop().log;
     assert!(
         log.iter().all(|line| line.starts_with('{')),
         "not JSON logs: {log:?}"
@@ -282,7 +220,7 @@ fn run_publish(args: &[&str]) -> (bool, String) {
 
 #[tokio::test]
 async fn publish_never_prints_the_password_of_its_url() {
-    let server = Server::start(&["--no-simulator", "--publish-token", PUBLISH]);
+    let server = start(&["--no-simulator", "--publish-token", PUBLISH], &[]);
     let file = csv_file("secret", "symbol,price\nACME,10.00\n");
     let with_password = server
         .url("")
@@ -337,7 +275,7 @@ async fn a_bad_value_names_its_environment_variable_and_names_resolve() {
     );
 
     // `localhost:PORT` works, and `JSON` is `json`.
-    let server = Server::start_with_env(
+    let server = start(
         &[],
         &[
             ("TICKERTAPE_LOG_FORMAT", "JSON"),
@@ -373,16 +311,12 @@ async fn publish_speaks_https_and_says_what_went_wrong_in_plain_words() {
     assert!(!ok && said.contains("connection refused"), "{said}");
 
     // HTTPS with the server's own self-signed certificate, trusted with --ca-cert.
-    let server = Server::start(&[
-        "--no-simulator",
-        "--publish-token",
-        PUBLISH,
-        "--tls-self-signed",
-    ]);
+    let server = start(
+        &["--no-simulator", "--publish-token", PUBLISH, "--tls-self-signed"],
+        &[],
+    );
     let ca = server
-        .log
-        .lock()
-        .unwrap()
+        .log()
         .iter()
         .find_map(|line| {
             let at = line.find("clients can trust it with ")?;
@@ -433,8 +367,8 @@ async fn publish_speaks_https_and_says_what_went_wrong_in_plain_words() {
 
 #[tokio::test]
 async fn a_server_without_its_built_front_end_says_so() {
-    let server = Server::start(&["--site-root", "/nonexistent/site"]);
-    let log = server.stop();
+    let server = start(&["--site-root", "/nonexistent/site"], &[]);
+    let log = server.stop().log;
     assert!(
         log.iter()
             .any(|line| line.contains("no built front end at /nonexistent/site")),

@@ -5,7 +5,11 @@
 mod helpers;
 
 use app::model::EventId;
-use helpers::{Nginx, PATIENCE, SseClient, TestApp, Update, free_addr, spawn_app};
+use helpers::{
+    Metrics, Nginx, PATIENCE, SseClient, TestApp, Update,
+    binary::{Launch, Server},
+    free_addr, spawn_app,
+};
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
@@ -374,9 +378,9 @@ async fn a_broker_that_stops_interrupts_the_feed_and_one_that_lost_its_data_star
     );
 }
 
-/// A real `tickertape` process in the cluster.
+/// A real `tickertape` process in the cluster, on a port it binds itself.
 struct Process {
-    child: Child,
+    server: Server,
     addr: SocketAddr,
 }
 
@@ -386,29 +390,18 @@ impl Process {
     }
 
     fn start_with(redis: &Redis, name: &str, args: &[&str]) -> Self {
-        let addr = free_addr();
-        let child = Command::new(env!("CARGO_BIN_EXE_tickertape"))
-            .args(["--addr", &addr.to_string(), "--broker", &redis.url()])
-            .args(["--instance", name])
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + PATIENCE;
-        while std::net::TcpStream::connect(addr).is_err() {
-            assert!(Instant::now() < deadline, "{name} did not start");
-            std::thread::sleep(Duration::from_millis(20));
+        let broker = redis.url();
+        let cluster = ["--broker", &broker, "--instance", name];
+        let server = Launch::new(&[&cluster[..], args].concat()).start();
+        Self {
+            addr: server.addr,
+            server,
         }
-        Self { child, addr }
     }
-}
 
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// SIGKILL: no goodbye, the lease runs out.
+    fn kill(self) {
+        self.server.kill();
     }
 }
 
@@ -436,7 +429,7 @@ async fn another_instance_simulates_within_seconds_when_the_simulators_dies() {
         }
     };
 
-    drop(first); // SIGKILL: no goodbye, the lease runs out.
+    first.kill(); // No goodbye: the lease runs out.
     let killed = Instant::now();
     while redis.cli(&["GET", "tickertape:lease"]) != "second" {
         assert!(killed.elapsed() < PATIENCE, "the lease was not taken over");
@@ -472,14 +465,10 @@ async fn another_instance_simulates_within_seconds_when_the_simulators_dies() {
 
 /// How many streams `addr` has open, from its metrics.
 async fn streams_on(client: &reqwest::Client, addr: SocketAddr) -> u64 {
-    let Ok(response) = client.get(format!("http://{addr}/metrics")).send().await else {
-        return 0;
-    };
-    let text = response.text().await.unwrap_or_default();
-    text.lines()
-        .find_map(|line| line.strip_prefix("tickertape_streams "))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or(0)
+    let url = format!("http://{addr}/metrics");
+    Metrics::scrape(client, &url)
+        .await
+        .value("tickertape_streams") as u64
 }
 
 /// Posts a batch straight to the instance at `addr`; returns the last id.
@@ -537,18 +526,18 @@ async fn through_nginx_a_viewer_whose_instance_is_killed_resumes_on_another_exac
         }
     }
     let serving = serving.expect("no instance counts the stream");
-    drop(instances.remove(serving));
+    instances.remove(serving).kill();
     // Prices go on meanwhile, on the others.
     let before = last;
     for (round, instance) in instances.iter().enumerate() {
         last = publish_to(&client, instance.addr, round as f64 + 10.0).await;
     }
-    // The stream ends, as a browser sees it; it reconnects through nginx with
-    // the last id it saw, and gets exactly what it missed.
-    while tokio::time::timeout(PATIENCE, stream.next_event())
+    // The stream ends, as a browser sees it: cut (nginx cannot end a chunked
+    // body whose upstream died) or ended. It reconnects through nginx with the
+    // last id it saw, and gets exactly what it missed.
+    while let Ok(Some(_)) = tokio::time::timeout(PATIENCE, stream.next_frame_or_cut())
         .await
         .expect("the stream did not end")
-        .is_some()
     {}
     let response = client
         .get(nginx.url("/events"))
@@ -623,9 +612,6 @@ async fn entries_written_to_redis_by_hand_never_break_a_frame_or_repeat_an_id() 
             assert_eq!(frame.json()["symbol"], "AAA");
         }
         let metrics = app.metrics().await;
-        assert!(
-            metrics.contains("tickertape_relay_rejected_total 1"),
-            "{metrics}"
-        );
+        assert_eq!(metrics.value("tickertape_relay_rejected_total"), 1.0);
     }
 }

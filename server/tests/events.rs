@@ -357,6 +357,12 @@ async fn a_client_that_stops_reading(first: &[u8]) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    assert_eq!(
+        app.metrics()
+            .await
+            .value("tickertape_slow_client_disconnects_total"),
+        1.0
+    );
     drop(readers);
     app.wait_for_subscribers(0).await;
     assert!(app.hub.history_len() <= server::hub::DEFAULT_HISTORY);

@@ -213,13 +213,10 @@ async fn a_reader_that_stops_for_a_while_gets_the_latest_prices_with_ids_to_resu
             }
         }
     }
-    let metrics = app.metrics().await;
-    let skipped: u64 = metrics
-        .lines()
-        .find_map(|line| line.strip_prefix("tickertape_conflated_events_total "))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let skipped = app
+        .metrics()
+        .await
+        .value("tickertape_conflated_events_total") as u64;
     assert!(skipped >= 1000, "only {skipped} skipped updates counted");
 
     // The last id seen resumes exactly: the next update is the one after it.

@@ -4,7 +4,9 @@
 
 mod helpers;
 
-use helpers::{Framing, PATIENCE, spawn_app, spawn_tls_app, strict_framing, tls_connect};
+use helpers::{
+    Framing, Metrics, PATIENCE, spawn_app, spawn_tls_app, strict_framing, tls_connect,
+};
 use std::time::{Duration, Instant};
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWriteExt},
@@ -44,13 +46,12 @@ async fn closed_after(tcp: &mut TcpStream) -> Duration {
     started.elapsed()
 }
 
-/// The count of `tickertape_connections_closed_total{reason="…"}`.
-fn closed(metrics: &str, reason: &str) -> u64 {
-    let prefix = format!("tickertape_connections_closed_total{{reason=\"{reason}\"}} ");
+/// The count of `tickertape_connections_closed_total{reason="…"}` (0 before
+/// the first).
+fn closed(metrics: &Metrics, reason: &str) -> u64 {
     metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(prefix.as_str()))
-        .map_or(0, |count| count.parse().unwrap())
+        .get(&format!("tickertape_connections_closed_total{{reason=\"{reason}\"}}"))
+        .unwrap_or(0.0) as u64
 }
 
 #[tokio::test]

@@ -69,14 +69,8 @@ async fn published_prices_reach_every_viewer_and_a_new_symbol_joins_the_table() 
     );
 
     let metrics = app.metrics().await;
-    assert!(
-        metrics.contains("tickertape_ingest_accepted_total 3"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("tickertape_events_published_total 3"),
-        "{metrics}"
-    );
+    assert_eq!(metrics.value("tickertape_ingest_accepted_total"), 3.0);
+    assert_eq!(metrics.value("tickertape_events_published_total"), 3.0);
 }
 
 #[tokio::test]
@@ -109,9 +103,9 @@ async fn a_missing_or_wrong_token_is_refused() {
         assert_eq!(body["error"], "unauthorized");
     }
     let metrics = app.metrics().await;
-    assert!(
-        metrics.contains("tickertape_ingest_rejected_total{reason=\"unauthorized\"} 3"),
-        "{metrics}"
+    assert_eq!(
+        metrics.value("tickertape_ingest_rejected_total{reason=\"unauthorized\"}"),
+        3.0
     );
 }
 
@@ -192,11 +186,12 @@ async fn bad_input_changes_nothing_and_names_the_item() {
         "too_many_symbols",
         "too_large",
     ] {
-        assert!(
-            metrics.contains(&format!(
-                "tickertape_ingest_rejected_total{{reason=\"{reason}\"}} 1"
+        assert_eq!(
+            metrics.value(&format!(
+                "tickertape_ingest_rejected_total{{reason=\"{reason}\"}}"
             )),
-            "{reason}: {metrics}"
+            1.0,
+            "{reason}"
         );
     }
 }

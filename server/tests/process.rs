@@ -1,93 +1,31 @@
 //! The real `tickertape` binary: its memory with a client that stops reading, and
 //! SIGTERM with thousands of open streams.
 
+mod helpers;
+
+use helpers::{
+    Metrics,
+    binary::{Launch, Server},
+};
 use std::{
-    io::{BufRead, BufReader},
     net::SocketAddr,
-    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
+    sync::{Mutex, MutexGuard},
 };
 
 const STREAMS: usize = 2000;
 
-/// The server's process, killed when dropped: a test that fails before it
-/// stops the server leaves no server running.
-struct Running(Child);
+/// The tests here each load the machine (2000 streams, 50 000 updates a
+/// second, a process out of descriptors) and time something: they run one at
+/// a time, so that none is timed while another loads the machine.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        // A no-op once the test has waited for it.
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl std::ops::Deref for Running {
-    type Target = Child;
-
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Running {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-/// Starts the binary on a free port with `args` and returns it with its address.
-fn start(args: &[&str]) -> (Running, SocketAddr) {
-    let (child, addr, _log) = start_logged(None, args);
-    (child, addr)
-}
-
-/// Starts the binary on a free port with `args`, with at most `open_files` file
-/// descriptors when given, and returns it with its address and its log lines.
-fn start_logged(
-    open_files: Option<u32>,
-    args: &[&str],
-) -> (Running, SocketAddr, std::sync::mpsc::Receiver<String>) {
-    let binary = env!("CARGO_BIN_EXE_tickertape");
-    // prlimit execs the server, so the child is the server itself.
-    let mut command = match open_files {
-        Some(limit) => {
-            let mut command = Command::new("prlimit");
-            command.arg(format!("--nofile={limit}:{limit}")).arg(binary);
-            command
-        }
-        None => Command::new(binary),
-    };
-    let mut child = command
-        .args(["--addr", "127.0.0.1:0"])
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env("RUST_LOG", "warn,server::startup=info")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("the server exited").unwrap();
-        if let Some(at) = line.find("listening on http://") {
-            break line[at + "listening on http://".len()..]
-                .trim()
-                .parse()
-                .unwrap();
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    let (log, logged) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            let _ = log.send(line);
-        }
-    });
-    (Running(child), addr, logged)
+async fn alone() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().await
 }
 
 /// Opens a stream on a raw connection and reads until its first heartbeat.
@@ -108,18 +46,10 @@ async fn open(addr: SocketAddr) -> (TcpStream, Vec<u8>) {
 
 /// The value of the counter `name` (with its labels) at `/metrics`.
 async fn counter(addr: SocketAddr, name: &str) -> u64 {
-    let metrics = reqwest::get(format!("http://{addr}/metrics"))
+    let url = format!("http://{addr}/metrics");
+    Metrics::scrape(&reqwest::Client::new(), &url)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no {name} in {metrics}"))
-        .parse()
-        .unwrap()
+        .value(name) as u64
 }
 
 /// Reads a stream to its end and says whether the shutdown notice came.
@@ -138,33 +68,29 @@ async fn told_and_ended(mut tcp: TcpStream, mut seen: Vec<u8>) -> bool {
 async fn sigterm_tells_thousands_of_streams_and_exits_within_two_seconds() {
     rlimit::increase_nofile_limit(4 * STREAMS as u64 + 100).unwrap();
     // Every stream comes from 127.0.0.1: lift the per-address limit.
-    let (mut child, addr) = start(&["--rate", "50", "--max-streams-per-ip", "100000"]);
+    let _alone = alone().await;
+    let server = Server::start(&["--rate", "50", "--max-streams-per-ip", "100000"]);
+    let addr = server.addr;
     let mut streams = Vec::with_capacity(STREAMS);
     for _ in 0..STREAMS / 100 {
         let batch = (0..100).map(|_| open(addr));
         streams.extend(futures::future::join_all(batch).await);
     }
 
-    let started = Instant::now();
-    let pid = child.id().to_string();
+    // Stopped with SIGTERM: status 0 and no panic, or the test fails.
+    let stopped = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::task::spawn_blocking(move || server.stop()),
+    )
+    .await
+    .expect("the server did not exit")
+    .unwrap();
+    // Promised: within the shutdown grace (2 s) whatever is open. The margin
+    // (1 s) is for the exit itself on a loaded machine.
     assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let ended = tokio::task::spawn_blocking(move || child.wait().unwrap());
-    let status = tokio::time::timeout(Duration::from_secs(10), ended)
-        .await
-        .expect("the server did not exit")
-        .unwrap();
-    let took = started.elapsed();
-
-    assert!(status.success(), "exit status {status}");
-    assert!(
-        took < Duration::from_secs(2),
-        "exit took {took:?} with {STREAMS} streams"
+        stopped.took < Duration::from_secs(3),
+        "exit took {:?} with {STREAMS} streams",
+        stopped.took
     );
     let told = futures::future::join_all(
         streams
@@ -214,8 +140,10 @@ async fn wait_for_published(client: &reqwest::Client, addr: SocketAddr, count: u
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_does_not_grow_the_servers_memory() {
+    let _alone = alone().await;
     // The stalled client is never disconnected here: memory must stay bounded anyway.
-    let (mut child, addr) = start(&["--rate", "50000", "--stall-timeout-ms", "3600000"]);
+    let server = Server::start(&["--rate", "50000", "--stall-timeout-ms", "3600000"]);
+    let addr = server.addr;
     let mut stalled = TcpStream::connect(addr).await.unwrap();
     stalled
         .write_all(b"GET /events HTTP/1.1\r\nHost: tickertape\r\n\r\n")
@@ -234,9 +162,9 @@ async fn a_client_that_never_reads_does_not_grow_the_servers_memory() {
 
     // Past the history's fill (10 000) and the stalled client's buffers.
     wait_for_published(&client, addr, 100_000).await;
-    let before = rss(child.id());
+    let before = rss(server.pid());
     wait_for_published(&client, addr, 400_000).await;
-    let after = rss(child.id());
+    let after = rss(server.pid());
 
     // An unbounded queue for the stalled client would hold 300 000 more frames
     // (about 45 MB) by now.
@@ -253,18 +181,23 @@ async fn a_client_that_never_reads_does_not_grow_the_servers_memory() {
         before >> 10,
         after >> 10
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
     drop(stalled);
     for reader in readers {
         reader.abort();
     }
+    tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn running_out_of_file_descriptors_is_logged_counted_and_survived() {
+    let _alone = alone().await;
     // Room for the runtime and a few connections only.
-    let (mut child, addr, log) = start_logged(Some(40), &["--max-streams-per-ip", "1000"]);
+    let server = Launch::new(&["--max-streams-per-ip", "1000"])
+        .open_files(40)
+        .start();
+    let addr = server.addr;
     let mut clients = Vec::new();
     for _ in 0..60 {
         let mut tcp = TcpStream::connect(addr).await.unwrap();
@@ -274,19 +207,11 @@ async fn running_out_of_file_descriptors_is_logged_counted_and_survived() {
         clients.push(tcp);
     }
     // Said in the log, not a silent pause.
-    let said = tokio::task::spawn_blocking(move || {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match log.recv_timeout(left) {
-                Ok(line) if line.contains("out of file descriptors") => return Some(line),
-                Ok(_) => {}
-                Err(_) => return None,
-            }
-        }
-        None
-    })
-    .await
-    .unwrap();
+    let said = tokio::task::block_in_place(|| {
+        server.wait_for_line(Duration::from_secs(10), |line| {
+            line.contains("out of file descriptors")
+        })
+    });
     assert!(
         said.is_some(),
         "running out of file descriptors was not logged"
@@ -304,14 +229,19 @@ async fn running_out_of_file_descriptors_is_logged_counted_and_survived() {
     )
     .await;
     assert!(failures >= 1, "{failures} accept errors counted");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_alone_never_keep_out_a_health_check_or_a_stream() {
+    let _alone = alone().await;
     // 64 descriptors: a quarter of them (16) may be idle connections.
-    let (mut child, addr, _log) = start_logged(Some(64), &["--max-idle-connections", "4096"]);
+    let server = Launch::new(&["--max-idle-connections", "4096"])
+        .open_files(64)
+        .start();
+    let addr = server.addr;
     let mut idle = Vec::new();
     for _ in 0..100 {
         let Ok(mut tcp) = TcpStream::connect(addr).await else {
@@ -352,6 +282,7 @@ async fn idle_connections_alone_never_keep_out_a_health_check_or_a_stream() {
     // connections came while descriptors were free or not).
     assert!(evicted >= 32, "{evicted} evicted");
     drop(idle);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .unwrap();
 }

@@ -5,12 +5,14 @@
 //! Commands for other machines (`make`, `cargo`, a cluster's hosts) are not
 //! run here; the Makefile and CI run those.
 
+mod helpers;
+
+use helpers::binary::Launch;
 use serde_json::Value;
 use std::{
-    io::{BufRead, BufReader},
     net::SocketAddr,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
 };
 
 /// The fenced code blocks of `text`: their language and lines.
@@ -56,16 +58,6 @@ fn commands(language: &str, lines: &[String]) -> Vec<(String, Vec<String>)> {
         continued = trimmed.ends_with('\\') && !commands.is_empty();
     }
     commands
-}
-
-/// The server this test started, stopped when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Runs `command` in bash in `dir`, with the binary for `target/release/tickertape`
@@ -145,26 +137,11 @@ fn the_readmes_publishing_commands_run_as_written() {
         .iter()
         .find(|line| line.starts_with("target/release/tickertape"))
         .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tickertape"))
-        .args(serve.split_whitespace().skip(1))
-        .args(["--addr", "127.0.0.1:0"])
+    let args: Vec<&str> = serve.split_whitespace().skip(1).collect();
+    let server = Launch::new(&args)
         .env("TICKERTAPE_PUBLISH_TOKEN", &token)
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr: SocketAddr = loop {
-        let line = lines.next().expect("the server exited").unwrap();
-        if let Some(at) = line.find("listening on http://") {
-            break line[at + "listening on http://".len()..]
-                .trim()
-                .parse()
-                .unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    let _server = Server(child);
+        .start();
+    let addr = server.addr;
 
     // A file for `tickertape publish`, its ts a second apart.
     std::fs::write(

@@ -2,6 +2,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod binary;
+
 use app::model::EventId;
 use bytes::Bytes;
 use clap::Parser;
@@ -27,18 +29,73 @@ pub fn free_addr() -> SocketAddr {
         .unwrap()
 }
 
-/// A server running in this process, on a real socket.
+/// A server running in this process, on a real socket. A panic in the
+/// server's own code while it runs (a handler, a connection task: tokio would
+/// catch it and carry on) fails the test when the `TestApp` is dropped.
 pub struct TestApp {
     pub addr: SocketAddr,
     pub hub: Arc<Hub>,
     pub limits: Arc<StreamLimits>,
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
-    server: JoinHandle<io::Result<()>>,
+    server: Option<JoinHandle<io::Result<()>>>,
+}
+
+/// Panics raised in the project's own code (`server/src`, `app/src`), with
+/// the thread they were raised on: the test's own (a current-thread runtime
+/// runs the server's tasks there) or a runtime's worker.
+static SERVER_PANICS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// Records every panic of the project's own code, then lets the default hook
+/// print it as usual.
+fn watch_for_server_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let ours = info.location().is_some_and(|at| {
+                let file = at.file();
+                file.starts_with("server/src/") || file.starts_with("app/src/")
+            });
+            if ours {
+                let thread = std::thread::current().name().unwrap_or_default().to_owned();
+                SERVER_PANICS
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push((thread, info.to_string()));
+            }
+            default(info);
+        }));
+    });
+}
+
+/// The recorded panics that may be this test's server's: raised on this
+/// thread or on a runtime worker (taken, so that they fail one test).
+fn server_panics() -> Vec<String> {
+    let here = std::thread::current().name().unwrap_or_default().to_owned();
+    let mut panics = SERVER_PANICS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (mine, others) = std::mem::take(&mut *panics)
+        .into_iter()
+        .partition(|(thread, _)| *thread == here || thread.starts_with("tokio-runtime-worker"));
+    *panics = others;
+    mine.into_iter().map(|(_, panic)| panic).collect()
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let panics = server_panics();
+        assert!(panics.is_empty(), "the server panicked: {panics:#?}");
+    }
 }
 
 /// Starts a server with `args` as its command line (after the program name).
 pub async fn spawn_app(args: &[&str]) -> TestApp {
+    watch_for_server_panics();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let config = Config::try_parse_from(
         ["tickertape", "--addr", "127.0.0.1:0"]
@@ -62,7 +119,7 @@ pub async fn spawn_app(args: &[&str]) -> TestApp {
         limits,
         client: reqwest::Client::new(),
         stop: Some(stop),
-        server,
+        server: Some(server),
     }
 }
 
@@ -119,9 +176,9 @@ impl TestApp {
             .unwrap()
     }
 
-    /// `GET /metrics` as text.
-    pub async fn metrics(&self) -> String {
-        self.get_text("/metrics").await
+    /// `GET /metrics`, read by sample.
+    pub async fn metrics(&self) -> Metrics {
+        Metrics::scrape(&self.client, &self.url("/metrics")).await
     }
 
     /// `GET /api/stats` as JSON.
@@ -133,7 +190,7 @@ impl TestApp {
     pub async fn shutdown(mut self) -> Duration {
         let started = Instant::now();
         let _ = self.stop.take().unwrap().send(());
-        tokio::time::timeout(PATIENCE, self.server)
+        tokio::time::timeout(PATIENCE, self.server.take().unwrap())
             .await
             .expect("the server did not stop")
             .unwrap()
@@ -160,6 +217,40 @@ impl TestApp {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+}
+
+/// A `/metrics` scrape (OpenMetrics text), read by sample.
+pub struct Metrics(pub String);
+
+impl Metrics {
+    /// `GET url`.
+    pub async fn scrape(client: &reqwest::Client, url: &str) -> Self {
+        let response = client.get(url).send().await.unwrap();
+        assert_eq!(response.status(), 200, "GET {url}");
+        Self(response.text().await.unwrap())
+    }
+
+    /// The value of `sample`, named as the text writes it, labels included
+    /// (`tickertape_streams`, `tickertape_ingest_rejected_total{reason="too_large"}`),
+    /// if the scrape has it.
+    pub fn get(&self, sample: &str) -> Option<f64> {
+        self.0.lines().find_map(|line| {
+            let value = line.strip_prefix(sample)?.strip_prefix(' ')?;
+            Some(value.trim().parse().unwrap_or_else(|_| panic!("not a number: {line}")))
+        })
+    }
+
+    /// The value of `sample`; fails the test when the scrape lacks it.
+    pub fn value(&self, sample: &str) -> f64 {
+        self.get(sample)
+            .unwrap_or_else(|| panic!("no {sample} in\n{}", self.0))
+    }
+}
+
+impl std::fmt::Display for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -212,19 +303,30 @@ impl SseClient {
         }
     }
 
-    /// The next whole frame, blank line included, or `None` when the stream ends.
+    /// The next whole frame, blank line included, or `None` when the stream
+    /// ends cleanly. A transport error (a connection cut, a body cut short) is
+    /// no clean end: it fails the test (see [`SseClient::next_frame_or_cut`]).
     pub async fn next_frame(&mut self) -> Option<String> {
+        self.next_frame_or_cut()
+            .await
+            .unwrap_or_else(|error| panic!("the stream broke: {error}"))
+    }
+
+    /// The next whole frame, `Ok(None)` at a clean end, or the transport
+    /// error that cut the stream, for a test in which the server cuts it.
+    pub async fn next_frame_or_cut(&mut self) -> Result<Option<String>, String> {
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let rest = self.buffer.split_off(end + 2);
-                return Some(std::mem::replace(&mut self.buffer, rest));
+                return Ok(Some(std::mem::replace(&mut self.buffer, rest)));
             }
             match tokio::time::timeout(PATIENCE, self.body.next())
                 .await
                 .expect("no frame arrived in time")
             {
                 Some(Ok(chunk)) => self.buffer.push_str(std::str::from_utf8(&chunk).unwrap()),
-                Some(Err(_)) | None => return None,
+                Some(Err(error)) => return Err(format!("{error:?}")),
+                None => return Ok(None),
             }
         }
     }
