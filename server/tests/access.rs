@@ -337,6 +337,30 @@ async fn metrics_count_what_happens_and_healthz_answers() {
     assert_eq!(health["status"], "ok");
 }
 
+#[tokio::test]
+async fn a_simulator_that_falls_behind_skips_and_counts_it() {
+    let app = spawn_app(&["--rate", "1000"]).await;
+    let mut stream = app.open_stream().await;
+    stream.next_update().await.unwrap();
+    let skipped = || async {
+        app.metrics()
+            .await
+            .value("tickertape_simulator_skipped_total")
+    };
+    assert_eq!(skipped().await, 0.0);
+    // The server shares this test's one thread: blocking it holds the
+    // simulator back 600 ms, past the 250 ms it may fall behind.
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let deadline = std::time::Instant::now() + helpers::PATIENCE;
+    while skipped().await == 0.0 {
+        assert!(std::time::Instant::now() < deadline, "nothing skipped");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // About 350 updates fell due too long ago (at most 600 ms' worth).
+    let count = skipped().await;
+    assert!((1.0..=600.0).contains(&count), "{count} skipped");
+}
+
 /// `request` over HTTPS with HTTP/1.1 (the connection closed after it): the
 /// answer's head, lower-cased.
 async fn https_head(

@@ -16,9 +16,10 @@ const VIEWER: &str = "viewer-token-9876543210";
 /// everything (a token must appear at no level).
 fn start(args: &[&str], vars: &[(&str, &str)]) -> Server {
     vars.iter()
-        .fold(Launch::new(args).env("RUST_LOG", "trace"), |launch, (name, value)| {
-            launch.env(name, value)
-        })
+        .fold(
+            Launch::new(args).env("RUST_LOG", "trace"),
+            |launch, (name, value)| launch.env(name, value),
+        )
         .start()
 }
 
@@ -312,7 +313,12 @@ async fn publish_speaks_https_and_says_what_went_wrong_in_plain_words() {
 
     // HTTPS with the server's own self-signed certificate, trusted with --ca-cert.
     let server = start(
-        &["--no-simulator", "--publish-token", PUBLISH, "--tls-self-signed"],
+        &[
+            "--no-simulator",
+            "--publish-token",
+            PUBLISH,
+            "--tls-self-signed",
+        ],
         &[],
     );
     let ca = server

@@ -346,6 +346,17 @@ async fn a_broker_that_stops_interrupts_the_feed_and_one_that_lost_its_data_star
     read_through(&mut stream, first, next).await;
     let healthy: serde_json::Value = b.get_json("/healthz").await;
     assert_eq!(healthy["status"], "ok");
+    // Each instance counted its reconnection; b has relayed all there is.
+    for app in [&a, &b] {
+        let metrics = app.metrics().await;
+        assert!(metrics.value("tickertape_broker_reconnects_total") >= 1.0);
+        assert_eq!(
+            metrics.value("tickertape_lease_holder"),
+            0.0,
+            "--no-simulator"
+        );
+    }
+    assert_eq!(b.metrics().await.value("tickertape_broker_lag"), 0.0);
 
     // Back without its data: a new epoch; the stream resyncs with a notice.
     redis.stop(false);
@@ -416,6 +427,18 @@ async fn another_instance_simulates_within_seconds_when_the_simulators_dies() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let second = Process::start(&redis, "second");
+    // Who holds the lease, and who is who, by the metrics.
+    let url = |process: &Process| format!("http://{}/metrics", process.addr);
+    let client = reqwest::Client::new();
+    let metrics = Metrics::scrape(&client, &url(&first)).await;
+    assert_eq!(metrics.value("tickertape_lease_holder"), 1.0);
+    assert_eq!(
+        metrics.value("tickertape_instance_info{instance=\"first\"}"),
+        1.0
+    );
+    let metrics = Metrics::scrape(&client, &url(&second)).await;
+    assert_eq!(metrics.value("tickertape_lease_holder"), 0.0);
+    assert_eq!(metrics.value("tickertape_broker_reconnects_total"), 0.0);
     let response = reqwest::get(format!("http://{}/events", second.addr))
         .await
         .unwrap();
@@ -461,6 +484,8 @@ async fn another_instance_simulates_within_seconds_when_the_simulators_dies() {
         "AAPL jumped from {price_before} to {}",
         took_over.price()
     );
+    let metrics = Metrics::scrape(&client, &url(&second)).await;
+    assert_eq!(metrics.value("tickertape_lease_holder"), 1.0);
 }
 
 /// How many streams `addr` has open, from its metrics.

@@ -4,9 +4,7 @@
 
 mod helpers;
 
-use helpers::{
-    Framing, Metrics, PATIENCE, spawn_app, spawn_tls_app, strict_framing, tls_connect,
-};
+use helpers::{Framing, Metrics, PATIENCE, spawn_app, spawn_tls_app, strict_framing, tls_connect};
 use std::time::{Duration, Instant};
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWriteExt},
@@ -50,7 +48,9 @@ async fn closed_after(tcp: &mut TcpStream) -> Duration {
 /// the first).
 fn closed(metrics: &Metrics, reason: &str) -> u64 {
     metrics
-        .get(&format!("tickertape_connections_closed_total{{reason=\"{reason}\"}}"))
+        .get(&format!(
+            "tickertape_connections_closed_total{{reason=\"{reason}\"}}"
+        ))
         .unwrap_or(0.0) as u64
 }
 

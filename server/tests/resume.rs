@@ -202,9 +202,7 @@ async fn a_reader_that_falls_out_of_the_history_gets_a_snapshot_not_a_hole() {
     assert!(slow >= 1);
     // The metric counts the same snapshots.
     assert_eq!(
-        app.metrics()
-            .await
-            .value("tickertape_slow_snapshots_total"),
+        app.metrics().await.value("tickertape_slow_snapshots_total"),
         slow as f64
     );
 }

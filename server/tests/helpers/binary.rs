@@ -58,7 +58,10 @@ impl Launch {
             args: args.iter().map(|arg| (*arg).to_owned()).collect(),
             vars: vec![
                 ("NO_COLOR".to_owned(), "1".to_owned()),
-                ("RUST_LOG".to_owned(), "warn,server::startup=info".to_owned()),
+                (
+                    "RUST_LOG".to_owned(),
+                    "warn,server::startup=info".to_owned(),
+                ),
             ],
             open_files: None,
         }
@@ -89,10 +92,7 @@ impl Launch {
             None => Command::new(binary),
         };
         let addressed = self.args.iter().any(|arg| arg == "--addr")
-            || self
-                .vars
-                .iter()
-                .any(|(name, _)| name == "LEPTOS_SITE_ADDR");
+            || self.vars.iter().any(|(name, _)| name == "LEPTOS_SITE_ADDR");
         if !addressed {
             command.args(["--addr", "127.0.0.1:0"]);
         }
@@ -140,7 +140,9 @@ impl Launch {
         let end = rest
             .find(|c: char| c == '"' || c.is_whitespace())
             .unwrap_or(rest.len());
-        server.addr = rest[..end].parse().expect("an address after 'listening on'");
+        server.addr = rest[..end]
+            .parse()
+            .expect("an address after 'listening on'");
         server
     }
 }

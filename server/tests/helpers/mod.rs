@@ -237,7 +237,12 @@ impl Metrics {
     pub fn get(&self, sample: &str) -> Option<f64> {
         self.0.lines().find_map(|line| {
             let value = line.strip_prefix(sample)?.strip_prefix(' ')?;
-            Some(value.trim().parse().unwrap_or_else(|_| panic!("not a number: {line}")))
+            Some(
+                value
+                    .trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("not a number: {line}")),
+            )
         })
     }
 
