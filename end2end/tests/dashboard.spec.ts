@@ -93,14 +93,15 @@ test.describe("a server restart", () => {
 });
 
 test.describe("a stalled feed", () => {
-  test.use({ serverArgs: ["--symbols", "AAPL,MSFT", "--rate", "20", "--heartbeat-ms", "800"] });
+  // Stale after 2.5 silent heartbeat intervals (3.75 s), reopened after 6 (9 s):
+  // 5 s to see it stale and take its picture on a busy machine.
+  test.use({ serverArgs: ["--symbols", "AAPL,MSFT", "--rate", "20", "--heartbeat-ms", "1500"] });
 
   test("shows Stale while nothing arrives and Live once it flows again", async ({ dashboard, server, page }) => {
     await expect(dashboard.status).toHaveAttribute("data-state", "live");
 
     server.pause();
     try {
-      // 2.5 heartbeat intervals (2 s) without a word; reopening would take 6 (4.8 s).
       await expect(dashboard.status).toHaveAttribute("data-state", "stale");
       await expect(dashboard.status).toContainText("Stale");
       await page.screenshot({ path: test.info().outputPath("stale.png") });
