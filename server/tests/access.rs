@@ -166,6 +166,36 @@ async fn cors_allows_listed_origins_with_credentials_and_no_others() {
             .get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS)
             .is_none()
     );
+
+    // Publishing answers no CORS at all, to a listed origin either: neither
+    // its preflight nor the POST itself.
+    for app in [&listed, &open] {
+        let preflight = app
+            .client
+            .request(reqwest::Method::OPTIONS, app.url("/api/prices"))
+            .header(header::ORIGIN, "https://b.example")
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "authorization")
+            .send()
+            .await
+            .unwrap();
+        let post = app
+            .client
+            .post(app.url("/api/prices"))
+            .header(header::ORIGIN, "https://b.example")
+            .body("[]")
+            .send()
+            .await
+            .unwrap();
+        for answer in [preflight, post] {
+            let cors: Vec<_> = answer
+                .headers()
+                .keys()
+                .filter(|name| name.as_str().starts_with("access-control-"))
+                .collect();
+            assert!(cors.is_empty(), "{}: {cors:?}", answer.status());
+        }
+    }
 }
 
 #[tokio::test]
@@ -200,6 +230,8 @@ async fn past_the_stream_limits_the_answer_is_503_with_retry_after() {
     assert!(after >= 1);
     let body: Value = same_ip.json().await.unwrap();
     assert_eq!(body["error"], "server_busy");
+    // The body says when, too, for clients that read bodies, not headers.
+    assert_eq!(body["retryAfter"].as_u64(), Some(after));
     assert!(body["message"].as_str().unwrap().contains("your address"));
 
     let third = open("10.0.0.2").await.unwrap();
@@ -417,6 +449,44 @@ async fn over_https_the_cookie_is_secure_and_answers_carry_hsts() {
 }
 
 #[tokio::test]
+async fn head_events_answers_what_get_would_and_a_query_it_cannot_read_is_malformed() {
+    let app = spawn_app(&["--viewer-token", VIEWER]).await;
+    let head = |path: &str, token: bool| {
+        let request = app.client.head(app.url(path));
+        if token {
+            request.bearer_auth(VIEWER)
+        } else {
+            request
+        }
+        .send()
+    };
+    for (path, token, status) in [
+        ("/events", false, 401),
+        ("/events?symbols=NOPE!", true, 400),
+        ("/events?symbols=ZZZZ", true, 400),
+        ("/events?symbols=AAPL", true, 200),
+    ] {
+        let answer = head(path, token).await.unwrap();
+        assert_eq!(answer.status(), status, "HEAD {path}");
+        assert_eq!(answer.bytes().await.unwrap().len(), 0, "HEAD {path}");
+    }
+    // Asked, not opened.
+    assert_eq!(app.limits.open(), 0);
+
+    // A query the server cannot read at all (a parameter twice).
+    let answer = app
+        .client
+        .get(app.url("/events?symbols=AAPL&symbols=MSFT"))
+        .bearer_auth(VIEWER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 400);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["error"], "malformed_query", "{body}");
+}
+
+#[tokio::test]
 async fn a_preflight_is_answered_before_the_token_and_a_401_is_readable_by_allowed_sites() {
     let origin = "https://allowed.example";
     let app = spawn_app(&["--viewer-token", VIEWER, "--cors-origins", origin]).await;
@@ -438,6 +508,14 @@ async fn a_preflight_is_answered_before_the_token_and_a_401_is_readable_by_allow
             preflight.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
             origin
         );
+        // Both request headers a reader sends are allowed.
+        let allowed = preflight.headers()[header::ACCESS_CONTROL_ALLOW_HEADERS]
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase();
+        for name in ["authorization", "last-event-id"] {
+            assert!(allowed.contains(name), "{path}: {allowed}");
+        }
 
         let refused = app
             .client

@@ -388,3 +388,54 @@ async fn a_server_without_its_built_front_end_says_so() {
         "{log:?}"
     );
 }
+
+#[tokio::test]
+async fn publish_reads_stdin_keeps_the_files_ts_and_sends_rows_due_together_in_batches() {
+    let server = start(&["--no-simulator", "--publish-token", PUBLISH], &[]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    // Five rows due together (one ts, at the ts column's own pace), from
+    // stdin, their ts kept, two a request.
+    let rows: String = ["AAA", "BBB", "CCC", "DDD", "EEE"]
+        .iter()
+        .map(|symbol| format!("{symbol},1.5,{}\n", now - 1000))
+        .collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tickertape"))
+        .args(["publish", "-", "--url", &server.url(""), "--token", PUBLISH])
+        .args(["--keep-ts", "--speed", "1", "--batch", "2"])
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(rows.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let quotes = snapshot(&server).await["quotes"].clone();
+    let quotes = quotes.as_array().unwrap();
+    assert_eq!(quotes.len(), 5);
+    for quote in quotes {
+        assert_eq!(quote["ts"], now - 1000, "{quote}");
+    }
+    // Three requests: two rows, two rows, one.
+    let log = server.stop().log;
+    let posts = log
+        .iter()
+        .filter(|line| line.contains("path=/api/prices}: started processing request"))
+        .count();
+    assert_eq!(posts, 3, "{log:#?}");
+}

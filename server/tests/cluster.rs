@@ -8,7 +8,7 @@ use app::model::EventId;
 use helpers::{
     Metrics, Nginx, PATIENCE, SseClient, TestApp, Update,
     binary::{Launch, Server},
-    free_addr, spawn_app,
+    free_addr, spawn_app, symbols_of,
 };
 use std::{
     net::SocketAddr,
@@ -639,4 +639,39 @@ async fn entries_written_to_redis_by_hand_never_break_a_frame_or_repeat_an_id() 
         let metrics = app.metrics().await;
         assert_eq!(metrics.value("tickertape_relay_rejected_total"), 1.0);
     }
+}
+
+#[tokio::test]
+async fn two_clusters_share_one_redis_under_their_own_prefixes() {
+    let redis = Redis::start();
+    let ours = instance(&redis, "ours", &["--no-simulator"]).await;
+    let theirs = instance(
+        &redis,
+        "theirs",
+        &["--no-simulator", "--broker-prefix", "othercluster"],
+    )
+    .await;
+    let published = publish(&ours, batch(&["AAA"], 1.0)).await;
+    relayed(&[&ours], published).await;
+    let other = publish(&theirs, batch(&["BBB"], 2.0)).await;
+    relayed(&[&theirs], other).await;
+    // Each cluster's keys under its own prefix, and each sees its own prices only.
+    let keys = redis.cli(&["KEYS", "*"]);
+    let keys: Vec<&str> = keys.lines().collect();
+    assert!(
+        keys.iter().any(|key| key.starts_with("tickertape:"))
+            && keys.iter().any(|key| key.starts_with("othercluster:"))
+            && keys
+                .iter()
+                .all(|key| key.starts_with("tickertape:") || key.starts_with("othercluster:")),
+        "{keys:?}"
+    );
+    let symbols = |snapshot: serde_json::Value| {
+        symbols_of(&snapshot)
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(symbols(ours.get_json("/api/snapshot").await), ["AAA"]);
+    assert_eq!(symbols(theirs.get_json("/api/snapshot").await), ["BBB"]);
 }

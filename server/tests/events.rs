@@ -404,3 +404,25 @@ async fn shutdown_tells_every_stream_and_ends_it_promptly() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_keep_their_time_under_traffic() {
+    // 2000 updates a second: a heartbeat never waits for a quiet moment.
+    let app = spawn_app(&["--rate", "2000", "--heartbeat-ms", "300"]).await;
+    let mut stream = app.open_stream().await;
+    let mut times = Vec::new();
+    while times.len() < 12 {
+        let beat = stream.next_of("heartbeat").await.unwrap();
+        times.push(beat.json()["time"].as_u64().unwrap());
+    }
+    // By the server's own clock (the `time` it stamps): each within the
+    // interval of the one before, with 50 % for a timer on a loaded machine
+    // (a heartbeat held back by traffic would be a whole interval late or more).
+    for pair in times[1..].windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap <= 450,
+            "a heartbeat came {gap} ms after the last: {times:?}"
+        );
+    }
+}

@@ -286,3 +286,43 @@ async fn idle_connections_alone_never_keep_out_a_health_check_or_a_stream() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_ends_within_the_grace_though_a_client_never_takes_the_notice() {
+    let _alone = alone().await;
+    let server = Server::start(&["--rate", "5000", "--shutdown-grace-ms", "1000"]);
+    let addr = server.addr;
+    // A stream that is its connection's second request (so hyper serves it,
+    // and shutdown waits for it), from a client that stops reading, its
+    // receive buffer tiny: the notice can never go through.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut deaf = socket.connect(addr).await.unwrap();
+    deaf.write_all(b"GET /healthz HTTP/1.1\r\nHost: tickertape\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = [0; 1024];
+    let n = deaf.read(&mut answer).await.unwrap();
+    assert!(answer[..n].starts_with(b"HTTP/1.1 200"));
+    deaf.write_all(b"GET /events HTTP/1.1\r\nHost: tickertape\r\n\r\n")
+        .await
+        .unwrap();
+    // A second of 5000 updates a second fills every buffer in between.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let stopped = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::task::spawn_blocking(move || server.stop_with("INT")),
+    )
+    .await
+    .expect("the server did not exit: nothing ended its wait for the deaf client")
+    .unwrap();
+    // It waited for the client, and no longer than the grace (1 s); the
+    // margin (2 s) is for the exit itself on a loaded machine.
+    assert!(
+        stopped.took >= Duration::from_millis(900) && stopped.took < Duration::from_secs(3),
+        "Ctrl-C took {:?} with a 1 s grace",
+        stopped.took
+    );
+    drop(deaf);
+}
