@@ -71,6 +71,11 @@ pub(crate) fn start(view: View) -> Controls {
     };
 
     let open = move || {
+        // A stream opened now, by whatever path (a retry, the lock granted, a
+        // reconnect), supersedes any retry still scheduled: one loop of tries.
+        if let Some(timer) = retry_timer.try_update_value(Option::take).flatten() {
+            timer.clear();
+        }
         let from = sync.with_untracked(StreamSync::last);
         let list = view.watchlist.get_untracked();
         let mut relay = None;

@@ -93,11 +93,46 @@ test.describe("past the stream limit", () => {
     await expect(dashboard.status).toHaveAttribute("data-state", "live");
     const otherBrowser = await browser.newContext();
     const second = await otherBrowser.newPage();
+    // In the page itself: when each answer to a HEAD /events came (with its
+    // Retry-After), and when each new EventSource was made.
+    await second.addInitScript(() => {
+      const log: { at: number; what: string; retryAfter?: number }[] = [];
+      (window as unknown as { tries: typeof log }).tries = log;
+      const fetch = window.fetch;
+      window.fetch = async (...args: Parameters<typeof window.fetch>) => {
+        const response = await fetch(...args);
+        if (args[1]?.method === "HEAD") {
+          log.push({ at: performance.now(), what: `HEAD ${response.status}`, retryAfter: Number(response.headers.get("retry-after")) });
+        }
+        return response;
+      };
+      const Original = window.EventSource;
+      window.EventSource = class extends Original {
+        constructor(url: string | URL, init?: EventSourceInit) {
+          log.push({ at: performance.now(), what: "open" });
+          super(url, init);
+        }
+      };
+    });
+    type Try = { at: number; what: string; retryAfter?: number };
+    const tries = () => second.evaluate(() => (window as unknown as { tries: Try[] }).tries);
     await second.goto(server.url);
     const other = new Dashboard(second);
     await expect(other.status).toHaveText(/^Server busy, retrying… \(attempt \d+\)$/);
     await expect(second.getByTestId("next-try")).toHaveText(/^next try in \d+/);
     await second.screenshot({ path: test.info().outputPath("busy.png") });
+    // It tries again, one try at a time, never before the server said it may.
+    await expect.poll(async () => (await tries()).filter((t) => t.what === "open").length).toBeGreaterThanOrEqual(4);
+    const log = await tries();
+    const told = log.filter((t) => t.what === "HEAD 503");
+    expect(told.length, JSON.stringify(log)).toBeGreaterThanOrEqual(3);
+    for (const head of told) {
+      expect(head.retryAfter).toBeGreaterThanOrEqual(1);
+      const next = log.find((t) => t.what === "open" && t.at > head.at);
+      if (!next) continue;
+      // 5 ms for the timer's own rounding.
+      expect(next.at - head.at, JSON.stringify(log)).toBeGreaterThanOrEqual(head.retryAfter! * 1000 - 5);
+    }
 
     await page.close();
     await expect(other.status).toHaveAttribute("data-state", "live", { timeout: 30_000 });

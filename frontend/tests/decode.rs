@@ -106,3 +106,88 @@ fn the_page_data_reads_back_with_and_without_a_watchlist() {
     let watching = PageData::new(snapshot, Watchlist::only(vec!["AAPL".parse().unwrap()]));
     round_trips(&watching, decode::page);
 }
+
+/// `json` with its field at `path` (object keys, `/`-separated) set to `value`,
+/// or removed when `value` is `None`.
+fn spoiled(json: &serde_json::Value, path: &str, value: Option<serde_json::Value>) -> String {
+    let mut json = json.clone();
+    let (parent, key) = path.rsplit_once('/').unwrap_or(("", path));
+    let mut at = &mut json;
+    for step in parent.split('/').filter(|step| !step.is_empty()) {
+        at = match step.parse::<usize>() {
+            Ok(index) => &mut at[index],
+            Err(_) => &mut at[step],
+        };
+    }
+    let object = at.as_object_mut().unwrap();
+    match value {
+        Some(value) => object.insert(key.to_owned(), value),
+        None => object.remove(key),
+    };
+    json.to_string()
+}
+
+#[wasm_bindgen_test]
+fn anything_malformed_reads_as_none_never_as_a_wrong_value() {
+    use serde_json::json;
+    let snapshot = serde_json::to_value(Snapshot {
+        last_event_id: ID,
+        time: 1_763_900_000_010,
+        quotes: vec![quote("AAPL", vec![price(190.0)])],
+    })
+    .unwrap();
+    // Each required field missing, of the wrong type, or out of its range.
+    let spoils = [
+        ("lastEventId", None),
+        ("lastEventId", Some(json!("42"))),
+        ("lastEventId", Some(json!(42))),
+        ("time", None),
+        ("time", Some(json!(-1))),
+        ("time", Some(json!(1.5))),
+        ("time", Some(json!("1"))),
+        ("quotes", None),
+        ("quotes", Some(json!({}))),
+        ("quotes/0/symbol", None),
+        ("quotes/0/symbol", Some(json!("aapl"))),
+        ("quotes/0/symbol", Some(json!("THIRTEENCHARS"))),
+        ("quotes/0/price", None),
+        ("quotes/0/price", Some(json!(0))),
+        ("quotes/0/price", Some(json!(-1))),
+        ("quotes/0/price", Some(json!(1e13))),
+        ("quotes/0/price", Some(json!("1"))),
+        ("quotes/0/open", None),
+        ("quotes/0/high", Some(json!(null))),
+        ("quotes/0/low", Some(json!(true))),
+        ("quotes/0/change", None),
+        ("quotes/0/changePct", Some(json!("0"))),
+        ("quotes/0/ts", Some(json!(-5))),
+        ("quotes/0/recent", Some(json!([1, "2"]))),
+        ("quotes/0/recent", Some(json!({}))),
+    ];
+    for (path, value) in spoils {
+        let text = spoiled(&snapshot, path, value);
+        assert_eq!(decode::parse(&text, decode::snapshot), None, "{text}");
+    }
+    // Not JSON, or not an object, at all.
+    for text in ["", "{", "null", "[]", "\"snapshot\"", "42"] {
+        assert_eq!(decode::parse(text, decode::snapshot), None, "{text:?}");
+        assert_eq!(decode::parse(text, decode::quote), None, "{text:?}");
+        assert_eq!(decode::parse(text, decode::heartbeat), None, "{text:?}");
+    }
+    let heartbeat = serde_json::to_value(Heartbeat {
+        time: 1,
+        last_event_id: ID,
+        interval_ms: 5000,
+        retry_ms: 3000,
+        feed: None,
+    })
+    .unwrap();
+    for (path, value) in [
+        ("intervalMs", None),
+        ("retryMs", Some(json!(-1))),
+        ("lastEventId", Some(json!("3f9a0c21"))),
+    ] {
+        let text = spoiled(&heartbeat, path, value);
+        assert_eq!(decode::parse(&text, decode::heartbeat), None, "{text}");
+    }
+}
