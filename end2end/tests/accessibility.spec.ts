@@ -1,4 +1,4 @@
-import { test, expect, Dashboard, publish } from "./fixtures";
+import { test, expect, Dashboard, PUBLISH_TOKEN, publish } from "./fixtures";
 import { Page } from "@playwright/test";
 
 // axe-core (npm `axe-core`, WCAG 2.1 A and AA rules), injected into the live
@@ -34,11 +34,10 @@ async function expectAccessible(page: Page, state: string): Promise<void> {
   }
 }
 
-const TOKEN = "a11y-publish-token-0123456789";
 
 /** Prices that leave rows up, down and flat, published to `url`. */
 async function publishMixed(page: Page, url: string): Promise<void> {
-  const post = (prices: [string, number][]) => publish(page.request, url, TOKEN, prices);
+  const post = (prices: [string, number][]) => publish(page.request, url, prices);
   const symbols = ["AAA", "BBB", "CCC", "DDD", "EEE", "FFF", "GGG", "HHH", "III"];
   await post(symbols.map((symbol) => [symbol, 100]));
   // Up, down, flat, in turn.
@@ -59,7 +58,7 @@ async function lightRows(page: Page): Promise<void> {
 }
 
 // No simulator: the rows stay as published and lit by hand while axe looks.
-const quiet = ["--no-simulator", "--publish-token", TOKEN];
+const quiet = ["--no-simulator", "--publish-token", PUBLISH_TOKEN];
 
 test.describe("live, with lit rows, then paused", () => {
   test.use({ serverArgs: quiet });

@@ -1,4 +1,4 @@
-import { test, expect, Dashboard, TickertapeServer, publish } from "./fixtures";
+import { test, expect, Dashboard, PUBLISH_TOKEN, TickertapeServer, metric, publish } from "./fixtures";
 import { ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
@@ -10,7 +10,6 @@ import path from "node:path";
 // the dashboard resumes on the other, exactly.
 
 const repo = path.resolve(__dirname, "..", "..");
-const TOKEN = "e2e-publish-token-0123456789";
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -50,7 +49,7 @@ test("the dashboard behind nginx resumes on another instance when its own is kil
   );
   const args = (name: string) => [
     "--broker", `redis://127.0.0.1:${redisPort}`, "--instance", name,
-    "--no-simulator", "--publish-token", TOKEN, "--retry-ms", "2000",
+    "--no-simulator", "--publish-token", PUBLISH_TOKEN, "--retry-ms", "2000",
   ];
   const instances = [new TickertapeServer(args("a")), new TickertapeServer(args("b"))];
   for (const instance of instances) await instance.start();
@@ -79,7 +78,7 @@ test("the dashboard behind nginx resumes on another instance when its own is kil
   );
 
   try {
-    await publish(page.request, instances[0].url, TOKEN, [["AAPL", 100], ["MSFT", 200], ["NVDA", 300]]);
+    await publish(page.request, instances[0].url, [["AAPL", 100], ["MSFT", 200], ["NVDA", 300]]);
     await page.goto(`http://127.0.0.1:${nginxPort}/`);
     const dashboard = new Dashboard(page);
     await expect(dashboard.status).toHaveAttribute("data-state", "live");
@@ -87,8 +86,7 @@ test("the dashboard behind nginx resumes on another instance when its own is kil
 
     // Which instance serves the stream?
     const streams = async (instance: TickertapeServer) => {
-      const text = await (await page.request.get(`${instance.url}/metrics`)).text();
-      return Number(/^tickertape_streams (\d+)/m.exec(text)?.[1] ?? 0);
+      return (await metric(page.request, instance.url, "tickertape_streams")) || 0;
     };
     let serving = -1;
     await expect
@@ -103,7 +101,7 @@ test("the dashboard behind nginx resumes on another instance when its own is kil
 
     // Killed mid-stream; prices go on on the other instance before the browser is back.
     await instances[serving].kill();
-    await publish(page.request, survivor.url, TOKEN, [["AAPL", 101], ["MSFT", 201], ["AAPL", 102]]);
+    await publish(page.request, survivor.url, [["AAPL", 101], ["MSFT", 201], ["AAPL", 102]]);
 
     await dashboard.expectStatesSeen(["live", "reconnecting", "live"]);
     await expect(dashboard.recovery).toHaveText("resumed, 3 missed updates replayed");

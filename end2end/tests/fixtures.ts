@@ -1,4 +1,4 @@
-import { test as base, expect, APIRequestContext, BrowserContext, Page, Locator } from "@playwright/test";
+import { test as base, expect, APIRequestContext, APIResponse, BrowserContext, Page, Locator } from "@playwright/test";
 import { ChildProcess, spawn } from "node:child_process";
 import net from "node:net";
 import { existsSync, statSync } from "node:fs";
@@ -292,19 +292,39 @@ export class Dashboard {
   }
 }
 
-/** Publishes `prices` (symbol, price) to the server at `url` with its publish
- * token, and expects them taken (200). */
-export async function publish(
+/** The publish token the specs start their servers with (`--publish-token`). */
+export const PUBLISH_TOKEN = "e2e-publish-token-0123456789";
+
+/** `POST /api/prices` of `data` (any JSON) to the server at `url`, with `token`. */
+export function postPrices(
   request: APIRequestContext,
   url: string,
-  token: string,
-  prices: [string, number][],
-): Promise<void> {
-  const response = await request.post(`${url}/api/prices`, {
+  data: unknown,
+  token: string = PUBLISH_TOKEN,
+): Promise<APIResponse> {
+  return request.post(`${url}/api/prices`, {
     headers: { Authorization: `Bearer ${token}` },
-    data: prices.map(([symbol, price]) => ({ symbol, price })),
+    data,
   });
-  expect(response.status()).toBe(200);
+}
+
+/** Publishes `prices` (symbol, price) to the server at `url` and expects them
+ * taken (200). */
+export async function publish(request: APIRequestContext, url: string, prices: [string, number][]): Promise<void> {
+  const response = await postPrices(
+    request,
+    url,
+    prices.map(([symbol, price]) => ({ symbol, price })),
+  );
+  expect(response.status(), await response.text()).toBe(200);
+}
+
+/** The value of `sample` (labels included, as `/metrics` writes it) on the
+ * server at `url`; `NaN` when the server has no such sample. */
+export async function metric(request: APIRequestContext, url: string, sample: string): Promise<number> {
+  const text = await (await request.get(`${url}/metrics`)).text();
+  const line = text.split("\n").find((line) => line.startsWith(`${sample} `));
+  return line === undefined ? NaN : Number(line.slice(sample.length + 1));
 }
 
 /** The viewports the docs' screenshots are taken at. */

@@ -1,11 +1,10 @@
-import { test as base, expect, CuttingProxy, publish } from "./fixtures";
+import { test as base, expect, CuttingProxy, PUBLISH_TOKEN, publish } from "./fixtures";
 
 // Chromium's own EventSource, no dashboard code: the browser half of the
 // interoperability suite (the other clients are in server/tests/interop.rs).
 // The stream is cut under it; the browser reconnects by itself, sends
 // `Last-Event-ID`, and must get exactly the updates it missed.
 
-const TOKEN = "interop-publish-token-0123";
 
 const test = base.extend<{ cutter: CuttingProxy }>({
   cutter: async ({ server }, use) => {
@@ -43,10 +42,10 @@ async function resumesExactly(
   const seen = () => page.evaluate(() => (window as unknown as { seen: Seen[] }).seen);
   await expect.poll(async () => (await seen()).map((e) => e.type)).toEqual(["snapshot", "heartbeat"]);
 
-  await publish(request, serverUrl, TOKEN, [["AAPL", 101], ["MSFT", 202], ["AAPL", 103]]);
+  await publish(request, serverUrl, [["AAPL", 101], ["MSFT", 202], ["AAPL", 103]]);
   await expect.poll(async () => (await seen()).filter((e) => e.type === "priceUpdate").length).toBe(3);
   proxy.cutAll();
-  await publish(request, serverUrl, TOKEN, [["MSFT", 204], ["AAPL", 105], ["MSFT", 206]]);
+  await publish(request, serverUrl, [["MSFT", 204], ["AAPL", 105], ["MSFT", 206]]);
   await expect.poll(async () => (await seen()).filter((e) => e.type === "priceUpdate").length).toBe(6);
 
   const events = await seen();
@@ -62,7 +61,7 @@ async function resumesExactly(
 
 test.describe("over HTTP/1.1", () => {
   test.use({
-    serverArgs: ["--no-simulator", "--symbols", "AAPL,MSFT", "--retry-ms", "300", "--publish-token", TOKEN],
+    serverArgs: ["--no-simulator", "--symbols", "AAPL,MSFT", "--retry-ms", "300", "--publish-token", PUBLISH_TOKEN],
   });
   test("chromium's EventSource resumes with Last-Event-ID exactly", async ({ page, request, server, cutter }) => {
     expect(await resumesExactly(page, request, server.url, cutter)).toBe("http/1.1");
@@ -79,7 +78,7 @@ test.describe("over HTTPS with HTTP/2", () => {
       "--retry-ms",
       "300",
       "--publish-token",
-      TOKEN,
+      PUBLISH_TOKEN,
     ],
     ignoreHTTPSErrors: true,
   });

@@ -1,23 +1,18 @@
-import { test, expect, Dashboard } from "./fixtures";
+import { test, expect, Dashboard, PUBLISH_TOKEN, postPrices } from "./fixtures";
 
 // Operators: real prices in, a viewer token, stream limits.
 
-const PUBLISH = "publish-token-0123456789";
 const VIEWER = "viewer-token-9876543210";
 
 test.describe("fed by a publisher, without the simulator", () => {
-  test.use({ serverArgs: ["--no-simulator", "--publish-token", PUBLISH] });
+  test.use({ serverArgs: ["--no-simulator", "--publish-token", PUBLISH_TOKEN] });
 
   test("the table starts empty and a published symbol appears as a new row, live", async ({
     dashboard,
     server,
     page,
   }) => {
-    const publish = (data: unknown) =>
-      page.request.post(`${server.url}/api/prices`, {
-        headers: { authorization: `Bearer ${PUBLISH}` },
-        data,
-      });
+    const publish = (data: unknown) => postPrices(page.request, server.url, data);
     await expect(dashboard.status).toHaveAttribute("data-state", "live");
     await expect(page.getByTestId("no-prices")).toBeVisible();
     await expect(dashboard.rows).toHaveCount(0);

@@ -1,11 +1,10 @@
-import { test, expect, Dashboard, publish, screenshotSizes as sizes } from "./fixtures";
+import { test, expect, Dashboard, PUBLISH_TOKEN, publish, screenshotSizes as sizes } from "./fixtures";
 import path from "node:path";
 
 // Prices of every kind in one table: FX with 5 decimals, crypto from 8
 // decimals to thousands, an equity, 12-character symbols with huge prices (the
 // largest a price may be, too). Each symbol reads with the decimals its prices
 // carry, in every figure, and the table keeps every column in its card.
-const TOKEN = "precision-publish-token-0123";
 
 const opening: [string, number][] = [
   ["EURUSD", 1.0834],
@@ -29,14 +28,14 @@ const moves: [string, number][] = [
 for (const [device, viewport] of Object.entries(sizes)) {
   for (const colorScheme of ["light", "dark"] as const) {
     test.describe(`${device}, ${colorScheme}`, () => {
-      test.use({ viewport, colorScheme, serverArgs: ["--no-simulator", "--publish-token", TOKEN] });
+      test.use({ viewport, colorScheme, serverArgs: ["--no-simulator", "--publish-token", PUBLISH_TOKEN] });
 
       test("each symbol reads with its own decimals, and the table fits", async ({ page, request, server }) => {
-        await publish(request, server.url, TOKEN, opening);
+        await publish(request, server.url, opening);
         await page.goto(server.url);
         const dashboard = new Dashboard(page);
         await expect(dashboard.status).toHaveAttribute("data-state", "live");
-        await publish(request, server.url, TOKEN, moves);
+        await publish(request, server.url, moves);
         const row = (symbol: string) => page.locator(`[data-testid="quote-row"][data-symbol="${symbol}"]`);
         const price = (symbol: string) => row(symbol).getByTestId("price");
         await expect(price("EURUSD")).toContainText("1.08345");

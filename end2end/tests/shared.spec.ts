@@ -1,25 +1,23 @@
 import type { APIRequestContext, BrowserContext, CDPSession, Page } from "@playwright/test";
-import { test, expect, Dashboard, publish } from "./fixtures";
+import { test, expect, Dashboard, PUBLISH_TOKEN, metric, publish } from "./fixtures";
 
 // One stream per browser: the tabs of one browser context share one EventSource.
 // The tab holding the Web Lock leads (its status pill has the class
 // `shared-leader`) and passes every event to the others over a BroadcastChannel.
 // Prices are published by the test, so every id is known.
 
-const TOKEN = "shared-publish-token-0123456789";
 const SYMBOLS = ["AAPL", "MSFT", "KO"];
 
-test.use({ serverArgs: ["--no-simulator", "--publish-token", TOKEN, "--heartbeat-ms", "1000"] });
+test.use({ serverArgs: ["--no-simulator", "--publish-token", PUBLISH_TOKEN, "--heartbeat-ms", "1000"] });
 
-/** The streams the server has open (`tickertape_streams` in /metrics). */
-async function streams(request: APIRequestContext, url: string): Promise<number> {
-  const text = await (await request.get(`${url}/metrics`)).text();
-  return Number(/^tickertape_streams (\d+)/m.exec(text)?.[1] ?? NaN);
+/** The streams the server has open. */
+function streams(request: APIRequestContext, url: string): Promise<number> {
+  return metric(request, url, "tickertape_streams");
 }
 
 /** Publishes the `n`th price of the test: the symbols in turn, each a little higher. */
 function publishNth(request: APIRequestContext, url: string, n: number): Promise<void> {
-  return publish(request, url, TOKEN, [[SYMBOLS[n % SYMBOLS.length], 100 + (n % 500) / 10]]);
+  return publish(request, url, [[SYMBOLS[n % SYMBOLS.length], 100 + (n % 500) / 10]]);
 }
 
 /** Publishes one price every ~15 ms until stopped (pacing, not waiting). */

@@ -3,13 +3,15 @@
 
 mod helpers;
 
-use helpers::binary::{Launch, Server};
+use helpers::{
+    PUBLISH_TOKEN,
+    binary::{Launch, Server},
+};
 use std::{
     path::PathBuf,
     process::{Command, Output},
 };
 
-const PUBLISH: &str = "publish-token-0123456789";
 const VIEWER: &str = "viewer-token-9876543210";
 
 /// The binary with `args` and the environment variables `vars`, logging
@@ -38,7 +40,7 @@ fn publish(server: &Server, file: &PathBuf, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tickertape"))
         .arg("publish")
         .arg(file)
-        .args(["--url", &server.url(""), "--token", PUBLISH])
+        .args(["--url", &server.url(""), "--token", PUBLISH_TOKEN])
         .args(extra)
         .env("NO_COLOR", "1")
         .output()
@@ -47,7 +49,7 @@ fn publish(server: &Server, file: &PathBuf, extra: &[&str]) -> Output {
 
 #[tokio::test]
 async fn publish_replays_a_csv_at_its_pace_and_stops_at_a_bad_row() {
-    let server = start(&["--no-simulator", "--publish-token", PUBLISH], &[]);
+    let server = start(&["--no-simulator", "--publish-token", PUBLISH_TOKEN], &[]);
     let file = csv_file(
         "good",
         "symbol,price,ts\nACME,10.00,1000\nACME,10.50,1100\nBRK.B,441.20,1200\nACME,10.25,1300\nZZZ,1,1400\n",
@@ -117,7 +119,7 @@ async fn json_logs_never_hold_a_token() {
             "--log-format",
             "json",
             "--publish-token",
-            PUBLISH,
+            PUBLISH_TOKEN,
             "--viewer-token",
             VIEWER,
         ],
@@ -147,7 +149,7 @@ async fn json_logs_never_hold_a_token() {
         .send()
         .await
         .unwrap();
-    for token in [PUBLISH, wrong] {
+    for token in [PUBLISH_TOKEN, wrong] {
         client
             .post(server.url("/api/prices"))
             .bearer_auth(token)
@@ -165,7 +167,7 @@ async fn json_logs_never_hold_a_token() {
             entry.get("level").is_some() && entry.get("timestamp").is_some(),
             "{line}"
         );
-        for secret in [PUBLISH, VIEWER, wrong] {
+        for secret in [PUBLISH_TOKEN, VIEWER, wrong] {
             assert!(!line.contains(secret), "a token was logged: {line}");
         }
     }
@@ -183,7 +185,7 @@ async fn environment_variables_set_what_flags_set() {
         &[],
         &[
             ("TICKERTAPE_NO_SIMULATOR", "true"),
-            ("TICKERTAPE_PUBLISH_TOKEN", PUBLISH),
+            ("TICKERTAPE_PUBLISH_TOKEN", PUBLISH_TOKEN),
             ("TICKERTAPE_MAX_STREAMS_PER_IP", "1"),
             ("TICKERTAPE_LOG_FORMAT", "json"),
         ],
@@ -192,7 +194,7 @@ async fn environment_variables_set_what_flags_set() {
     assert_eq!(snapshot(&server).await["quotes"], serde_json::json!([]));
     let published = client
         .post(server.url("/api/prices"))
-        .bearer_auth(PUBLISH)
+        .bearer_auth(PUBLISH_TOKEN)
         .body(r#"{"symbol":"ACME","price":2}"#)
         .send()
         .await
@@ -228,7 +230,7 @@ fn run_publish(args: &[&str]) -> (bool, String) {
 
 #[tokio::test]
 async fn publish_never_prints_the_password_of_its_url() {
-    let server = start(&["--no-simulator", "--publish-token", PUBLISH], &[]);
+    let server = start(&["--no-simulator", "--publish-token", PUBLISH_TOKEN], &[]);
     let file = csv_file("secret", "symbol,price\nACME,10.00\n");
     let with_password = server
         .url("")
@@ -244,7 +246,13 @@ async fn publish_never_prints_the_password_of_its_url() {
     // (reqwest turns the URL's credentials into Basic authorization, which
     // the server refuses: what matters here is what is printed.)
     for url in [with_password, closed] {
-        let (ok, said) = run_publish(&[file.to_str().unwrap(), "--url", &url, "--token", PUBLISH]);
+        let (ok, said) = run_publish(&[
+            file.to_str().unwrap(),
+            "--url",
+            &url,
+            "--token",
+            PUBLISH_TOKEN,
+        ]);
         assert!(!ok, "{said}");
         assert!(said.contains("***@127.0.0.1"), "{said}");
         assert!(
@@ -306,7 +314,7 @@ async fn publish_speaks_https_and_says_what_went_wrong_in_plain_words() {
     let file = file.to_str().unwrap();
 
     // No scheme, and nobody there.
-    let (ok, said) = run(&[file, "--token", PUBLISH, "--url", "localhost:3000"]);
+    let (ok, said) = run(&[file, "--token", PUBLISH_TOKEN, "--url", "localhost:3000"]);
     assert!(
         !ok && said.contains("needs a scheme: http://localhost:3000"),
         "{said}"
@@ -315,7 +323,7 @@ async fn publish_speaks_https_and_says_what_went_wrong_in_plain_words() {
         let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", socket.local_addr().unwrap())
     };
-    let (ok, said) = run(&[file, "--token", PUBLISH, "--url", &nobody]);
+    let (ok, said) = run(&[file, "--token", PUBLISH_TOKEN, "--url", &nobody]);
     assert!(!ok && said.contains("connection refused"), "{said}");
 
     // HTTPS with the server's own self-signed certificate, trusted with --ca-cert.
@@ -323,7 +331,7 @@ async fn publish_speaks_https_and_says_what_went_wrong_in_plain_words() {
         &[
             "--no-simulator",
             "--publish-token",
-            PUBLISH,
+            PUBLISH_TOKEN,
             "--tls-self-signed",
         ],
         &[],
@@ -341,7 +349,7 @@ async fn publish_speaks_https_and_says_what_went_wrong_in_plain_words() {
         })
         .expect("the server names its certificate");
     let url = format!("https://127.0.0.1:{}", server.addr.port());
-    let (ok, said) = run(&[file, "--token", PUBLISH, "--url", &url]);
+    let (ok, said) = run(&[file, "--token", PUBLISH_TOKEN, "--url", &url]);
     assert!(
         !ok && said.contains("not trusted") && said.contains("--ca-cert"),
         "{said}"
@@ -361,7 +369,7 @@ async fn publish_speaks_https_and_says_what_went_wrong_in_plain_words() {
     let (ok, said) = run(&[
         file,
         "--token",
-        PUBLISH,
+        PUBLISH_TOKEN,
         "--url",
         &url,
         "--ca-cert",
@@ -373,7 +381,15 @@ async fn publish_speaks_https_and_says_what_went_wrong_in_plain_words() {
         "10",
     ]);
     assert!(!ok && said.contains("refused line 5"), "{said}");
-    let (ok, said) = run(&[file, "--token", PUBLISH, "--url", &url, "--ca-cert", &ca]);
+    let (ok, said) = run(&[
+        file,
+        "--token",
+        PUBLISH_TOKEN,
+        "--url",
+        &url,
+        "--ca-cert",
+        &ca,
+    ]);
     assert!(ok, "{said}");
     server.stop();
 }
@@ -391,7 +407,7 @@ async fn a_server_without_its_built_front_end_says_so() {
 
 #[tokio::test]
 async fn publish_reads_stdin_keeps_the_files_ts_and_sends_rows_due_together_in_batches() {
-    let server = start(&["--no-simulator", "--publish-token", PUBLISH], &[]);
+    let server = start(&["--no-simulator", "--publish-token", PUBLISH_TOKEN], &[]);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -403,7 +419,14 @@ async fn publish_reads_stdin_keeps_the_files_ts_and_sends_rows_due_together_in_b
         .map(|symbol| format!("{symbol},1.5,{}\n", now - 1000))
         .collect();
     let mut child = Command::new(env!("CARGO_BIN_EXE_tickertape"))
-        .args(["publish", "-", "--url", &server.url(""), "--token", PUBLISH])
+        .args([
+            "publish",
+            "-",
+            "--url",
+            &server.url(""),
+            "--token",
+            PUBLISH_TOKEN,
+        ])
         .args(["--keep-ts", "--speed", "1", "--batch", "2"])
         .env("NO_COLOR", "1")
         .stdin(std::process::Stdio::piped())

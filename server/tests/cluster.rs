@@ -6,7 +6,7 @@ mod helpers;
 
 use app::model::EventId;
 use helpers::{
-    Metrics, Nginx, PATIENCE, SseClient, TestApp, Update,
+    Metrics, Nginx, PATIENCE, PUBLISH_TOKEN, SseClient, TestApp, Update,
     binary::{Launch, Server},
     free_addr, spawn_app, symbols_of,
 };
@@ -16,8 +16,6 @@ use std::{
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
-
-const TOKEN: &str = "publish-token-0123456789";
 
 /// A Redis server of this test's own.
 struct Redis {
@@ -116,7 +114,7 @@ async fn instance(redis: &Redis, name: &str, extra: &[&str]) -> TestApp {
         "--instance",
         name,
         "--publish-token",
-        TOKEN,
+        PUBLISH_TOKEN,
     ];
     args.extend_from_slice(extra);
     spawn_app(&args).await
@@ -135,7 +133,7 @@ async fn relayed(apps: &[&TestApp], id: EventId) {
 
 /// Posts `body` to `app` and returns the last id it was given.
 async fn publish(app: &TestApp, body: String) -> EventId {
-    let response = app.post_prices(Some(TOKEN), body).await;
+    let response = app.post_prices(Some(PUBLISH_TOKEN), body).await;
     assert_eq!(response.status(), 200);
     let accepted: serde_json::Value = response.json().await.unwrap();
     accepted["lastEventId"].as_str().unwrap().parse().unwrap()
@@ -265,13 +263,13 @@ async fn a_refused_batch_changes_nothing_anywhere() {
 
     // Valid items, but two new symbols past the limit of three.
     let refused = b
-        .post_prices(Some(TOKEN), batch(&["AAA", "CCC", "DDD"], 9.0))
+        .post_prices(Some(PUBLISH_TOKEN), batch(&["AAA", "CCC", "DDD"], 9.0))
         .await;
     assert_eq!(refused.status(), 422);
     // Not a price at all.
     let invalid = a
         .post_prices(
-            Some(TOKEN),
+            Some(PUBLISH_TOKEN),
             r#"[{"symbol":"AAA","price":1},{"symbol":"BBB","price":-1}]"#,
         )
         .await;
@@ -315,7 +313,9 @@ async fn a_broker_that_stops_interrupts_the_feed_and_one_that_lost_its_data_star
         }
     };
     assert_eq!(interrupted.event_id(), first);
-    let refused = a.post_prices(Some(TOKEN), batch(&["AAA"], 6.0)).await;
+    let refused = a
+        .post_prices(Some(PUBLISH_TOKEN), batch(&["AAA"], 6.0))
+        .await;
     assert_eq!(refused.status(), 503);
     assert_eq!(refused.headers()["retry-after"], "1");
     let body: serde_json::Value = refused.json().await.unwrap();
@@ -330,7 +330,9 @@ async fn a_broker_that_stops_interrupts_the_feed_and_one_that_lost_its_data_star
     redis.run();
     let deadline = Instant::now() + PATIENCE;
     let next = loop {
-        let response = a.post_prices(Some(TOKEN), batch(&["AAA"], 7.0)).await;
+        let response = a
+            .post_prices(Some(PUBLISH_TOKEN), batch(&["AAA"], 7.0))
+            .await;
         if response.status() == 200 {
             let accepted: serde_json::Value = response.json().await.unwrap();
             break accepted["lastEventId"]
@@ -500,7 +502,7 @@ async fn streams_on(client: &reqwest::Client, addr: SocketAddr) -> u64 {
 async fn publish_to(client: &reqwest::Client, addr: SocketAddr, price: f64) -> EventId {
     let response = client
         .post(format!("http://{addr}/api/prices"))
-        .bearer_auth(TOKEN)
+        .bearer_auth(PUBLISH_TOKEN)
         .body(batch(&["AAA", "BBB"], price))
         .send()
         .await
@@ -513,7 +515,7 @@ async fn publish_to(client: &reqwest::Client, addr: SocketAddr, price: f64) -> E
 #[tokio::test]
 async fn through_nginx_a_viewer_whose_instance_is_killed_resumes_on_another_exactly() {
     let redis = Redis::start();
-    let args = ["--no-simulator", "--publish-token", TOKEN];
+    let args = ["--no-simulator", "--publish-token", PUBLISH_TOKEN];
     let mut instances: Vec<Process> = ["a", "b", "c"]
         .iter()
         .map(|name| Process::start_with(&redis, name, &args))

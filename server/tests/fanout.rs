@@ -5,9 +5,7 @@
 mod helpers;
 
 use app::model::EventId;
-use helpers::{ChunkedStream, Frame, Update, spawn_app};
-
-const TOKEN: &str = "publish-token-0123456789";
+use helpers::{ChunkedStream, Frame, PUBLISH_TOKEN, Update, spawn_app};
 
 /// The ids and symbols of `events`, which must all be price updates.
 fn updates(events: Vec<Frame>) -> Vec<(EventId, String)> {
@@ -64,13 +62,16 @@ async fn a_batch_reaches_each_viewer_in_one_write_as_separate_events_in_order_th
 }
 
 async fn a_batch_reaches_each_viewer_in_one_write_as_separate_events_in_order_via(via: Via) {
-    let app = spawn_app(&["--no-simulator", "--publish-token", TOKEN]).await;
+    let app = spawn_app(&["--no-simulator", "--publish-token", PUBLISH_TOKEN]).await;
     let mut stream = via.open(app.addr, "/events", &[], None).await;
     let start = caught_up(&mut stream).await;
 
     let body = r#"[{"symbol":"AAA","price":1},{"symbol":"BBB","price":2},{"symbol":"AAA","price":3},
                    {"symbol":"CCC","price":4},{"symbol":"BBB","price":5}]"#;
-    assert_eq!(app.post_prices(Some(TOKEN), body).await.status(), 200);
+    assert_eq!(
+        app.post_prices(Some(PUBLISH_TOKEN), body).await.status(),
+        200
+    );
 
     let chunk = updates(stream.next_chunk_events().await);
     let expected: Vec<(EventId, String)> = ["AAA", "BBB", "AAA", "CCC", "BBB"]
@@ -106,13 +107,14 @@ async fn updates_within_the_coalescing_window_share_a_write_and_the_first_goes_a
 async fn updates_within_the_coalescing_window_share_a_write_and_the_first_goes_at_once_via(
     via: Via,
 ) {
-    // A window long enough for two debug-build POSTs on a busy machine.
+    // A window long enough for two debug-build POSTs on a busy machine: the
+    // longest there is (1 s).
     let app = spawn_app(&[
         "--no-simulator",
         "--publish-token",
-        TOKEN,
+        PUBLISH_TOKEN,
         "--coalesce-ms",
-        "3000",
+        "1000",
     ])
     .await;
     let mut stream = via.open(app.addr, "/events", &[], None).await;
@@ -121,7 +123,10 @@ async fn updates_within_the_coalescing_window_share_a_write_and_the_first_goes_a
         let app = &app;
         async move {
             let body = format!(r#"{{"symbol":"{symbol}","price":1}}"#);
-            assert_eq!(app.post_prices(Some(TOKEN), body).await.status(), 200);
+            assert_eq!(
+                app.post_prices(Some(PUBLISH_TOKEN), body).await.status(),
+                200
+            );
         }
     };
 

@@ -4,28 +4,15 @@
 
 mod helpers;
 
-use helpers::{Framing, Metrics, PATIENCE, spawn_app, spawn_tls_app, strict_framing, tls_connect};
+use helpers::{
+    Framing, Metrics, PATIENCE, PUBLISH_TOKEN, read_until, spawn_app, spawn_tls_app,
+    strict_framing, tls_connect,
+};
 use std::time::{Duration, Instant};
 use tokio::{
-    io::{AsyncRead, AsyncReadExt, AsyncWriteExt},
+    io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
-
-/// Reads until `end` (included), failing past `PATIENCE`.
-async fn read_until(io: &mut (impl AsyncRead + Unpin), end: &[u8]) -> Vec<u8> {
-    let mut seen = Vec::new();
-    tokio::time::timeout(PATIENCE, async {
-        while !seen.windows(end.len()).any(|w| w == end) {
-            let mut chunk = [0; 4096];
-            let n = io.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&seen));
-            seen.extend_from_slice(&chunk[..n]);
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("no {end:?} in {}", String::from_utf8_lossy(&seen)));
-    seen
-}
 
 /// Waits for the server to close `tcp`, reading what comes; returns how long it took.
 async fn closed_after(tcp: &mut TcpStream) -> Duration {
@@ -465,7 +452,7 @@ fn any_bytes_get_one_answer_or_a_clean_close_never_a_panic() {
 async fn a_body_sent_a_byte_at_a_time_is_refused_at_the_header_timeout() {
     let app = spawn_app(&[
         "--publish-token",
-        "publish-token-0123456789",
+        PUBLISH_TOKEN,
         "--header-read-timeout-ms",
         "300",
     ])

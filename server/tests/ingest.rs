@@ -3,13 +3,11 @@
 
 mod helpers;
 
-use helpers::{TestApp, spawn_app, symbols_of};
+use helpers::{PUBLISH_TOKEN, TestApp, spawn_app, symbols_of};
 use serde_json::{Value, json};
 
-const TOKEN: &str = "publish-token-0123456789";
-
 async fn publisher(args: &[&str]) -> TestApp {
-    let mut all = vec!["--publish-token", TOKEN];
+    let mut all = vec!["--publish-token", PUBLISH_TOKEN];
     all.extend_from_slice(args);
     spawn_app(&all).await
 }
@@ -41,7 +39,7 @@ async fn published_prices_reach_every_viewer_and_a_new_symbol_joins_the_table() 
 
     let (status, body) = publish(
         &app,
-        Some(TOKEN),
+        Some(PUBLISH_TOKEN),
         json!([{"symbol": "ACME", "price": 10.5}, {"symbol": "ACME", "price": 11}, {"symbol": "BRK.B", "price": 441.25}])
             .to_string(),
     )
@@ -76,7 +74,7 @@ async fn published_prices_reach_every_viewer_and_a_new_symbol_joins_the_table() 
 #[tokio::test]
 async fn publishing_is_disabled_without_a_token_and_says_so() {
     let app = spawn_app(&[]).await;
-    let (status, body) = publish(&app, Some(TOKEN), r#"{"symbol":"A","price":1}"#).await;
+    let (status, body) = publish(&app, Some(PUBLISH_TOKEN), r#"{"symbol":"A","price":1}"#).await;
     assert_eq!(status, 403);
     assert_eq!(body["error"], "publishing_disabled");
     assert!(
@@ -153,7 +151,7 @@ async fn bad_input_changes_nothing_and_names_the_item() {
             None,
         ),
     ] {
-        let (got, body_back) = publish(&app, Some(TOKEN), body.clone()).await;
+        let (got, body_back) = publish(&app, Some(PUBLISH_TOKEN), body.clone()).await;
         assert_eq!(
             (got, body_back["error"].as_str()),
             (status, Some(error)),

@@ -6,6 +6,7 @@ mod helpers;
 use helpers::{
     Metrics,
     binary::{Launch, Server},
+    raw_stream,
 };
 use std::{
     net::SocketAddr,
@@ -26,22 +27,6 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
 async fn alone() -> MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().await
-}
-
-/// Opens a stream on a raw connection and reads until its first heartbeat.
-async fn open(addr: SocketAddr) -> (TcpStream, Vec<u8>) {
-    let mut tcp = TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(b"GET /events HTTP/1.1\r\nHost: tickertape\r\n\r\n")
-        .await
-        .unwrap();
-    let mut seen = Vec::new();
-    while !seen.windows(16).any(|w| w == b"event: heartbeat") {
-        let mut chunk = [0; 4096];
-        let n = tcp.read(&mut chunk).await.unwrap();
-        assert!(n > 0, "the stream closed before its first heartbeat");
-        seen.extend_from_slice(&chunk[..n]);
-    }
-    (tcp, seen)
 }
 
 /// The value of the counter `name` (with its labels) at `/metrics`.
@@ -73,7 +58,7 @@ async fn sigterm_tells_thousands_of_streams_and_exits_within_two_seconds() {
     let addr = server.addr;
     let mut streams = Vec::with_capacity(STREAMS);
     for _ in 0..STREAMS / 100 {
-        let batch = (0..100).map(|_| open(addr));
+        let batch = (0..100).map(|_| raw_stream(addr));
         streams.extend(futures::future::join_all(batch).await);
     }
 
@@ -152,7 +137,7 @@ async fn a_client_that_never_reads_does_not_grow_the_servers_memory() {
     // Readers that keep up, reading and discarding.
     let mut readers = Vec::new();
     for _ in 0..3 {
-        let (mut tcp, _) = open(addr).await;
+        let (mut tcp, _) = raw_stream(addr).await;
         readers.push(tokio::spawn(async move {
             let mut chunk = vec![0; 64 * 1024];
             while matches!(tcp.read(&mut chunk).await, Ok(n) if n > 0) {}
@@ -219,7 +204,7 @@ async fn running_out_of_file_descriptors_is_logged_counted_and_survived() {
 
     // Once connections close, the server accepts again, and it counted the failures.
     drop(clients);
-    let (tcp, _) = tokio::time::timeout(Duration::from_secs(10), open(addr))
+    let (tcp, _) = tokio::time::timeout(Duration::from_secs(10), raw_stream(addr))
         .await
         .expect("no stream after file descriptors were freed");
     drop(tcp);
@@ -268,7 +253,7 @@ async fn idle_connections_alone_never_keep_out_a_health_check_or_a_stream() {
     .expect("no health check answer within a second")
     .unwrap();
     assert_eq!(health.status(), 200);
-    let (stream, _) = tokio::time::timeout(Duration::from_secs(1), open(addr))
+    let (stream, _) = tokio::time::timeout(Duration::from_secs(1), raw_stream(addr))
         .await
         .expect("no stream within a second");
     assert!(started.elapsed() < Duration::from_secs(2));

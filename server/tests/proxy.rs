@@ -5,13 +5,11 @@
 mod helpers;
 
 use helpers::{
-    Nginx, SseClient, TestApp, certificate, events_of, free_addr, h2_connect, h2_next_data,
-    h2_open, spawn_app,
+    Nginx, PUBLISH_TOKEN, SseClient, TestApp, certificate, events_of, free_addr, h2_connect,
+    h2_next_data, h2_open, spawn_app,
 };
 use rustls_pki_types::CertificateDer;
 use std::net::SocketAddr;
-
-const TOKEN: &str = "publish-token-0123456789";
 
 /// nginx running the documented site (both its plain and its HTTPS + HTTP/2
 /// server) in front of `upstream`; the HTTPS address and its certificate.
@@ -53,7 +51,7 @@ fn documented_site(upstream: SocketAddr) -> (Nginx, SocketAddr, CertificateDer<'
 async fn publish(app: &TestApp, price: f64) {
     let response = app
         .post_prices(
-            Some(TOKEN),
+            Some(PUBLISH_TOKEN),
             format!(r#"{{"symbol":"ACME","price":{price}}}"#),
         )
         .await;
@@ -76,7 +74,7 @@ async fn the_stream_passes_nginx_event_by_event_and_resumes_through_it() {
     let app = spawn_app(&[
         "--no-simulator",
         "--publish-token",
-        TOKEN,
+        PUBLISH_TOKEN,
         "--heartbeat-ms",
         "600000",
         "--trust-forwarded-for",
@@ -130,7 +128,7 @@ async fn the_stream_passes_nginx_event_by_event_and_resumes_through_it() {
 
 #[tokio::test]
 async fn over_https_nginx_speaks_http2_and_passes_each_event_as_it_comes() {
-    let app = spawn_app(&["--no-simulator", "--publish-token", TOKEN]).await;
+    let app = spawn_app(&["--no-simulator", "--publish-token", PUBLISH_TOKEN]).await;
     let (_nginx, https, cert) = documented_site(app.addr);
     // h2_connect checks that ALPN chose HTTP/2.
     let mut send = h2_connect(https, cert).await;

@@ -21,6 +21,39 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 /// How long a test waits for something that should happen promptly.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
+/// The publish token the tests start their servers with (`--publish-token`).
+pub const PUBLISH_TOKEN: &str = "publish-token-0123456789";
+
+/// Reads `io` until `end` appears in what came, and returns all of it; fails
+/// the test if the connection closes first or nothing comes for [`PATIENCE`].
+pub async fn read_until(io: &mut (impl tokio::io::AsyncRead + Unpin), end: &[u8]) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut seen = Vec::new();
+    tokio::time::timeout(PATIENCE, async {
+        while !seen.windows(end.len()).any(|w| w == end) {
+            let mut chunk = [0; 4096];
+            let n = io.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {end:?} in {}", String::from_utf8_lossy(&seen)));
+    seen
+}
+
+/// Opens `GET /events` on a raw connection (no HTTP client in between) and
+/// reads until its first heartbeat; returns the connection and what came.
+pub async fn raw_stream(addr: SocketAddr) -> (tokio::net::TcpStream, Vec<u8>) {
+    use tokio::io::AsyncWriteExt;
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"GET /events HTTP/1.1\r\nHost: tickertape\r\n\r\n")
+        .await
+        .unwrap();
+    let seen = read_until(&mut tcp, b"event: heartbeat").await;
+    (tcp, seen)
+}
+
 /// A free address on 127.0.0.1, for a process this test starts.
 pub fn free_addr() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
