@@ -27,6 +27,8 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     }
 
+    // Before the server says it listens: a signal from then on shuts it down cleanly.
+    let shutdown = shutdown_signal();
     listener::raise_open_files_limit();
     let listener = match listener::bind(config.addr, config.listen_backlog) {
         Ok(listener) => listener,
@@ -42,7 +44,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match app.run(shutdown_signal()).await {
+    match app.run(shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "server failed");
