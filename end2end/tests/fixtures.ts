@@ -1,7 +1,8 @@
 import { test as base, expect, APIRequestContext, APIResponse, BrowserContext, Page, Locator } from "@playwright/test";
 import { ChildProcess, spawn } from "node:child_process";
 import net from "node:net";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 
 const repo = path.resolve(__dirname, "..", "..");
@@ -132,6 +133,92 @@ export class TickertapeServer {
     child.kill(signal);
     await exited;
   }
+}
+
+/** A free port on 127.0.0.1, for a process that cannot bind port 0 and say
+ * which it got (Redis, nginx). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Waits until something accepts connections on 127.0.0.1:`port`, while
+ * `child` runs (its early exit is an error, with its output). */
+async function listening(port: number, child: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${child.spawnfile} exited (${child.exitCode ?? child.signalCode}):\n${output()}`);
+    }
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, "127.0.0.1");
+      socket.once("connect", () => (socket.destroy(), resolve(true)));
+      socket.once("error", () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`nothing listens on ${port}:\n${output()}`);
+}
+
+/** A helper process of a test (Redis, nginx) in a temporary folder of its own,
+ * killed and its folder removed by `stop()`. */
+class Helper {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly port: number,
+    readonly dir: string,
+  ) {}
+
+  /** Starts `command` with `args(port, dir)` and waits until it listens. */
+  static async start(command: string, args: (port: number, dir: string) => string[]): Promise<Helper> {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "tickertape-e2e-"));
+    const port = await freePort();
+    const child = spawn(command, args(port, dir), { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout!.on("data", (chunk) => (output += chunk));
+    child.stderr!.on("data", (chunk) => (output += chunk));
+    await listening(port, child, () => output);
+    return new Helper(child, port, dir);
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = new Promise((resolve) => this.child.once("exit", resolve));
+      this.child.kill();
+      await exited;
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A Redis of the test's own, nothing saved. */
+export async function startRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const redis = await Helper.start("redis-server", (port, dir) => [
+    "--port", `${port}`, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir,
+  ]);
+  return { url: `redis://127.0.0.1:${redis.port}`, stop: () => redis.stop() };
+}
+
+/** Debian's nginx serving `site` (a server block whose `listen` line says
+ * `listen 127.0.0.1:PORT;`, PORT replaced with the one it gets). */
+export async function startNginx(site: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const root = process.getuid?.() === 0 ? "user root;" : "";
+  const nginx = await Helper.start("/usr/sbin/nginx", (port, dir) => {
+    writeFileSync(path.join(dir, "site.conf"), site.replace("listen 127.0.0.1:PORT;", `listen 127.0.0.1:${port};`));
+    writeFileSync(
+      path.join(dir, "nginx.conf"),
+      `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nworker_processes 1;\nevents { worker_connections 256; }\n` +
+        `http { access_log off; client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; ` +
+        `fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi; ` +
+        `include ${dir}/site.conf; }\n`,
+    );
+    return ["-p", dir, "-c", path.join(dir, "nginx.conf"), "-e", path.join(dir, "error.log"), "-g", `daemon off; ${root}`];
+  });
+  return { url: `http://127.0.0.1:${nginx.port}`, stop: () => nginx.stop() };
 }
 
 /**

@@ -3,7 +3,7 @@
 
 mod helpers;
 
-use helpers::{spawn_app, symbols_of};
+use helpers::{PUBLISH_TOKEN, spawn_app, symbols_of};
 
 const SYMBOLS: &str = "AAPL,BRK.B,ZZZZ";
 
@@ -131,8 +131,16 @@ async fn bad_symbol_lists_get_a_400_that_says_what_was_wrong() {
 
 #[tokio::test]
 async fn stats_count_streams_and_resumes() {
-    let app = spawn_app(&["--rate", "200"]).await;
+    // No simulator: the history holds exactly what this test published.
+    let app = spawn_app(&["--no-simulator", "--publish-token", PUBLISH_TOKEN]).await;
     let mut stream = app.open_stream().await;
+    let published = app
+        .post_prices(
+            Some(PUBLISH_TOKEN),
+            r#"[{"symbol":"ACME","price":1},{"symbol":"ACME","price":2},{"symbol":"ACME","price":3}]"#,
+        )
+        .await;
+    assert_eq!(published.status(), 200);
     let update = stream.next_update().await.unwrap();
     let _resumed = app
         .open_stream_at("/events", Some(&update.id.to_string()))
@@ -146,7 +154,7 @@ async fn stats_count_streams_and_resumes() {
         (stats["resumed"].as_u64(), stats["resynced"].as_u64()),
         (Some(1), Some(1))
     );
-    assert!(stats["historyLen"].as_u64().unwrap() >= 1);
+    assert_eq!(stats["historyLen"], 3);
     assert_eq!(stats["slowSnapshots"], 0);
 }
 
