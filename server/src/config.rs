@@ -734,6 +734,13 @@ mod tests {
     }
 
     #[test]
+    fn a_coalescing_window_of_zero_is_none_at_all() {
+        let config = parse(&["--coalesce-ms", "0"]).unwrap();
+        assert_eq!(config.coalesce(), Duration::ZERO);
+        assert_eq!(parse(&[]).unwrap().coalesce(), Duration::from_millis(10));
+    }
+
+    #[test]
     fn flags_are_parsed_and_checked() {
         let config = parse(&["--symbols", "AAPL, BRK.B", "--rate", "2.5", "--seed", "9"]).unwrap();
         let symbols: Vec<&str> = config.symbols.iter().map(Symbol::as_str).collect();

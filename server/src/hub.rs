@@ -981,6 +981,25 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn without_a_window_every_batch_is_announced_as_it_is_published() {
+        // `--coalesce-ms 0`.
+        let hub =
+            Arc::new(Hub::new(RUN, vec![quote("AAPL", 1.0)], 100).with_coalescing(Duration::ZERO));
+        let shutdown = CancellationToken::new();
+        tokio::spawn(hub.clone().announce(shutdown.clone()));
+        let mut head = hub.watch_head();
+
+        publish(&hub, "AAPL", 2.0);
+        assert_eq!(*head.borrow_and_update(), id(1));
+        // Right after the first, where a window would hold it to its end: at
+        // once, with the clock standing still.
+        publish(&hub, "AAPL", 3.0);
+        assert!(head.has_changed().unwrap(), "the second waited");
+        assert_eq!(*head.borrow_and_update(), id(2));
+        shutdown.cancel();
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_reader_later_than_it_allows_gets_the_latest_prices_instead() {
         let hub = Hub::new(RUN, vec![quote("AAPL", 1.0)], 8);
         publish(&hub, "AAPL", 2.0);
