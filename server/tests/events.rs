@@ -426,3 +426,18 @@ async fn heartbeats_keep_their_time_under_traffic() {
         );
     }
 }
+
+#[tokio::test]
+async fn each_connection_draws_its_own_retry() {
+    // Browsers dropped together by a restart must not all come back in the
+    // same millisecond: five streams, five draws from 1500..=2500 ms (all five
+    // the same by chance: about one in 10^12).
+    let app = spawn_app(&["--retry-ms", "2000"]).await;
+    let mut retries = std::collections::HashSet::new();
+    for _ in 0..5 {
+        let mut stream = app.open_stream().await;
+        let retry = stream.next_frame().await.unwrap();
+        retries.insert(retry);
+    }
+    assert!(retries.len() > 1, "every stream got {retries:?}");
+}
