@@ -70,12 +70,16 @@ pub(crate) fn start(view: View) -> Controls {
         role
     };
 
-    let open = move || {
-        // A stream opened now, by whatever path (a retry, the lock granted, a
-        // reconnect), supersedes any retry still scheduled: one loop of tries.
+    // Clears the retry still scheduled, if any.
+    let cancel_retry = move || {
         if let Some(timer) = retry_timer.try_update_value(Option::take).flatten() {
             timer.clear();
         }
+    };
+    let open = move || {
+        // A stream opened now, by whatever path (a retry, the lock granted, a
+        // reconnect), supersedes any retry still scheduled: one loop of tries.
+        cancel_retry();
         let from = sync.with_untracked(StreamSync::last);
         let list = view.watchlist.get_untracked();
         let mut relay = None;
@@ -87,16 +91,14 @@ pub(crate) fn start(view: View) -> Controls {
         match PriceStream::open(sinks, from, list.query().as_deref(), relay) {
             Ok(opened) => stream.set_value(Some(opened)),
             Err(error) => {
-                crate::warn_js("no stream:", &error);
+                crate::warn_js("could not open the price stream:", &error);
                 connection.update(|c| c.errored(false));
             }
         }
     };
     let stop = move || {
         stream.set_value(None);
-        if let Some(timer) = retry_timer.try_update_value(Option::take).flatten() {
-            timer.clear();
-        }
+        cancel_retry();
         view.next_try.set(None);
     };
     // Leaves the shared stream: closes this tab's connection, so that the next
@@ -207,7 +209,7 @@ pub(crate) fn start(view: View) -> Controls {
             },
             Duration::from_millis(delay as u64),
         )
-        .map_err(|error| crate::warn_js("no retry timer:", &error))
+        .map_err(|error| crate::warn_js("could not schedule a reconnection:", &error))
         .ok();
         retry_timer.set_value(timer);
     });
@@ -370,7 +372,7 @@ fn save(list: &Watchlist) {
             storage.set_item(watchlist::STORAGE_KEY, &stored)
         };
         if let Err(error) = saved {
-            crate::warn_js("not saved:", &error);
+            crate::warn_js("could not save the watchlist:", &error);
         }
     }
     // Over HTTPS every cookie is Secure, the server's and this one.
@@ -392,6 +394,6 @@ fn save(list: &Watchlist) {
     };
     let document: web_sys::HtmlDocument = document().unchecked_into();
     if let Err(error) = document.set_cookie(&cookie) {
-        crate::warn_js("no cookie:", &error);
+        crate::warn_js("could not set the watchlist cookie:", &error);
     }
 }

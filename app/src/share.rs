@@ -258,7 +258,7 @@ impl Tab {
         )
         .and_then(|promise| call(&promise, "catch", &array(&[&on_stolen])));
         if let Err(error) = asked {
-            crate::warn_js("no lock:", &error);
+            crate::warn_js("could not ask for the stream's lock:", &error);
         }
     }
 
@@ -557,6 +557,6 @@ fn call(object: &JsValue, method: &str, args: &Array) -> Result<JsValue, JsValue
 /// Posts `message` to the other tabs.
 fn post(channel: &BroadcastChannel, message: &Array) {
     if let Err(error) = channel.post_message(message) {
-        crate::warn_js("tabs not told:", &error);
+        crate::warn_js("could not tell the other tabs:", &error);
     }
 }

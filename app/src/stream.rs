@@ -215,7 +215,7 @@ impl Receiver {
             },
             STALE_CHECK,
         )
-        .map_err(|error| crate::warn_js("no staleness check:", &error))
+        .map_err(|error| crate::warn_js("could not start the staleness check:", &error))
         .ok()
         .map(Watchdog)
     }

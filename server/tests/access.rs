@@ -3,7 +3,7 @@
 
 mod helpers;
 
-use helpers::{Metrics, spawn_app};
+use helpers::{Metrics, PUBLISH_TOKEN, spawn_app};
 use reqwest::{StatusCode, header, redirect::Policy};
 use serde_json::Value;
 
@@ -310,17 +310,11 @@ async fn pages_carry_a_content_security_policy_that_admits_their_own_scripts() {
 #[tokio::test]
 async fn metrics_count_what_happens_and_healthz_answers() {
     // No simulator: every update is one this test published.
-    let token = "metrics-publish-token-0123";
-    let app = spawn_app(&["--no-simulator", "--publish-token", token]).await;
+    let app = spawn_app(&["--no-simulator", "--publish-token", PUBLISH_TOKEN]).await;
     let mut live = app.open_stream().await;
     live.next_of("snapshot").await.unwrap();
-    let published = app
-        .post_prices(
-            Some(token),
-            r#"[{"symbol":"ACME","price":1},{"symbol":"ACME","price":2},{"symbol":"ACME","price":3}]"#,
-        )
+    app.publish(&[("ACME", 1.0), ("ACME", 2.0), ("ACME", 3.0)])
         .await;
-    assert_eq!(published.status(), 200);
     let updates = live.updates(3).await;
     // One stream resumes after the first update and is replayed the other two;
     // one asks for an id that never was and gets a snapshot.

@@ -134,13 +134,8 @@ async fn stats_count_streams_and_resumes() {
     // No simulator: the history holds exactly what this test published.
     let app = spawn_app(&["--no-simulator", "--publish-token", PUBLISH_TOKEN]).await;
     let mut stream = app.open_stream().await;
-    let published = app
-        .post_prices(
-            Some(PUBLISH_TOKEN),
-            r#"[{"symbol":"ACME","price":1},{"symbol":"ACME","price":2},{"symbol":"ACME","price":3}]"#,
-        )
+    app.publish(&[("ACME", 1.0), ("ACME", 2.0), ("ACME", 3.0)])
         .await;
-    assert_eq!(published.status(), 200);
     let update = stream.next_update().await.unwrap();
     let _resumed = app
         .open_stream_at("/events", Some(&update.id.to_string()))

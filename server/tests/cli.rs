@@ -354,42 +354,21 @@ async fn publish_speaks_https_and_says_what_went_wrong_in_plain_words() {
         !ok && said.contains("not trusted") && said.contains("--ca-cert"),
         "{said}"
     );
-    let (ok, said) = run(&[
-        file,
-        "--token",
-        "wrong-token-0123456789",
-        "--url",
-        &url,
-        "--ca-cert",
-        &ca,
-    ]);
+    // Trusting the certificate, with `token` and any `extra` flags.
+    let trusted = |token: &str, extra: &[&str]| {
+        let args = [file, "--token", token, "--url", &url, "--ca-cert", &ca];
+        run(&[&args[..], extra].concat())
+    };
+    let (ok, said) = trusted("wrong-token-0123456789", &[]);
     assert!(!ok && said.contains("refused the publish token"), "{said}");
     // The second row's ts is far from the server's clock: refused, and named
     // by its line in the file, comments counted.
-    let (ok, said) = run(&[
-        file,
-        "--token",
+    let (ok, said) = trusted(
         PUBLISH_TOKEN,
-        "--url",
-        &url,
-        "--ca-cert",
-        &ca,
-        "--keep-ts",
-        "--rate",
-        "1000",
-        "--batch",
-        "10",
-    ]);
+        &["--keep-ts", "--rate", "1000", "--batch", "10"],
+    );
     assert!(!ok && said.contains("refused line 5"), "{said}");
-    let (ok, said) = run(&[
-        file,
-        "--token",
-        PUBLISH_TOKEN,
-        "--url",
-        &url,
-        "--ca-cert",
-        &ca,
-    ]);
+    let (ok, said) = trusted(PUBLISH_TOKEN, &[]);
     assert!(ok, "{said}");
     server.stop();
 }

@@ -131,14 +131,6 @@ async fn relayed(apps: &[&TestApp], id: EventId) {
     }
 }
 
-/// Posts `body` to `app` and returns the last id it was given.
-async fn publish(app: &TestApp, body: String) -> EventId {
-    let response = app.post_prices(Some(PUBLISH_TOKEN), body).await;
-    assert_eq!(response.status(), 200);
-    let accepted: serde_json::Value = response.json().await.unwrap();
-    accepted["lastEventId"].as_str().unwrap().parse().unwrap()
-}
-
 fn batch(symbols: &[&str], price: f64) -> String {
     let items: Vec<String> = symbols
         .iter()
@@ -192,7 +184,7 @@ async fn a_client_moving_from_instance_to_instance_sees_every_id_once_in_order()
         for (i, app) in instances.iter().enumerate() {
             let price = 10.0 + f64::from(round * 3 + i as u32);
             let body = batch(&["AAA", "BBB", "CCC"], price);
-            last = publish(app, body).await;
+            last = app.publish_body(body).await;
             published.extend(["AAA", "BBB", "CCC"].map(|symbol| (symbol.to_owned(), price)));
         }
         let read = read_through(&mut stream, position, last).await;
@@ -212,7 +204,7 @@ async fn a_client_moving_from_instance_to_instance_sees_every_id_once_in_order()
     assert_eq!(got, published, "every update once, in the order published");
 
     // Updates published while the viewer was away are replayed on arrival.
-    let missed = publish(&b, batch(&["DDD"], 1.0)).await;
+    let missed = b.publish_body(batch(&["DDD"], 1.0)).await;
     let mut late = c
         .open_stream_at("/events", Some(&position.to_string()))
         .await;
@@ -225,13 +217,13 @@ async fn instances_serve_byte_identical_frames_and_snapshots() {
     let redis = Redis::start();
     let a = instance(&redis, "a", &["--no-simulator"]).await;
     let b = instance(&redis, "b", &["--no-simulator"]).await;
-    let start = publish(&a, batch(&["AAA", "BBB"], 5.0)).await;
+    let start = a.publish_body(batch(&["AAA", "BBB"], 5.0)).await;
     let mut on_a = a.open_stream_at("/events", Some(&start.to_string())).await;
     let mut on_b = b.open_stream_at("/events", Some(&start.to_string())).await;
     caught_up(&mut on_a).await;
     caught_up(&mut on_b).await;
-    publish(&a, batch(&["AAA"], 6.0)).await;
-    let last = publish(&b, batch(&["BBB", "CCC"], 7.0)).await;
+    a.publish_body(batch(&["AAA"], 6.0)).await;
+    let last = b.publish_body(batch(&["BBB", "CCC"], 7.0)).await;
     let from_a = read_through(&mut on_a, start, last).await;
     let from_b = read_through(&mut on_b, start, last).await;
     let raw = |updates: &[Update]| updates.iter().map(|u| u.raw.clone()).collect::<Vec<_>>();
@@ -258,7 +250,7 @@ async fn a_refused_batch_changes_nothing_anywhere() {
     let redis = Redis::start();
     let a = instance(&redis, "a", &["--no-simulator", "--max-symbols", "3"]).await;
     let b = instance(&redis, "b", &["--no-simulator", "--max-symbols", "3"]).await;
-    let before = publish(&a, batch(&["AAA", "BBB"], 5.0)).await;
+    let before = a.publish_body(batch(&["AAA", "BBB"], 5.0)).await;
     let length = redis.cli(&["XLEN", "tickertape:stream"]);
 
     // Valid items, but two new symbols past the limit of three.
@@ -276,7 +268,7 @@ async fn a_refused_batch_changes_nothing_anywhere() {
     assert_eq!(invalid.status(), 422);
 
     assert_eq!(redis.cli(&["XLEN", "tickertape:stream"]), length);
-    let after = publish(&b, batch(&["AAA"], 6.0)).await;
+    let after = b.publish_body(batch(&["AAA"], 6.0)).await;
     assert!(
         after.follows(before),
         "{after} after {before}: something fell between"
@@ -298,7 +290,7 @@ async fn a_broker_that_stops_interrupts_the_feed_and_one_that_lost_its_data_star
     let mut redis = Redis::start();
     let a = instance(&redis, "a", &["--no-simulator", "--heartbeat-ms", "200"]).await;
     let b = instance(&redis, "b", &["--no-simulator", "--heartbeat-ms", "200"]).await;
-    let first = publish(&a, batch(&["AAA"], 5.0)).await;
+    let first = a.publish_body(batch(&["AAA"], 5.0)).await;
     relayed(&[&b], first).await;
     let mut stream = b.open_stream().await;
     assert_eq!(caught_up(&mut stream).await, first);
@@ -583,7 +575,7 @@ async fn entries_written_to_redis_by_hand_never_break_a_frame_or_repeat_an_id() 
     let redis = Redis::start();
     let a = instance(&redis, "a", &["--no-simulator"]).await;
     let b = instance(&redis, "b", &["--no-simulator"]).await;
-    let start = publish(&a, batch(&["AAA"], 5.0)).await;
+    let start = a.publish_body(batch(&["AAA"], 5.0)).await;
     relayed(&[&a, &b], start).await;
     let mut live = b.open_stream_at("/events", Some(&start.to_string())).await;
     caught_up(&mut live).await;
@@ -653,9 +645,9 @@ async fn two_clusters_share_one_redis_under_their_own_prefixes() {
         &["--no-simulator", "--broker-prefix", "othercluster"],
     )
     .await;
-    let published = publish(&ours, batch(&["AAA"], 1.0)).await;
+    let published = ours.publish_body(batch(&["AAA"], 1.0)).await;
     relayed(&[&ours], published).await;
-    let other = publish(&theirs, batch(&["BBB"], 2.0)).await;
+    let other = theirs.publish_body(batch(&["BBB"], 2.0)).await;
     relayed(&[&theirs], other).await;
     // Each cluster's keys under its own prefix, and each sees its own prices only.
     let keys = redis.cli(&["KEYS", "*"]);

@@ -197,6 +197,24 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// Publishes `prices` (symbol, price) in one batch with [`PUBLISH_TOKEN`],
+    /// expects them taken (200) and returns the last id they were given.
+    pub async fn publish(&self, prices: &[(&str, f64)]) -> EventId {
+        let batch: Vec<_> = prices
+            .iter()
+            .map(|(symbol, price)| serde_json::json!({ "symbol": symbol, "price": price }))
+            .collect();
+        self.publish_body(serde_json::to_vec(&batch).unwrap()).await
+    }
+
+    /// Publishes the JSON `body` as it is, as [`TestApp::publish`] does.
+    pub async fn publish_body(&self, body: impl Into<reqwest::Body>) -> EventId {
+        let response = self.post_prices(Some(PUBLISH_TOKEN), body).await;
+        assert_eq!(response.status(), 200);
+        let accepted: serde_json::Value = response.json().await.unwrap();
+        accepted["lastEventId"].as_str().unwrap().parse().unwrap()
+    }
+
     /// The body of `GET path` as text.
     pub async fn get_text(&self, path: &str) -> String {
         self.client
