@@ -432,7 +432,7 @@ async fn over_https_the_cookie_is_secure_and_answers_carry_hsts() {
             .await
             .contains("strict-transport")
     );
-    let plain = spawn_app(&[]).await;
+    let plain = spawn_app(&["--viewer-token", VIEWER]).await;
     let response = plain
         .client
         .get(plain.url("/healthz"))
@@ -440,6 +440,33 @@ async fn over_https_the_cookie_is_secure_and_answers_carry_hsts() {
         .await
         .unwrap();
     assert!(!response.headers().contains_key("strict-transport-security"));
+
+    // Behind a proxy that says the viewer came over HTTPS: the same as the
+    // instance's own TLS.
+    let proxied = plain
+        .client
+        .get(plain.url(&format!("/api/snapshot?token={VIEWER}")))
+        .header("X-Forwarded-Proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        proxied.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let cookie = proxied.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.to_ascii_lowercase().ends_with("; secure"),
+        "{cookie}"
+    );
+    let unproxied = plain
+        .client
+        .get(plain.url(&format!("/api/snapshot?token={VIEWER}")))
+        .send()
+        .await
+        .unwrap();
+    let cookie = unproxied.headers()["set-cookie"].to_str().unwrap();
+    assert!(!cookie.to_ascii_lowercase().contains("secure"), "{cookie}");
 }
 
 #[tokio::test]

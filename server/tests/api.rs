@@ -126,6 +126,15 @@ async fn bad_symbol_lists_get_a_400_that_says_what_was_wrong() {
     }
     let body: serde_json::Value = app.get_json("/events?symbols=AAPL,NOPE").await;
     assert_eq!(body["symbols"], serde_json::json!(["NOPE"]));
+    assert_eq!(body["unknownCount"], 1, "{body}");
+    // Past 20 unknown symbols, the first 20 are named and all are counted.
+    let unknown: Vec<String> = (0..25).map(|n| format!("NO{n}")).collect();
+    let body: serde_json::Value = app
+        .get_json(&format!("/api/snapshot?symbols=AAPL,{}", unknown.join(",")))
+        .await;
+    assert_eq!(body["error"], "unknown_symbols", "{body}");
+    assert_eq!(body["symbols"], serde_json::json!(unknown[..20]), "{body}");
+    assert_eq!(body["unknownCount"], 25, "{body}");
     assert_eq!(app.limits.open(), 0, "a refused stream was opened");
 }
 

@@ -441,3 +441,37 @@ async fn publish_reads_stdin_keeps_the_files_ts_and_sends_rows_due_together_in_b
         .count();
     assert_eq!(posts, 3, "{log:#?}");
 }
+
+#[tokio::test]
+async fn boolean_variables_read_yes_and_no_and_a_backlog_past_the_kernels_cap_is_logged() {
+    for (value, simulator) in [("yes", "off"), ("1", "off"), ("no", "on"), ("false", "on")] {
+        let server = start(&[], &[("TICKERTAPE_NO_SIMULATOR", value)]);
+        let quotes = snapshot(&server).await["quotes"].as_array().unwrap().len();
+        assert_eq!(quotes == 0, simulator == "off", "{value}: {quotes} quotes");
+        let log = server.stop().log.join("\n");
+        assert!(
+            log.contains(&format!("simulator      {simulator}")),
+            "TICKERTAPE_NO_SIMULATOR={value}: {log}"
+        );
+    }
+
+    let cap: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    if cap >= 1_000_000 {
+        return; // No backlog the server takes is past this kernel's cap.
+    }
+    let asked = (cap + 1).to_string();
+    let server = start(&["--listen-backlog", &asked], &[]);
+    let log = server.stop().log.join("\n");
+    assert!(
+        log.contains("net.core.somaxconn") && log.contains(&format!("somaxconn={cap}")),
+        "--listen-backlog {asked} over a cap of {cap}, not logged: {log}"
+    );
+    // At the cap, nothing to say.
+    let server = start(&["--listen-backlog", &cap.to_string()], &[]);
+    let log = server.stop().log.join("\n");
+    assert!(!log.contains("caps the listen backlog"), "{log}");
+}

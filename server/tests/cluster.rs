@@ -408,6 +408,11 @@ impl Process {
     fn kill(self) {
         self.server.kill();
     }
+
+    /// SIGTERM, its exit checked.
+    fn stop(self) {
+        self.server.stop();
+    }
 }
 
 #[tokio::test]
@@ -480,6 +485,45 @@ async fn another_instance_simulates_within_seconds_when_the_simulators_dies() {
     );
     let metrics = Metrics::scrape(&client, &url(&second)).await;
     assert_eq!(metrics.value("tickertape_lease_holder"), 1.0);
+
+    // A holder that shuts down cleanly gives the lease up as it goes, not
+    // 3 s later when the lease would run out.
+    drop(stream);
+    second.stop();
+    assert_eq!(
+        redis.cli(&["GET", "tickertape:lease"]),
+        "",
+        "the lease outlived its holder"
+    );
+}
+
+#[tokio::test]
+async fn a_viewer_from_an_instance_ahead_waits_for_its_id_and_resumes_exactly() {
+    let redis = Redis::start();
+    let a = instance(&redis, "a", &["--no-simulator"]).await;
+    let b = instance(&redis, "b", &["--no-simulator"]).await;
+    let head = a.publish_body(batch(&["AAA"], 1.0)).await;
+    relayed(&[&a, &b], head).await;
+
+    // The viewer saw an id that `b` has not relayed yet, as if it came from an
+    // instance a moment ahead.
+    let ahead = EventId {
+        seq: head.seq + 1,
+        ..head
+    };
+    let last_seen = ahead.to_string();
+    let opening = b.open_stream_at("/events", Some(&last_seen));
+    let publishing = async {
+        // The stream is counted as it starts waiting for its id.
+        b.wait_for_subscribers(1).await;
+        a.publish_body(batch(&["AAA", "BBB"], 2.0)).await
+    };
+    let (mut stream, last) = tokio::join!(opening, publishing);
+    assert_eq!(last.seq, ahead.seq + 1);
+    // Exactly what followed its id: no snapshot, no notice.
+    let replayed = read_through(&mut stream, ahead, last).await;
+    assert_eq!(replayed.len(), 1);
+    assert_eq!(replayed[0].symbol(), "BBB");
 }
 
 /// How many streams `addr` has open, from its metrics.

@@ -5,10 +5,10 @@ mod helpers;
 
 use app::model::EventId;
 use helpers::{
-    events_of, h2_connect as connect, h2_next_data as next_data, h2_open, spawn_tls_app,
-    tls_connect,
+    events_of, h2_connect as connect, h2_connect_deafened, h2_next_data as next_data, h2_open,
+    spawn_tls_app, tls_connect,
 };
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[tokio::test]
 async fn over_http2_frames_arrive_one_write_at_a_time_and_a_stopped_reader_holds_up_no_other() {
@@ -70,6 +70,30 @@ async fn over_http2_frames_arrive_one_write_at_a_time_and_a_stopped_reader_holds
         .await
         .expect("the stopped reader got no snapshot");
     assert!(at.seq > 1000, "an old snapshot: {at}");
+}
+
+#[tokio::test]
+async fn a_connection_that_stops_answering_pings_is_closed_and_one_that_answers_is_kept() {
+    // One update a second: no window fills, no stream lags; only the pings
+    // tell the two clients apart.
+    let (app, der) = spawn_tls_app(&["--rate", "1", "--h2-ping-interval-ms", "200"]).await;
+    let mut answering = connect(app.addr, der.clone()).await;
+    let mut kept = h2_open(&mut answering, "/events").await;
+    let (mut deaf, deafen) = h2_connect_deafened(app.addr, der).await;
+    let _unread = h2_open(&mut deaf, "/events").await;
+    app.wait_for_subscribers(2).await;
+
+    deafen.send(()).unwrap();
+    // Closed after a ping goes unanswered for an interval: within 2 intervals
+    // (0.4 s), the rest is margin for a busy machine.
+    app.wait_for_subscribers(1).await;
+
+    // The other connection answered every ping since and still streams.
+    let at = Instant::now();
+    while at.elapsed() < Duration::from_secs(1) {
+        next_data(&mut kept).await;
+    }
+    assert_eq!(app.limits.open(), 1);
 }
 
 #[tokio::test]

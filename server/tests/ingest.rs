@@ -5,6 +5,7 @@ mod helpers;
 
 use helpers::{PUBLISH_TOKEN, TestApp, spawn_app, symbols_of};
 use serde_json::{Value, json};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 async fn publisher(args: &[&str]) -> TestApp {
     let mut all = vec!["--publish-token", PUBLISH_TOKEN];
@@ -191,5 +192,35 @@ async fn bad_input_changes_nothing_and_names_the_item() {
             1.0,
             "{reason}"
         );
+    }
+}
+
+#[tokio::test]
+async fn max_ts_skew_secs_sets_how_far_a_ts_may_be_from_the_servers_clock() {
+    let app = publisher(&["--no-simulator", "--max-ts-skew-secs", "10"]).await;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    // 5 s either way is inside 10 s; 60 s is inside the default (300 s) but
+    // not this server's.
+    for (ts, status) in [
+        (now - 5_000, 200),
+        (now + 5_000, 200),
+        (now - 60_000, 422),
+        (now + 60_000, 422),
+    ] {
+        let (got, body) = publish(
+            &app,
+            Some(PUBLISH_TOKEN),
+            json!({"symbol": "ACME", "price": 1, "ts": ts}).to_string(),
+        )
+        .await;
+        assert_eq!(got, status, "ts {ts} against {now}: {body}");
+        if status == 422 {
+            assert_eq!(body["error"], "invalid_ts", "{body}");
+            let message = body["message"].as_str().unwrap();
+            assert!(message.contains("(at most 10 s allowed)"), "{message}");
+        }
     }
 }

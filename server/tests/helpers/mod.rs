@@ -832,6 +832,16 @@ pub async fn h2_connect(
     addr: std::net::SocketAddr,
     cert: rustls_pki_types::CertificateDer<'static>,
 ) -> h2::client::SendRequest<bytes::Bytes> {
+    h2_connect_deafened(addr, cert).await.0
+}
+
+/// An HTTP/2 connection as [`h2_connect`] makes it, and a switch: once sent,
+/// the client stops reading its connection (it answers nothing, pings
+/// included) and keeps it open.
+pub async fn h2_connect_deafened(
+    addr: std::net::SocketAddr,
+    cert: rustls_pki_types::CertificateDer<'static>,
+) -> (h2::client::SendRequest<bytes::Bytes>, oneshot::Sender<()>) {
     let tls = tls_connect(addr, cert, b"h2").await;
     assert_eq!(
         tls.get_ref().1.alpn_protocol(),
@@ -846,10 +856,16 @@ pub async fn h2_connect(
         .handshake(tls)
         .await
         .unwrap();
+    let (deafen, deafened) = oneshot::channel();
     tokio::spawn(async move {
-        let _ = connection.await;
+        tokio::pin!(connection);
+        tokio::select! {
+            _ = &mut connection => {}
+            // Held, never polled again.
+            Ok(()) = deafened => std::future::pending::<()>().await,
+        }
     });
-    send
+    (send, deafen)
 }
 
 /// Opens `GET path` on the connection and checks that it answers 200.
