@@ -6,6 +6,7 @@ mod helpers;
 use helpers::{
     PUBLISH_TOKEN,
     binary::{Launch, Server},
+    post_prices, publish_body_to,
 };
 use std::{
     path::PathBuf,
@@ -150,13 +151,13 @@ async fn json_logs_never_hold_a_token() {
         .await
         .unwrap();
     for token in [PUBLISH_TOKEN, wrong] {
-        client
-            .post(server.url("/api/prices"))
-            .bearer_auth(token)
-            .body(r#"{"symbol":"ACME","price":1}"#)
-            .send()
-            .await
-            .unwrap();
+        post_prices(
+            &client,
+            &server.url(""),
+            Some(token),
+            r#"{"symbol":"ACME","price":1}"#,
+        )
+        .await;
     }
     let log = server.stop().log;
     assert!(log.len() > 10, "too few lines: {log:?}");
@@ -192,14 +193,7 @@ async fn environment_variables_set_what_flags_set() {
     );
     let client = reqwest::Client::new();
     assert_eq!(snapshot(&server).await["quotes"], serde_json::json!([]));
-    let published = client
-        .post(server.url("/api/prices"))
-        .bearer_auth(PUBLISH_TOKEN)
-        .body(r#"{"symbol":"ACME","price":2}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(published.status(), 200);
+    publish_body_to(&client, &server.url(""), r#"{"symbol":"ACME","price":2}"#).await;
     let first = client.get(server.url("/events")).send().await.unwrap();
     assert_eq!(first.status(), 200);
     let second = client.get(server.url("/events")).send().await.unwrap();

@@ -536,16 +536,8 @@ async fn streams_on(client: &reqwest::Client, addr: SocketAddr) -> u64 {
 
 /// Posts a batch straight to the instance at `addr`; returns the last id.
 async fn publish_to(client: &reqwest::Client, addr: SocketAddr, price: f64) -> EventId {
-    let response = client
-        .post(format!("http://{addr}/api/prices"))
-        .bearer_auth(PUBLISH_TOKEN)
-        .body(batch(&["AAA", "BBB"], price))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let accepted: serde_json::Value = response.json().await.unwrap();
-    accepted["lastEventId"].as_str().unwrap().parse().unwrap()
+    let base = format!("http://{addr}");
+    helpers::publish_body_to(client, &base, batch(&["AAA", "BBB"], price)).await
 }
 
 #[tokio::test]

@@ -68,10 +68,7 @@ async fn a_batch_reaches_each_viewer_in_one_write_as_separate_events_in_order_vi
 
     let body = r#"[{"symbol":"AAA","price":1},{"symbol":"BBB","price":2},{"symbol":"AAA","price":3},
                    {"symbol":"CCC","price":4},{"symbol":"BBB","price":5}]"#;
-    assert_eq!(
-        app.post_prices(Some(PUBLISH_TOKEN), body).await.status(),
-        200
-    );
+    app.publish_body(body).await;
 
     let chunk = updates(stream.next_chunk_events().await);
     let expected: Vec<(EventId, String)> = ["AAA", "BBB", "AAA", "CCC", "BBB"]
@@ -122,11 +119,8 @@ async fn updates_within_the_coalescing_window_share_a_write_and_the_first_goes_a
     let post = |symbol: &'static str| {
         let app = &app;
         async move {
-            let body = format!(r#"{{"symbol":"{symbol}","price":1}}"#);
-            assert_eq!(
-                app.post_prices(Some(PUBLISH_TOKEN), body).await.status(),
-                200
-            );
+            app.publish_body(format!(r#"{{"symbol":"{symbol}","price":1}}"#))
+                .await;
         }
     };
 

@@ -49,13 +49,7 @@ fn documented_site(upstream: SocketAddr) -> (Nginx, SocketAddr, CertificateDer<'
 }
 
 async fn publish(app: &TestApp, price: f64) {
-    let response = app
-        .post_prices(
-            Some(PUBLISH_TOKEN),
-            format!(r#"{{"symbol":"ACME","price":{price}}}"#),
-        )
-        .await;
-    assert_eq!(response.status(), 200);
+    app.publish(&[("ACME", price)]).await;
 }
 
 async fn open(client: &reqwest::Client, nginx: &Nginx, last_event_id: Option<&str>) -> SseClient {

@@ -24,6 +24,34 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 /// The publish token the tests start their servers with (`--publish-token`).
 pub const PUBLISH_TOKEN: &str = "publish-token-0123456789";
 
+/// `POST /api/prices` of `body` to the server at `base` (`http://HOST:PORT`),
+/// with `Authorization: Bearer token` when there is a token.
+pub async fn post_prices(
+    client: &reqwest::Client,
+    base: &str,
+    token: Option<&str>,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    let mut request = client.post(format!("{base}/api/prices")).body(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
+}
+
+/// Publishes the JSON `body` to the server at `base` with [`PUBLISH_TOKEN`],
+/// expects it taken (200) and returns the last id it was given.
+pub async fn publish_body_to(
+    client: &reqwest::Client,
+    base: &str,
+    body: impl Into<reqwest::Body>,
+) -> EventId {
+    let response = post_prices(client, base, Some(PUBLISH_TOKEN), body).await;
+    assert_eq!(response.status(), 200);
+    let accepted: serde_json::Value = response.json().await.unwrap();
+    accepted["lastEventId"].as_str().unwrap().parse().unwrap()
+}
+
 /// Reads `io` until `end` appears in what came, and returns all of it; fails
 /// the test if the connection closes first or nothing comes for [`PATIENCE`].
 pub async fn read_until(io: &mut (impl tokio::io::AsyncRead + Unpin), end: &[u8]) -> Vec<u8> {
@@ -190,11 +218,7 @@ impl TestApp {
         token: Option<&str>,
         body: impl Into<reqwest::Body>,
     ) -> reqwest::Response {
-        let mut request = self.client.post(self.url("/api/prices")).body(body);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        request.send().await.unwrap()
+        post_prices(&self.client, &self.url(""), token, body).await
     }
 
     /// Publishes `prices` (symbol, price) in one batch with [`PUBLISH_TOKEN`],
@@ -209,10 +233,7 @@ impl TestApp {
 
     /// Publishes the JSON `body` as it is, as [`TestApp::publish`] does.
     pub async fn publish_body(&self, body: impl Into<reqwest::Body>) -> EventId {
-        let response = self.post_prices(Some(PUBLISH_TOKEN), body).await;
-        assert_eq!(response.status(), 200);
-        let accepted: serde_json::Value = response.json().await.unwrap();
-        accepted["lastEventId"].as_str().unwrap().parse().unwrap()
+        publish_body_to(&self.client, &self.url(""), body).await
     }
 
     /// The body of `GET path` as text.
