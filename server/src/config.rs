@@ -3,16 +3,19 @@
 //! Every setting has a default that runs out of the box; `tickertape --help`
 //! lists them all.
 
-use crate::{feed::DEFAULT_SYMBOLS, hub::DEFAULT_HISTORY};
+use crate::{
+    hub::DEFAULT_HISTORY,
+    secret::{Secret, parse_token},
+};
 use app::model::Symbol;
 use axum::http::HeaderValue;
 use clap::{Parser, builder::BoolishValueParser};
-use sha2::{Digest, Sha256};
 use std::{
-    collections::HashSet, fmt, net::SocketAddr, path::PathBuf, str::FromStr, sync::Arc,
-    time::Duration,
+    collections::HashSet, fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration,
 };
-use subtle::ConstantTimeEq;
+
+/// The symbols quoted when none are configured, comma-separated.
+pub const DEFAULT_SYMBOLS: &str = "AAPL,MSFT,NVDA,GOOGL,AMZN,META,TSLA,JPM,V,XOM,WMT,KO";
 
 /// The most updates per second the simulator may be asked for.
 pub const MAX_RATE: f64 = 100_000.0;
@@ -437,32 +440,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// A token from the configuration. It never appears in logs or `Debug` output,
-/// and is compared in constant time.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Arc<str>);
-
-impl Secret {
-    /// Whether `offered` is this secret, in time that does not depend on where
-    /// they differ (both are hashed first, so not on their lengths either).
-    pub fn matches(&self, offered: &[u8]) -> bool {
-        let expected = Sha256::digest(self.0.as_bytes());
-        let offered = Sha256::digest(offered);
-        expected.ct_eq(&offered).into()
-    }
-
-    /// The secret's text, for setting it in a cookie or a header.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
 /// The environment variable an invalid value of `error` came from: the
 /// flag's own variable, when it is set and the flag is not on the command
 /// line (`args`).
@@ -504,21 +481,6 @@ fn parse_addr(text: &str) -> Result<SocketAddr, String> {
         .or(addrs.first())
         .copied()
         .ok_or_else(|| format!("{text:?} names no address"))
-}
-
-/// Reads a token: 16 or more characters that need no escaping anywhere.
-pub(crate) fn parse_token(text: &str) -> Result<Secret, String> {
-    let text = text.trim();
-    // Tokens travel in headers, cookies and query strings: keep them to characters
-    // that need no escaping in any of them.
-    let valid = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
-    if text.len() < 16 {
-        return Err("a token must be at least 16 characters long".into());
-    }
-    if !text.chars().all(valid) {
-        return Err("a token may only hold A-Z a-z 0-9 and - . _ ~ + / =".into());
-    }
-    Ok(Secret(text.into()))
 }
 
 impl fmt::Display for Config {

@@ -7,17 +7,19 @@
 //! of symbols and prices, whatever the rate (as long as the machine keeps up
 //! with it: see [`run`]).
 
-use crate::{broker::Publisher, clock::now_ms};
+use crate::{
+    broker::{Broker, LEASE, LEASE_EVERY},
+    clock::now_ms,
+    hub::Hub,
+    publisher::Publisher,
+};
 use app::model::{Price, Quote, Symbol};
 use prometheus_client::metrics::counter::Counter;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use rand_distr::StandardNormal;
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 use tokio::time::{self, Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
-
-/// The symbols quoted when none are configured, comma-separated.
-pub const DEFAULT_SYMBOLS: &str = "AAPL,MSFT,NVDA,GOOGL,AMZN,META,TSLA,JPM,V,XOM,WMT,KO";
 
 /// Opening price and relative volatility of well-known symbols.
 const KNOWN: &[(&str, f64, f64)] = &[
@@ -230,6 +232,70 @@ pub async fn run(
     simulator
 }
 
+/// In a cluster: runs `simulator` (`rate` updates a second) while this
+/// instance holds the cluster's lease, until `shutdown`. Its walks continue
+/// from the cluster's latest prices (in `hub`) each time it takes the lease;
+/// it gives the lease up as it stops.
+pub async fn lead(
+    broker: Arc<Broker>,
+    hub: Arc<Hub>,
+    simulator: Simulator,
+    rate: f64,
+    skipped: Counter,
+    shutdown: CancellationToken,
+) {
+    let mut idle = Some(simulator);
+    let mut running: Option<(CancellationToken, tokio::task::JoinHandle<Simulator>)> = None;
+    let mut renewed = Instant::now();
+    loop {
+        let held = running.is_some();
+        let result = broker.hold_lease(held).await;
+        if matches!(result, Ok(true)) {
+            renewed = Instant::now();
+        }
+        // Unreachable, a holder keeps simulating until its lease would have
+        // run out (its batches fail meanwhile anyway).
+        let holding =
+            matches!(result, Ok(true)) || (held && result.is_err() && renewed.elapsed() < LEASE);
+        match (holding, running.take(), idle.take()) {
+            (true, None, Some(mut simulator)) => {
+                tracing::info!(instance = %broker.instance(), "took the simulator's lease: simulating prices");
+                simulator.continue_from(&hub.snapshot(&None).quotes);
+                let stop = shutdown.child_token();
+                let publisher = Publisher::Broker(broker.clone());
+                let task = tokio::spawn(run(
+                    simulator,
+                    publisher,
+                    rate,
+                    skipped.clone(),
+                    stop.clone(),
+                ));
+                running = Some((stop, task));
+            }
+            (false, Some((stop, task)), None) => {
+                tracing::warn!(instance = %broker.instance(), "lost the simulator's lease: another instance simulates");
+                stop.cancel();
+                idle = task.await.ok();
+            }
+            (_, task, simulator) => {
+                running = task;
+                idle = simulator;
+            }
+        }
+        broker.set_lease_holder(running.is_some());
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = time::sleep(LEASE_EVERY) => {}
+        }
+    }
+    if let Some((stop, task)) = running {
+        stop.cancel();
+        let _ = task.await;
+        broker.release_lease().await;
+    }
+    broker.set_lease_holder(false);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,7 +308,7 @@ mod tests {
     }
 
     fn default_symbols() -> Vec<Symbol> {
-        DEFAULT_SYMBOLS
+        crate::config::DEFAULT_SYMBOLS
             .split(',')
             .map(|s| s.parse().unwrap())
             .collect()

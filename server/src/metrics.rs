@@ -344,36 +344,6 @@ pub async fn metrics(State(metrics): State<Arc<Metrics>>) -> Response {
     }
 }
 
-/// The handler of `GET /healthz`: the process is up and serving, and names
-/// itself. In a cluster, `503` while the broker cannot be reached, saying why
-/// (streams stay open meanwhile, and the instance catches up when it is back).
-pub async fn healthz(
-    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
-) -> axum::response::Response {
-    let mut body = serde_json::json!({ "status": "ok", "instance": &*state.instance });
-    let Some(broker) = &state.broker else {
-        return axum::Json(body).into_response();
-    };
-    let health = broker.health();
-    let head = state.hub.head();
-    body["broker"] = serde_json::json!({
-        "reachable": health.reachable,
-        "epoch": head.run.to_string(),
-        "relayed": head.to_string(),
-        "lag": state.metrics.broker_lag.get(),
-    });
-    if let Some(problem) = health.problem {
-        body["status"] = "unavailable".into();
-        body["problem"] = problem.into();
-        return (
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(body),
-        )
-            .into_response();
-    }
-    axum::Json(body).into_response()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

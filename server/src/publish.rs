@@ -8,7 +8,7 @@
 //! `ts` (`--speed 60` replays an hour in a minute). The server stamps each update
 //! with the time it arrives, unless `--keep-ts` sends the file's `ts`.
 
-use crate::config::{Secret, parse_token};
+use crate::secret::{Secret, parse_token};
 use app::model::{Price, Symbol};
 use clap::Args;
 use serde::Serialize;

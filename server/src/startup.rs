@@ -2,15 +2,16 @@
 
 use crate::{
     access, api,
-    broker::{Broker, Publisher},
+    broker::Broker,
     clock,
     config::{Config, Origin},
-    error, feed,
+    error, feed, health,
     hub::Hub,
     ingest,
     limits::StreamLimits,
     listener::{ConnectionSettings, GuardedListener},
     metrics::{self, Metrics},
+    publisher::Publisher,
     serve, sse,
     state::{AppState, StreamSettings},
     tls,
@@ -108,7 +109,14 @@ impl Application {
             let (rate, token) = (config.rate, token.clone());
             match state.broker.clone() {
                 // One simulator per cluster: the instance holding the lease.
-                Some(broker) => tokio::spawn(broker.lead(simulator, rate, token)),
+                Some(broker) => tokio::spawn(feed::lead(
+                    broker,
+                    state.hub.clone(),
+                    simulator,
+                    rate,
+                    state.metrics.simulator_skipped.clone(),
+                    token,
+                )),
                 None => {
                     let publisher = Publisher::Hub(state.hub.clone());
                     let skipped = state.metrics.simulator_skipped.clone();
@@ -374,7 +382,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api)
         .route("/api/prices", post(ingest::publish))
         .route("/metrics", get(metrics::metrics))
-        .route("/healthz", get(metrics::healthz))
+        .route("/healthz", get(health::healthz))
         .fallback_service(site)
         // The path only: a query may carry the viewer token, which is never logged.
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {

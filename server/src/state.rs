@@ -5,11 +5,8 @@
 //! the other for it.
 
 use crate::{
-    broker::{Broker, Publisher},
-    config::{Origin, Secret},
-    hub::Hub,
-    limits::StreamLimits,
-    metrics::Metrics,
+    broker::Broker, config::Origin, hub::Hub, limits::StreamLimits, metrics::Metrics,
+    publisher::Publisher, secret::Secret,
 };
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;

@@ -24,9 +24,9 @@
 //! - at shutdown every stream gets the notice and its end.
 
 use crate::{
+    chunked::{END_OF_CHUNKS, chunk},
     hub::{Hub, Read},
     metrics::Metrics,
-    serve::{END_OF_CHUNKS, chunk},
     sse::{Opened, Position},
     state::StreamSettings,
     wire,
