@@ -55,6 +55,8 @@ lint:
 	cargo clippy --locked -p loadgen --all-targets -- -D warnings
 	cargo clippy --locked -p app --all-targets -- -D warnings
 	cargo clippy --locked -p frontend --target wasm32-unknown-unknown --all-targets -- -D warnings
+	@echo "Data flows one way: no import circle in server/src or app/src"
+	cargo test --locked -p server --test layout
 
 unit:
 	cargo test --locked -p app -p server -p loadgen

@@ -5,12 +5,12 @@
 //! the connection in [`stream`](crate::stream).
 
 use crate::{
-    batch::Batch,
-    dashboard::{Controls, View},
     meter::Meters,
+    screen::{Controls, Screen},
     share::{self, Ask, CatchUp, Role, Tab},
+    sinks::{Batch, Sinks},
     status::{self, Connection, Phase},
-    stream::{PriceStream, Sinks},
+    stream::{PassOn, PriceStream},
     sync::StreamSync,
     watchlist::{self, Watchlist},
 };
@@ -32,8 +32,8 @@ const DEFAULT_RETRY_MS: f64 = 1000.0;
 
 /// Opens the stream (or joins the one another tab shares) and wires up the
 /// clocks and controls.
-pub(crate) fn start(view: View) -> Controls {
-    let View {
+pub(crate) fn start(view: Screen) -> Controls {
+    let Screen {
         connection, sync, ..
     } = view;
     let sinks = Sinks {
@@ -82,10 +82,10 @@ pub(crate) fn start(view: View) -> Controls {
         cancel_retry();
         let from = sync.with_untracked(StreamSync::last);
         let list = view.watchlist.get_untracked();
-        let mut relay = None;
+        let mut relay: Option<Box<dyn PassOn>> = None;
         with_tab(&mut |tab| {
             if tab.role() == Role::Leading {
-                relay = Some(tab.relay(&list));
+                relay = Some(Box::new(tab.relay(&list)));
             }
         });
         match PriceStream::open(sinks, from, list.query().as_deref(), relay) {

@@ -3,7 +3,9 @@
 
 use crate::{
     format,
-    model::{Snapshot, Symbol},
+    model::Symbol,
+    page::PageData,
+    screen::{Controls, Screen},
     sort::{Column, Sort},
     status::{Connection, Phase},
     sync::{Recovery, StreamSync},
@@ -11,135 +13,51 @@ use crate::{
     watchlist::Watchlist,
 };
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
-/// What the server renders the page from, carried into hydration unchanged.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PageData {
-    /// The watched symbols' quotes.
-    pub snapshot: Snapshot,
-    /// Every symbol the server quotes, for the watchlist.
-    pub symbols: Vec<Symbol>,
-    /// The watchlist the page was rendered with (from the viewer's cookie).
-    pub watchlist: Watchlist,
-    /// The server's base reconnection delay, so that the dashboard waits as
-    /// long as the server asks from its first connection on, not only once a
-    /// heartbeat has said it.
-    #[serde(rename = "retryMs", default, skip_serializing_if = "Option::is_none")]
-    pub retry_ms: Option<u64>,
-}
-
-/// What the server tells the page of its pacing (provided as context while
-/// rendering).
-#[derive(Clone, Copy, Debug)]
-pub struct Pacing {
-    /// The base reconnection delay, in milliseconds (`--retry-ms`).
-    pub retry_ms: u64,
-}
-
-impl PageData {
-    /// The page for `watchlist` out of the full `snapshot`.
-    pub fn new(mut snapshot: Snapshot, watchlist: Watchlist) -> Self {
-        let symbols = snapshot.quotes.iter().map(|q| q.symbol.clone()).collect();
-        snapshot
-            .quotes
-            .retain(|quote| watchlist.watches(&quote.symbol));
-        Self {
-            snapshot,
-            symbols,
-            watchlist,
-            retry_ms: None,
-        }
-    }
-
-    /// The id of the `<script>` that carries the page data into the browser.
-    pub const SCRIPT_ID: &str = "page-data";
-
-    /// The page data as a JSON `<script>` for the document's head (server only):
-    /// the browser reads it before hydrating, so both render the same table.
-    pub fn script() -> impl IntoView {
-        #[cfg(feature = "ssr")]
-        let json = Self::from_request()
-            .and_then(|page| serde_json::to_string(&page).ok())
-            // Nothing in it may close the script early.
-            .map(|json| json.replace('<', "\\u003c"));
-        #[cfg(not(feature = "ssr"))]
-        let json: Option<String> = None;
-        json.map(|json| {
-            view! { <script type="application/json" id=Self::SCRIPT_ID inner_html=json></script> }
-        })
-    }
-
-    /// On the server: the full snapshot the server provides as context, cut to
-    /// the watchlist in the request's cookie.
+/// The page data as a JSON `<script>` for the document's head (server only):
+/// the browser reads it before hydrating, so both render the same table.
+pub fn page_script() -> impl IntoView {
     #[cfg(feature = "ssr")]
-    fn from_request() -> Option<Self> {
-        let snapshot = use_context::<Snapshot>()?;
-        let watchlist = use_context::<http::request::Parts>()
-            .and_then(|parts| {
-                let header = parts.headers.get(http::header::COOKIE)?.to_str().ok()?;
-                crate::watchlist::from_cookie_header(header)
-            })
-            .unwrap_or_default();
-        Some(Self {
-            retry_ms: use_context::<Pacing>().map(|pacing| pacing.retry_ms),
-            ..Self::new(snapshot, watchlist)
+    let json = page_data()
+        .and_then(|page| serde_json::to_string(&page).ok())
+        // Nothing in it may close the script early.
+        .map(|json| json.replace('<', "\\u003c"));
+    #[cfg(not(feature = "ssr"))]
+    let json: Option<String> = None;
+    json.map(|json| {
+        view! { <script type="application/json" id=PageData::SCRIPT_ID inner_html=json></script> }
+    })
+}
+
+/// On the server: the full snapshot the server provides as context, cut to
+/// the watchlist in the request's cookie.
+#[cfg(feature = "ssr")]
+fn page_data() -> Option<PageData> {
+    let snapshot = use_context::<crate::model::Snapshot>()?;
+    let watchlist = use_context::<http::request::Parts>()
+        .and_then(|parts| {
+            let header = parts.headers.get(http::header::COOKIE)?.to_str().ok()?;
+            crate::watchlist::from_cookie_header(header)
         })
-    }
-
-    /// In the browser: what the server put in the page's script.
-    #[cfg(feature = "hydrate")]
-    fn from_request() -> Option<Self> {
-        let text = document()
-            .get_element_by_id(Self::SCRIPT_ID)?
-            .text_content()?;
-        crate::decode::parse(&text, crate::decode::page)
-    }
-
-    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
-    fn from_request() -> Option<Self> {
-        None
-    }
+        .unwrap_or_default();
+    Some(PageData {
+        retry_ms: use_context::<crate::page::Pacing>().map(|pacing| pacing.retry_ms),
+        ..PageData::new(snapshot, watchlist)
+    })
 }
 
-/// The signals the page is drawn from.
-#[derive(Clone, Copy)]
-pub(crate) struct View {
-    pub(crate) table: Table,
-    pub(crate) connection: RwSignal<Connection>,
-    pub(crate) phase: Memo<Phase>,
-    pub(crate) sync: RwSignal<StreamSync>,
-    pub(crate) recovery: RwSignal<Option<Recovery>>,
-    pub(crate) notice: RwSignal<Option<String>>,
-    /// The viewer's clock in milliseconds: the snapshot's time until hydration,
-    /// then ticking.
-    pub(crate) clock: RwSignal<f64>,
-    /// Server clock minus the viewer's, once a heartbeat told.
-    pub(crate) offset: RwSignal<Option<f64>>,
-    /// Updates per second received, and the median publish-to-screen latency.
-    pub(crate) rate: RwSignal<Option<f64>>,
-    pub(crate) latency: RwSignal<Option<f64>>,
-    /// When the next reconnection attempt starts (viewer's clock).
-    pub(crate) next_try: RwSignal<Option<f64>>,
-    /// Whether times are shown in the viewer's time zone (after hydration).
-    pub(crate) local_time: RwSignal<bool>,
-    pub(crate) sort: RwSignal<Sort>,
-    pub(crate) filter: RwSignal<String>,
-    pub(crate) symbols: RwSignal<Vec<Symbol>>,
-    /// The server's base reconnection delay, from the page (read by the
-    /// browser's controller only).
-    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-    pub(crate) retry_ms: Option<f64>,
-    pub(crate) watchlist: RwSignal<Watchlist>,
+/// In the browser: what the server put in the page's script.
+#[cfg(feature = "hydrate")]
+fn page_data() -> Option<PageData> {
+    let text = document()
+        .get_element_by_id(PageData::SCRIPT_ID)?
+        .text_content()?;
+    crate::decode::parse(&text, crate::decode::page)
 }
 
-/// What the viewer can do to the stream.
-#[derive(Clone, Copy)]
-pub(crate) struct Controls {
-    pub(crate) reconnect: Callback<()>,
-    pub(crate) pause: Callback<()>,
-    pub(crate) resume: Callback<()>,
-    pub(crate) watch: Callback<Watchlist>,
+#[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+fn page_data() -> Option<PageData> {
+    None
 }
 
 /// The dashboard at `/`.
@@ -149,7 +67,7 @@ pub(crate) struct Controls {
 /// from the page and opens the live stream.
 #[component]
 pub fn Dashboard() -> impl IntoView {
-    let page = PageData::from_request();
+    let page = page_data();
     let (snapshot, symbols, watchlist, retry_ms) = match page {
         Some(page) => (
             Some(page.snapshot),
@@ -164,7 +82,7 @@ pub fn Dashboard() -> impl IntoView {
         None => Default::default(),
     };
     let connection = RwSignal::new(Connection::default());
-    let view = View {
+    let view = Screen {
         table: Table::new(quotes),
         connection,
         phase: Memo::new(move |_| connection.with(|c| c.phase)),
@@ -235,8 +153,8 @@ pub fn Dashboard() -> impl IntoView {
 /// The status pill (announced to screen readers), the countdown to the next
 /// reconnection attempt, how the stream came back, and pause / reconnect.
 #[component]
-fn StatusBar(view: View, controls: Controls) -> impl IntoView {
-    let View {
+fn StatusBar(view: Screen, controls: Controls) -> impl IntoView {
+    let Screen {
         connection,
         phase,
         recovery,
@@ -306,8 +224,8 @@ fn StatusBar(view: View, controls: Controls) -> impl IntoView {
 
 /// The stream's figures.
 #[component]
-fn Stats(view: View) -> impl IntoView {
-    let View {
+fn Stats(view: Screen) -> impl IntoView {
+    let Screen {
         connection,
         sync,
         rate,
@@ -361,8 +279,8 @@ fn NoticeBar(notice: RwSignal<Option<String>>) -> impl IntoView {
 
 /// The filter box and the watchlist.
 #[component]
-fn Toolbar(view: View, controls: Controls) -> impl IntoView {
-    let View {
+fn Toolbar(view: Screen, controls: Controls) -> impl IntoView {
+    let Screen {
         filter,
         symbols,
         watchlist,
@@ -441,8 +359,8 @@ fn Toolbar(view: View, controls: Controls) -> impl IntoView {
 
 /// The table of quotes, one keyed row per symbol, in the viewer's order.
 #[component]
-fn TickerTable(view: View) -> impl IntoView {
-    let View {
+fn TickerTable(view: Screen) -> impl IntoView {
+    let Screen {
         table,
         sort,
         filter,
@@ -545,8 +463,8 @@ const SPARK_VIEW_BOX: &str = "0 0 60 18";
 /// One row: re-renders its own cells when its signal changes, and its age as
 /// the clock ticks; nothing else.
 #[component]
-fn QuoteRow(symbol: Symbol, row: RwSignal<Row>, view: View) -> impl IntoView {
-    let View {
+fn QuoteRow(symbol: Symbol, row: RwSignal<Row>, view: Screen) -> impl IntoView {
+    let Screen {
         clock,
         offset,
         local_time,

@@ -8,8 +8,8 @@
 //! the whole value `None`.
 
 use crate::{
-    dashboard::PageData,
     model::{EventId, FeedState, Heartbeat, Price, Quote, Snapshot, Symbol},
+    page::PageData,
     watchlist::Watchlist,
 };
 use js_sys::{Array, JSON, Reflect};

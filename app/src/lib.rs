@@ -12,23 +12,28 @@
 //! - [`sync`]: following event ids across reconnections: resumed, resynced or a gap.
 //! - [`status`]: the connection state machine behind the status indicator.
 //! - [`format`]: how prices, changes and times read.
-//! - [`dashboard`]: the views (the page data, the header, the toolbar, the table).
+//! - [`page`]: the page data the server renders from and the browser hydrates with.
+//! - [`screen`]: the signals the page is drawn from, and the viewer's controls.
+//! - [`dashboard`]: the views (the header, the toolbar, the table).
 //! - `controller` (browser only): opens and reopens the stream, ticks the clocks,
 //!   carries out the viewer's controls.
 //! - `stream` (browser only): the connection: the `EventSource` that feeds the
-//!   table and the status, and why it dropped.
+//!   table and the status, and why it dropped; it hands what it applied to
+//!   whoever passes it on (`PassOn`), without knowing the tabs.
 //! - `share` (browser only): one stream per browser: the tab holding a Web Lock
 //!   leads and passes the events on to the others over a `BroadcastChannel`.
-//! - `batch` (browser only): render batching and the rows' flashes.
+//! - `sinks` (browser only): what a stream writes to; render batching and the
+//!   rows' flashes.
 //! - `decode` (browser only): reading the stream's JSON with the browser's parser.
+//!
+//! Data flows one way, from `model` up: model → decode → sinks → stream →
+//! share → controller → dashboard (`server/tests/layout.rs` checks it).
 //!
 //! Build it with the `ssr` feature for the server and `hydrate` for the browser.
 
 // The dashboard's view types nest deeply.
 #![recursion_limit = "256"]
 
-#[cfg(feature = "hydrate")]
-mod batch;
 #[cfg(feature = "hydrate")]
 mod controller;
 pub mod dashboard;
@@ -37,8 +42,12 @@ pub mod decode;
 pub mod format;
 pub mod meter;
 pub mod model;
+pub mod page;
+pub mod screen;
 #[cfg(feature = "hydrate")]
 mod share;
+#[cfg(feature = "hydrate")]
+mod sinks;
 pub mod sort;
 pub mod status;
 #[cfg(feature = "hydrate")]
@@ -74,7 +83,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
-                {dashboard::PageData::script()}
+                {dashboard::page_script()}
             </head>
             <body>
                 <App />

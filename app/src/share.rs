@@ -20,10 +20,11 @@
 //! tabs]` and `[HELLO]`.
 
 use crate::{
-    dashboard::View,
     model::SNAPSHOT_EVENT,
+    screen::Screen,
+    sinks::Sinks,
     status::{Phase, Shared},
-    stream::{self, REOPEN_AFTER_HEARTBEATS, Receiver, Sinks, Watchdog},
+    stream::{self, PassOn, REOPEN_AFTER_HEARTBEATS, Receiver, Watchdog},
     sync::StreamSync,
     watchlist::Watchlist,
 };
@@ -104,7 +105,7 @@ pub(crate) enum Ask {
 pub(crate) struct Tab {
     locks: JsValue,
     channel: BroadcastChannel,
-    view: View,
+    view: Screen,
     sinks: Sinks,
     role: Rc<Cell<Role>>,
     /// The lock, while this tab leads: calling it lets go.
@@ -123,7 +124,7 @@ pub(crate) struct Tab {
 impl Tab {
     /// The tab's part, or `None` when the browser has no Web Locks or no
     /// `BroadcastChannel` (each tab then has a stream of its own).
-    pub(crate) fn new(view: View, sinks: Sinks) -> Option<Self> {
+    pub(crate) fn new(view: Screen, sinks: Sinks) -> Option<Self> {
         let locks = Reflect::get(&window().navigator(), &"locks".into()).ok()?;
         if !Reflect::get(&locks, &"request".into()).ok()?.is_function() {
             return None;
@@ -340,10 +341,10 @@ pub(crate) struct Relay {
     list: JsValue,
 }
 
-impl Relay {
+impl PassOn for Relay {
     /// Passes on the event `name` with the browser's own `data` string (not
     /// one copied back) and its `id`.
-    pub(crate) fn event(&self, name: &str, data: &JsValue, id: &str) {
+    fn event(&self, name: &str, data: &JsValue, id: &str) {
         post(
             &self.channel,
             &array(&[&name.into(), data, &id.into(), &self.list]),
@@ -351,7 +352,7 @@ impl Relay {
     }
 
     /// Passes on that the stream opened, of some symbols only when `filtered`.
-    pub(crate) fn opened(&self, filtered: bool) {
+    fn opened(&self, filtered: bool) {
         self.event(
             OPENED,
             &JsValue::from_str(if filtered { "1" } else { "" }),
@@ -401,7 +402,12 @@ impl Following {
 }
 
 /// A follower's handling of the leader's `message`.
-fn receive(following: &Rc<RefCell<Option<Following>>>, sinks: Sinks, view: View, message: &Array) {
+fn receive(
+    following: &Rc<RefCell<Option<Following>>>,
+    sinks: Sinks,
+    view: Screen,
+    message: &Array,
+) {
     let name = message.get(0).as_string().unwrap_or_default();
     if name == STATE {
         mirror(view, message);
@@ -429,7 +435,7 @@ fn receive(following: &Rc<RefCell<Option<Following>>>, sinks: Sinks, view: View,
 }
 
 /// Holds the leader's messages and fetches a snapshot to start from.
-fn resync(following: &Rc<RefCell<Option<Following>>>, sinks: Sinks, view: View, how: CatchUp) {
+fn resync(following: &Rc<RefCell<Option<Following>>>, sinks: Sinks, view: Screen, how: CatchUp) {
     let round = {
         let mut following = following.borrow_mut();
         let Some(following) = following.as_mut() else {
@@ -447,7 +453,12 @@ fn resync(following: &Rc<RefCell<Option<Following>>>, sinks: Sinks, view: View, 
     fetch_snapshot(following.clone(), sinks, view, round);
 }
 
-fn fetch_snapshot(following: Rc<RefCell<Option<Following>>>, sinks: Sinks, view: View, round: u32) {
+fn fetch_snapshot(
+    following: Rc<RefCell<Option<Following>>>,
+    sinks: Sinks,
+    view: Screen,
+    round: u32,
+) {
     let mut url = SNAPSHOT_URL.to_owned();
     if let Some(symbols) = view.watchlist.with_untracked(Watchlist::query) {
         url.push_str("?symbols=");
@@ -500,7 +511,7 @@ async fn fetch_text(url: &str) -> Option<String> {
 }
 
 /// A follower takes the leader's word on its connection.
-fn mirror(view: View, message: &Array) {
+fn mirror(view: Screen, message: &Array) {
     let Some(phase) = message
         .get(1)
         .as_string()
@@ -518,7 +529,7 @@ fn mirror(view: View, message: &Array) {
     view.next_try.set(message.get(4).as_f64());
 }
 
-fn post_state(channel: &BroadcastChannel, view: View) {
+fn post_state(channel: &BroadcastChannel, view: Screen) {
     let connection = view.connection.get_untracked();
     let message = array(&[
         &STATE.into(),

@@ -8,14 +8,11 @@
 //! `PriceStream` closes the connection and releases its callbacks.
 
 use crate::{
-    batch::Batch,
     decode,
-    meter::Meters,
     model::{EventId, HEARTBEAT_EVENT, PRICE_UPDATE_EVENT, SNAPSHOT_EVENT},
-    share::Relay,
+    sinks::{Batch, Sinks},
     status::{Connection, Phase},
-    sync::{Gap, Recovery, StreamSync},
-    table::Table,
+    sync::Gap,
 };
 use leptos::{logging, prelude::*};
 use std::{cell::Cell, rc::Rc, time::Duration};
@@ -37,27 +34,13 @@ const DEFAULT_HEARTBEAT_MS: f64 = 5000.0;
 /// How often the silence is checked.
 const STALE_CHECK: Duration = Duration::from_millis(250);
 
-/// The signals a stream writes to.
-#[derive(Clone, Copy)]
-pub(crate) struct Sinks {
-    pub(crate) table: Table,
-    pub(crate) connection: RwSignal<Connection>,
-    pub(crate) sync: RwSignal<StreamSync>,
-    pub(crate) recovery: RwSignal<Option<Recovery>>,
-    pub(crate) notice: RwSignal<Option<String>>,
-    /// Notified when the stream lost an update or went silent for too long and
-    /// must be reopened from the last good id (a stream cannot close itself from
-    /// inside its own callback).
-    pub(crate) restart: Trigger,
-    /// Notified when the connection dropped: the dashboard schedules the next try.
-    pub(crate) lost: Trigger,
-    /// How long the server asked to wait before the next try (`Retry-After`), in
-    /// milliseconds; taken by the next scheduling.
-    pub(crate) hold_off: StoredValue<Option<f64>>,
-    /// What the header measures.
-    pub(crate) meters: StoredValue<Meters>,
-    /// Updates received but not yet on screen.
-    pub(crate) batch: StoredValue<Batch>,
+/// Whoever a stream hands each event it applied on to: the leading tab's
+/// relay to the browser's other tabs.
+pub(crate) trait PassOn {
+    /// The event `name` with the browser's own `data` string and its `id`.
+    fn event(&self, name: &str, data: &JsValue, id: &str);
+    /// The stream opened, of some symbols only when `filtered`.
+    fn opened(&self, filtered: bool);
 }
 
 /// Applies the stream's events to the page: the same for a tab's own
@@ -243,13 +226,13 @@ pub(crate) struct PriceStream {
 
 impl PriceStream {
     /// Opens the stream of `symbols` (comma-separated; all when `None`),
-    /// resuming after `from` when given; passes every event it applies on to
-    /// the browser's other tabs through `relay`, when given.
+    /// resuming after `from` when given; hands every event it applies to
+    /// `pass_on`, when given (the leading tab's relay to the others).
     pub(crate) fn open(
         sinks: Sinks,
         from: Option<EventId>,
         symbols: Option<&str>,
-        relay: Option<Relay>,
+        pass_on: Option<Box<dyn PassOn>>,
     ) -> Result<Self, JsValue> {
         let mut url = EVENTS_URL.to_owned();
         let params = from
@@ -264,7 +247,7 @@ impl PriceStream {
         let source = EventSource::new(&url)?;
         let alive = Rc::new(Cell::new(true));
         let receiver = Rc::new(Receiver::new(sinks, false));
-        let relay = Rc::new(relay);
+        let pass_on: Rc<Option<Box<dyn PassOn>>> = Rc::new(pass_on);
         // Once an update went missing, nothing more from this source is applied.
         let broken = Rc::new(Cell::new(false));
 
@@ -276,7 +259,7 @@ impl PriceStream {
             "message",
         ] {
             let receiver = receiver.clone();
-            let relay = relay.clone();
+            let pass_on = pass_on.clone();
             let broken = broken.clone();
             let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
                 if broken.get() {
@@ -287,8 +270,8 @@ impl PriceStream {
                 let id = event.last_event_id();
                 match receiver.event(name, &data, &id) {
                     Ok(()) => {
-                        if let Some(relay) = relay.as_ref() {
-                            relay.event(name, &raw, &id);
+                        if let Some(pass_on) = pass_on.as_ref() {
+                            pass_on.event(name, &raw, &id);
                         }
                     }
                     Err(gap) => {
@@ -306,8 +289,8 @@ impl PriceStream {
             let receiver = receiver.clone();
             Closure::<dyn FnMut(Event)>::new(move |_: Event| {
                 receiver.opened(filtered);
-                if let Some(relay) = relay.as_ref() {
-                    relay.opened(filtered);
+                if let Some(pass_on) = pass_on.as_ref() {
+                    pass_on.opened(filtered);
                 }
             })
         };

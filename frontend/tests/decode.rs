@@ -6,9 +6,9 @@
 //! wasm32-unknown-unknown` (the runner is set in `.cargo/config.toml`).
 
 use app::{
-    dashboard::PageData,
     decode,
     model::{EventId, FeedState, Heartbeat, Price, Quote, RunId, Snapshot},
+    page::PageData,
     watchlist::Watchlist,
 };
 use wasm_bindgen_test::wasm_bindgen_test;

@@ -8,6 +8,7 @@
 //! - [`ingest`]: `POST /api/prices`, real prices in: checked, all-or-nothing.
 //! - [`broker`]: with `--broker`, a cluster of instances sharing one feed on
 //!   Redis Streams: publishing appends there, and a relay fills each hub.
+//! - [`publisher`]: where prices go in: the hub, or the cluster's broker.
 //! - [`hub`]: the fan-out. It keeps the latest quote per symbol, numbers every update
 //!   with an [`EventId`](app::model::EventId) (server run and position), encodes it
 //!   once into a bounded history that every subscriber reads at its own pace, and
@@ -26,19 +27,22 @@
 //! - [`api`]: `GET /api/snapshot` and `GET /api/stats`.
 //! - [`access`]: the optional viewer token (link, cookie, bearer) and the pages'
 //!   security headers.
-//! - [`metrics`]: counters for `GET /metrics` and `/api/stats`; `GET /healthz`.
+//! - [`metrics`]: counters for `GET /metrics` and `/api/stats`.
+//! - [`health`]: `GET /healthz`.
 //! - [`error`]: the JSON body of every error answer.
 //! - [`serve`]: each accepted connection: a stream on a connection of its own
 //!   (its head parsed by `httparse`) goes to the writers, anything else goes
 //!   through hyper.
 //! - [`writer`]: the stream writers, each sweeping the sockets of many streams
 //!   when updates are announced, one shared chunk and one `send` per socket.
+//! - [`chunked`]: HTTP/1.1 chunked framing, for the writers' streams.
 //! - [`tls`]: HTTPS with HTTP/2 (`--tls-cert`/`--tls-key`, `--tls-self-signed`).
 //! - [`state`]: [`AppState`](state::AppState), what every handler can reach.
 //! - [`startup`]: [`app`](startup::app) (the router, buildable without a socket),
 //!   the server's life cycle and graceful shutdown.
 //! - [`clock`]: the wall clock in milliseconds, for every timestamp.
 //! - [`config`]: command-line flags and `TICKERTAPE_*` environment variables.
+//! - [`secret`]: the tokens, compared in constant time and never shown.
 //! - [`telemetry`]: logging through `tracing`, as text or JSON.
 //! - [`publish`]: `tickertape publish`, replaying a CSV into a server.
 //!
@@ -49,6 +53,9 @@
 //! write, shared by the streams at the same place) → the socket; or, for a
 //! stream on a reused connection, its `poll_next` in [`sse`] → hyper →
 //! [`listener::GuardedStream`] → the socket.
+//!
+//! No module names one above it: `tests/layout.rs` (run by `make lint`) fails
+//! on any import circle.
 //!
 //! `main.rs` only parses the configuration, binds the listener and calls
 //! [`startup::Application::run`], so tests start the same server on `127.0.0.1:0`.

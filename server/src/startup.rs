@@ -17,7 +17,7 @@ use crate::{
     tls,
     writer::Writers,
 };
-use app::{dashboard::Pacing, model::RunId, shell};
+use app::{model::RunId, page::Pacing, shell};
 use axum::{
     Router,
     extract::Request,

@@ -1,10 +1,40 @@
-//! Render batching, in the browser: updates received are put on screen at most
-//! once per [`FLUSH_EVERY`] (each flush renders the table once, however many
-//! updates it brings), and the rows they lit are unlit after [`FLASH_MS`].
+//! Where a stream's events go: the signals it writes to ([`Sinks`]), and
+//! render batching: updates received are put on screen at most once per
+//! [`FLUSH_EVERY`] (each flush renders the table once, however many updates it
+//! brings), and the rows they lit are unlit after [`FLASH_MS`].
 
-use crate::{meter::Meters, model::Quote, stream::Sinks, table::Row};
+use crate::{
+    meter::Meters,
+    model::Quote,
+    status::Connection,
+    sync::{Recovery, StreamSync},
+    table::{Row, Table},
+};
 use leptos::prelude::*;
 use std::{collections::VecDeque, time::Duration};
+
+/// The signals a stream writes to.
+#[derive(Clone, Copy)]
+pub(crate) struct Sinks {
+    pub(crate) table: Table,
+    pub(crate) connection: RwSignal<Connection>,
+    pub(crate) sync: RwSignal<StreamSync>,
+    pub(crate) recovery: RwSignal<Option<Recovery>>,
+    pub(crate) notice: RwSignal<Option<String>>,
+    /// Notified when the stream lost an update or went silent for too long and
+    /// must be reopened from the last good id (a stream cannot close itself from
+    /// inside its own callback).
+    pub(crate) restart: Trigger,
+    /// Notified when the connection dropped: the dashboard schedules the next try.
+    pub(crate) lost: Trigger,
+    /// How long the server asked to wait before the next try (`Retry-After`), in
+    /// milliseconds; taken by the next scheduling.
+    pub(crate) hold_off: StoredValue<Option<f64>>,
+    /// What the header measures.
+    pub(crate) meters: StoredValue<Meters>,
+    /// Updates received but not yet on screen.
+    pub(crate) batch: StoredValue<Batch>,
+}
 
 /// The shortest time between two flushes of received updates to the screen. One
 /// update at a time would render (style, lay out and paint the table) once per

@@ -1,0 +1,52 @@
+//! The signals the page is drawn from, and what the viewer can do to the
+//! stream.
+
+use crate::{
+    model::Symbol,
+    sort::Sort,
+    status::{Connection, Phase},
+    sync::{Recovery, StreamSync},
+    table::Table,
+    watchlist::Watchlist,
+};
+use leptos::prelude::*;
+
+/// The signals the page is drawn from.
+#[derive(Clone, Copy)]
+pub(crate) struct Screen {
+    pub(crate) table: Table,
+    pub(crate) connection: RwSignal<Connection>,
+    pub(crate) phase: Memo<Phase>,
+    pub(crate) sync: RwSignal<StreamSync>,
+    pub(crate) recovery: RwSignal<Option<Recovery>>,
+    pub(crate) notice: RwSignal<Option<String>>,
+    /// The viewer's clock in milliseconds: the snapshot's time until hydration,
+    /// then ticking.
+    pub(crate) clock: RwSignal<f64>,
+    /// Server clock minus the viewer's, once a heartbeat told.
+    pub(crate) offset: RwSignal<Option<f64>>,
+    /// Updates per second received, and the median publish-to-screen latency.
+    pub(crate) rate: RwSignal<Option<f64>>,
+    pub(crate) latency: RwSignal<Option<f64>>,
+    /// When the next reconnection attempt starts (viewer's clock).
+    pub(crate) next_try: RwSignal<Option<f64>>,
+    /// Whether times are shown in the viewer's time zone (after hydration).
+    pub(crate) local_time: RwSignal<bool>,
+    pub(crate) sort: RwSignal<Sort>,
+    pub(crate) filter: RwSignal<String>,
+    pub(crate) symbols: RwSignal<Vec<Symbol>>,
+    /// The server's base reconnection delay, from the page (read by the
+    /// browser's controller only).
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    pub(crate) retry_ms: Option<f64>,
+    pub(crate) watchlist: RwSignal<Watchlist>,
+}
+
+/// What the viewer can do to the stream.
+#[derive(Clone, Copy)]
+pub(crate) struct Controls {
+    pub(crate) reconnect: Callback<()>,
+    pub(crate) pause: Callback<()>,
+    pub(crate) resume: Callback<()>,
+    pub(crate) watch: Callback<Watchlist>,
+}
