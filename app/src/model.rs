@@ -11,6 +11,27 @@ use std::{fmt, str::FromStr, sync::Arc};
 /// The longest symbol accepted, in characters.
 pub const MAX_SYMBOL_LEN: usize = 12;
 
+/// The heartbeat interval, in milliseconds, unless the server is told
+/// otherwise (`--heartbeat-ms`); the dashboard assumes it until the first
+/// heartbeat says.
+pub const DEFAULT_HEARTBEAT_MS: u64 = 5000;
+
+/// The server's routes: served by the server, called by the browser.
+pub mod route {
+    /// The price stream, Server-Sent Events.
+    pub const EVENTS: &str = "/events";
+    /// The current prices, JSON.
+    pub const SNAPSHOT: &str = "/api/snapshot";
+    /// What operators watch, JSON.
+    pub const STATS: &str = "/api/stats";
+    /// Publishing prices.
+    pub const PRICES: &str = "/api/prices";
+    /// The counters, OpenMetrics text.
+    pub const METRICS: &str = "/metrics";
+    /// Whether the instance serves.
+    pub const HEALTHZ: &str = "/healthz";
+}
+
 /// A ticker symbol such as `AAPL` or `BRK.B`: 1 to 12 of `A-Z`, `0-9`, `.` and `-`.
 ///
 /// Cheap to clone (the text is shared).

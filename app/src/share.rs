@@ -53,7 +53,6 @@ const HELLO: &str = "hello";
 const OPENED: &str = "open";
 
 /// Where a follower fetches the prices it starts from.
-const SNAPSHOT_URL: &str = "/api/snapshot";
 
 /// A follower that heard nothing for this many heartbeat intervals takes the
 /// connection over (later than the leader would reopen its own stream).
@@ -459,7 +458,7 @@ fn fetch_snapshot(
     view: Screen,
     round: u32,
 ) {
-    let mut url = SNAPSHOT_URL.to_owned();
+    let mut url = crate::model::route::SNAPSHOT.to_owned();
     if let Some(symbols) = view.watchlist.with_untracked(Watchlist::query) {
         url.push_str("?symbols=");
         url.push_str(&symbols);

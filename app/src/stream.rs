@@ -19,9 +19,6 @@ use std::{cell::Cell, rc::Rc, time::Duration};
 use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use web_sys::{Event, EventSource, MessageEvent};
 
-/// Where the dashboard reads the stream.
-const EVENTS_URL: &str = "/events";
-
 /// A stream is stale after this many heartbeat intervals without a word.
 const STALE_AFTER_HEARTBEATS: f64 = 2.5;
 
@@ -29,7 +26,7 @@ const STALE_AFTER_HEARTBEATS: f64 = 2.5;
 pub(crate) const REOPEN_AFTER_HEARTBEATS: f64 = 6.0;
 
 /// The heartbeat interval assumed until the first heartbeat says otherwise.
-const DEFAULT_HEARTBEAT_MS: f64 = 5000.0;
+const DEFAULT_HEARTBEAT_MS: f64 = crate::model::DEFAULT_HEARTBEAT_MS as f64;
 
 /// How often the silence is checked.
 const STALE_CHECK: Duration = Duration::from_millis(250);
@@ -234,7 +231,7 @@ impl PriceStream {
         symbols: Option<&str>,
         pass_on: Option<Box<dyn PassOn>>,
     ) -> Result<Self, JsValue> {
-        let mut url = EVENTS_URL.to_owned();
+        let mut url = crate::model::route::EVENTS.to_owned();
         let params = from
             .map(|id| format!("lastEventId={id}"))
             .into_iter()

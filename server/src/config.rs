@@ -78,7 +78,7 @@ pub struct Config {
     #[arg(
         long,
         env = "TICKERTAPE_HEARTBEAT_MS",
-        default_value_t = 5000,
+        default_value_t = app::model::DEFAULT_HEARTBEAT_MS,
         value_parser = clap::value_parser!(u64).range(100..=3_600_000),
     )]
     pub heartbeat_ms: u64,

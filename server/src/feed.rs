@@ -10,7 +10,7 @@
 use crate::{
     broker::{Broker, LEASE, LEASE_EVERY},
     clock::now_ms,
-    hub::Hub,
+    hub::{Hub, Tick},
     publisher::Publisher,
 };
 use app::model::{Price, Quote, Symbol};
@@ -212,7 +212,11 @@ pub async fn run(
                 return simulator;
             };
             let due = started_ms + sent as f64 * 1000.0 / rate;
-            batch.push((symbol, price, due as u64));
+            batch.push(Tick {
+                symbol,
+                price,
+                ts: due as u64,
+            });
         }
         if batch.is_empty() {
             continue;

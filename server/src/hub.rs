@@ -93,6 +93,19 @@ pub struct Prepared {
     pub states: Vec<Quote>,
 }
 
+/// One price to publish: a symbol's new price, and when it was priced (in
+/// milliseconds since the Unix epoch). The hub makes it a [`Quote`], with the
+/// session's open, high, low and change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tick {
+    /// What it prices.
+    pub symbol: Symbol,
+    /// The price.
+    pub price: Price,
+    /// When it was priced.
+    pub ts: u64,
+}
+
 /// One update of a [`Prepared`] batch.
 #[derive(Debug)]
 pub struct PreparedUpdate {
@@ -250,7 +263,7 @@ impl Hub {
     /// open, high, low and change follow from the symbol's earlier prices; a new
     /// symbol opens at `price` and is appended to the snapshot.
     pub fn publish(&self, symbol: Symbol, price: Price, ts: u64) -> Result<EventId, PublishError> {
-        self.publish_batch(vec![(symbol, price, ts)])
+        self.publish_batch(vec![Tick { symbol, price, ts }])
     }
 
     /// Publishes every update of `batch`, in order and with consecutive ids, or
@@ -260,7 +273,7 @@ impl Hub {
     /// numbering, recording and announcing happen under one lock: a snapshot's
     /// `last_event_id` always matches its quotes, the history has no holes, and
     /// no other update falls between two of a batch.
-    pub fn publish_batch(&self, batch: Vec<(Symbol, Price, u64)>) -> Result<EventId, PublishError> {
+    pub fn publish_batch(&self, batch: Vec<Tick>) -> Result<EventId, PublishError> {
         let mut state = self.write();
         let prepared = self.prepare_in(&state, &batch)?;
         let mut id = prepared.base;
@@ -279,18 +292,14 @@ impl Hub {
     /// Computes `batch` against the current state without publishing it: what
     /// a cluster's broker appends (with ids it gives), for every instance to
     /// relay with [`Hub::apply`].
-    pub fn prepare(&self, batch: &[(Symbol, Price, u64)]) -> Result<Prepared, PublishError> {
+    pub fn prepare(&self, batch: &[Tick]) -> Result<Prepared, PublishError> {
         self.prepare_in(&self.read(), batch)
     }
 
-    fn prepare_in(
-        &self,
-        state: &State,
-        batch: &[(Symbol, Price, u64)],
-    ) -> Result<Prepared, PublishError> {
+    fn prepare_in(&self, state: &State, batch: &[Tick]) -> Result<Prepared, PublishError> {
         let new: HashSet<&Symbol> = batch
             .iter()
-            .map(|(symbol, _, _)| symbol)
+            .map(|tick| &tick.symbol)
             .filter(|symbol| !state.index.contains_key(*symbol))
             .collect();
         if state.quotes.len() + new.len() > self.max_symbols {
@@ -305,7 +314,7 @@ impl Hub {
         let mut latest: HashMap<&Symbol, (Quote, VecDeque<Price>)> = HashMap::new();
         let mut touched = Vec::new();
         let mut updates = Vec::with_capacity(batch.len());
-        for (symbol, price, ts) in batch {
+        for Tick { symbol, price, ts } in batch {
             let (quote, mut recent) = match latest.remove(symbol) {
                 Some((quote, recent)) => (quote.moved_to(*price, *ts), recent),
                 None => {
@@ -931,8 +940,11 @@ mod tests {
     #[test]
     fn a_batch_is_published_whole_or_not_at_all() {
         let hub = Hub::new(RUN, vec![quote("AAPL", 1.0)], 8).with_max_symbols(2);
-        let update =
-            |symbol: &str, price: f64| (symbol.parse().unwrap(), Price::new(price).unwrap(), 1);
+        let update = |symbol: &str, price: f64| Tick {
+            symbol: symbol.parse().unwrap(),
+            price: Price::new(price).unwrap(),
+            ts: 1,
+        };
         let last = hub
             .publish_batch(vec![
                 update("AAPL", 2.0),

@@ -14,11 +14,11 @@
 use crate::{
     clock,
     error::{ApiError, clip},
-    hub::{PublishError, TooManySymbols},
+    hub::{PublishError, Tick, TooManySymbols},
     metrics::RejectReason,
     state::AppState,
 };
-use app::model::{Price, Symbol, SymbolError};
+use app::model::{MAX_SYMBOL_LEN, Price, Symbol, SymbolError};
 use axum::{
     Json,
     body::Body,
@@ -127,7 +127,10 @@ fn check_item(item: &Value, now_ms: u64, max_skew: u64) -> Result<Update, (Rejec
             let message = match error {
                 SymbolError::Empty => "the symbol is empty".to_owned(),
                 SymbolError::TooLong(_) | SymbolError::BadCharacter(_) => {
-                    format!("symbol {:?} is not 1 to 12 of A-Z 0-9 . -", clip(text, 40))
+                    format!(
+                        "symbol {:?} is not 1 to {MAX_SYMBOL_LEN} of A-Z 0-9 . -",
+                        clip(text, 40)
+                    )
                 }
             };
             (invalid_symbol, message)
@@ -218,55 +221,172 @@ pub async fn publish(State(state): State<AppState>, request: Request) -> Respons
                 .inc_by(accepted.accepted as u64);
             Json(accepted).into_response()
         }
-        Err((reason, error)) => {
+        Err(refusal) => {
+            let reason = refusal.reason();
             state.metrics.rejected(reason);
+            let error = ApiError::from(refusal);
             tracing::info!(reason = ?reason, message = %error.message, "publish refused");
             error.into_response()
         }
     }
 }
 
-async fn accept(state: &AppState, request: Request) -> Result<Accepted, (RejectReason, ApiError)> {
-    let Some(token) = &state.publish_token else {
-        return Err((
-            RejectReason::disabled,
-            ApiError::new(
-                StatusCode::FORBIDDEN,
-                "publishing_disabled",
+/// Why `POST /api/prices` refused a request. Each refusal is its status, its
+/// stable `error` code, its `tickertape_ingest_rejected_total` reason and its
+/// JSON answer, here and nowhere else; nothing of a refused request was
+/// published.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The server has no publish token.
+    Disabled,
+    /// No bearer token, or the wrong one.
+    Unauthorized,
+    /// The body was not whole within this long.
+    BodyTimeout(Duration),
+    /// The body is over this many bytes.
+    TooLarge(usize),
+    /// The body could not be read.
+    Unreadable(String),
+    /// The body is not a valid batch.
+    Invalid(Invalid),
+    /// The batch would pass `--max-symbols`.
+    TooManySymbols(TooManySymbols),
+    /// In a cluster, the broker cannot be reached.
+    BrokerUnavailable(PublishError),
+    /// The batch could not be encoded (a bug).
+    Internal(PublishError),
+}
+
+impl Refusal {
+    /// Its reason in `tickertape_ingest_rejected_total`.
+    pub fn reason(&self) -> RejectReason {
+        match self {
+            Self::Disabled => RejectReason::disabled,
+            Self::Unauthorized => RejectReason::unauthorized,
+            Self::BodyTimeout(_) => RejectReason::slow_body,
+            Self::TooLarge(_) => RejectReason::too_large,
+            Self::Unreadable(_) => RejectReason::malformed_json,
+            Self::Invalid(invalid) => invalid.reason(),
+            Self::TooManySymbols(_) => RejectReason::too_many_symbols,
+            Self::BrokerUnavailable(_) => RejectReason::broker_unavailable,
+            Self::Internal(_) => RejectReason::invalid_item,
+        }
+    }
+
+    /// Its `error` code.
+    pub fn code(&self) -> &'static str {
+        if let Self::Internal(_) = self {
+            return "internal";
+        }
+        match self.reason() {
+            RejectReason::disabled => "publishing_disabled",
+            RejectReason::unauthorized => "unauthorized",
+            RejectReason::malformed_json => "malformed_json",
+            RejectReason::too_large => "too_large",
+            RejectReason::slow_body => "body_timeout",
+            RejectReason::invalid_item => "invalid_item",
+            RejectReason::invalid_symbol => "invalid_symbol",
+            RejectReason::invalid_price => "invalid_price",
+            RejectReason::invalid_ts => "invalid_ts",
+            RejectReason::empty_batch => "empty_batch",
+            RejectReason::too_many_symbols => "too_many_symbols",
+            RejectReason::broker_unavailable => "broker_unavailable",
+        }
+    }
+
+    /// Its HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Disabled => StatusCode::FORBIDDEN,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unreadable(_) | Self::Invalid(Invalid::Malformed(_)) => StatusCode::BAD_REQUEST,
+            Self::Invalid(_) | Self::TooManySymbols(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BrokerUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        let (status, code) = (refusal.status(), refusal.code());
+        match refusal {
+            Refusal::Disabled => ApiError::new(
+                status,
+                code,
                 "publishing is disabled on this server: start it with --publish-token \
                  (or TICKERTAPE_PUBLISH_TOKEN) to accept prices",
             ),
-        ));
-    };
-    if !bearer(request.headers()).is_some_and(|offered| token.matches(offered.as_bytes())) {
-        return Err((
-            RejectReason::unauthorized,
-            ApiError::unauthorized(
+            Refusal::Unauthorized => ApiError::unauthorized(
                 "tickertape publish",
                 "send the publish token as the header Authorization: Bearer <token>",
             ),
-        ));
+            Refusal::BodyTimeout(timeout) => ApiError::new(
+                status,
+                code,
+                format!(
+                    "the body did not arrive within {} ms (--header-read-timeout-ms)",
+                    timeout.as_millis()
+                ),
+            ),
+            Refusal::TooLarge(limit) => ApiError::new(
+                status,
+                code,
+                format!("the body is over {limit} bytes; send smaller batches"),
+            )
+            .with("limit", limit),
+            Refusal::Unreadable(error) => {
+                ApiError::new(status, code, format!("could not read the body: {error}"))
+            }
+            Refusal::Invalid(invalid) => {
+                let error = ApiError::new(status, code, invalid.to_string());
+                match invalid {
+                    Invalid::Item { index, .. } => error.with("item", index),
+                    _ => error,
+                }
+            }
+            Refusal::TooManySymbols(too_many) => {
+                ApiError::new(status, code, format!("{too_many}; nothing was published"))
+                    .with("limit", too_many.limit)
+            }
+            Refusal::BrokerUnavailable(error) => ApiError::new(
+                status,
+                code,
+                format!("{error}; nothing was published: retry later"),
+            )
+            .with("retryAfter", 1)
+            .with_header(header::RETRY_AFTER, HeaderValue::from(1)),
+            Refusal::Internal(_) => ApiError::new(
+                status,
+                code,
+                "the batch could not be published; nothing was published",
+            ),
+        }
+    }
+}
+
+async fn accept(state: &AppState, request: Request) -> Result<Accepted, Refusal> {
+    let Some(token) = &state.publish_token else {
+        return Err(Refusal::Disabled);
+    };
+    if !bearer(request.headers()).is_some_and(|offered| token.matches(offered.as_bytes())) {
+        return Err(Refusal::Unauthorized);
     }
     let body = read_body(request.into_body(), state.max_body, state.body_timeout).await?;
-    let updates = parse_updates(&body, clock::now_ms(), state.max_ts_skew).map_err(|invalid| {
-        let reason = invalid.reason();
-        let (status, index) = match &invalid {
-            Invalid::Malformed(_) => (StatusCode::BAD_REQUEST, None),
-            Invalid::Item { index, .. } => (StatusCode::UNPROCESSABLE_ENTITY, Some(*index)),
-            Invalid::NotUpdates | Invalid::EmptyBatch => (StatusCode::UNPROCESSABLE_ENTITY, None),
-        };
-        let mut error = ApiError::new(status, reason_code(reason), invalid.to_string());
-        if let Some(index) = index {
-            error = error.with("item", index);
-        }
-        (reason, error)
-    })?;
+    let updates =
+        parse_updates(&body, clock::now_ms(), state.max_ts_skew).map_err(Refusal::Invalid)?;
 
     let now = clock::now_ms();
     let accepted = updates.len();
     let batch = updates
         .into_iter()
-        .map(|update| (update.symbol, update.price, update.ts.unwrap_or(now)))
+        .map(|update| Tick {
+            symbol: update.symbol,
+            price: update.price,
+            ts: update.ts.unwrap_or(now),
+        })
         .collect();
     let last = state
         .publisher
@@ -275,36 +395,12 @@ async fn accept(state: &AppState, request: Request) -> Result<Accepted, (RejectR
         .map_err(|error| match error {
             PublishError::Unavailable(_) => {
                 tracing::warn!(%error, "publish refused: the broker is unavailable");
-                (
-                    RejectReason::broker_unavailable,
-                    ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "broker_unavailable",
-                        format!("{error}; nothing was published: retry later"),
-                    )
-                    .with("retryAfter", 1)
-                    .with_header(header::RETRY_AFTER, HeaderValue::from(1)),
-                )
+                Refusal::BrokerUnavailable(error)
             }
-            PublishError::TooManySymbols(TooManySymbols { limit, .. }) => (
-                RejectReason::too_many_symbols,
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "too_many_symbols",
-                    format!("{error}; nothing was published"),
-                )
-                .with("limit", limit),
-            ),
+            PublishError::TooManySymbols(too_many) => Refusal::TooManySymbols(too_many),
             PublishError::Encode(_) => {
                 tracing::error!(%error, "could not publish a batch");
-                (
-                    RejectReason::invalid_item,
-                    ApiError::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "internal",
-                        "the batch could not be published; nothing was published",
-                    ),
-                )
+                Refusal::Internal(error)
             }
         })?;
     Ok(Accepted {
@@ -320,44 +416,17 @@ async fn read_body(
     body: Body,
     limit: usize,
     timeout: std::time::Duration,
-) -> Result<axum::body::Bytes, (RejectReason, ApiError)> {
+) -> Result<axum::body::Bytes, Refusal> {
     let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit))
         .await
-        .map_err(|_| {
-            (
-                RejectReason::slow_body,
-                ApiError::new(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "body_timeout",
-                    format!(
-                        "the body did not arrive within {} ms (--header-read-timeout-ms)",
-                        timeout.as_millis()
-                    ),
-                ),
-            )
-        })?;
+        .map_err(|_| Refusal::BodyTimeout(timeout))?;
     read.map_err(|error| {
         let too_large = std::error::Error::source(&error)
             .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
         if too_large {
-            (
-                RejectReason::too_large,
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "too_large",
-                    format!("the body is over {limit} bytes; send smaller batches"),
-                )
-                .with("limit", limit),
-            )
+            Refusal::TooLarge(limit)
         } else {
-            (
-                RejectReason::malformed_json,
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "malformed_json",
-                    format!("could not read the body: {error}"),
-                ),
-            )
+            Refusal::Unreadable(error.to_string())
         }
     })
 }
@@ -367,23 +436,6 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
-fn reason_code(reason: RejectReason) -> &'static str {
-    match reason {
-        RejectReason::disabled => "publishing_disabled",
-        RejectReason::unauthorized => "unauthorized",
-        RejectReason::malformed_json => "malformed_json",
-        RejectReason::too_large => "too_large",
-        RejectReason::slow_body => "body_timeout",
-        RejectReason::invalid_item => "invalid_item",
-        RejectReason::invalid_symbol => "invalid_symbol",
-        RejectReason::invalid_price => "invalid_price",
-        RejectReason::invalid_ts => "invalid_ts",
-        RejectReason::empty_batch => "empty_batch",
-        RejectReason::too_many_symbols => "too_many_symbols",
-        RejectReason::broker_unavailable => "broker_unavailable",
-    }
 }
 
 #[cfg(test)]

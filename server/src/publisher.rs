@@ -4,9 +4,9 @@
 
 use crate::{
     broker::Broker,
-    hub::{Hub, PublishError},
+    hub::{Hub, PublishError, Tick},
 };
-use app::model::{EventId, Price, Symbol};
+use app::model::EventId;
 use std::sync::Arc;
 
 /// Where prices are published.
@@ -21,7 +21,7 @@ pub enum Publisher {
 impl Publisher {
     /// Publishes `batch`, all or nothing, with consecutive ids; returns the id
     /// of its last update.
-    pub async fn publish(&self, batch: Vec<(Symbol, Price, u64)>) -> Result<EventId, PublishError> {
+    pub async fn publish(&self, batch: Vec<Tick>) -> Result<EventId, PublishError> {
         match self {
             Self::Hub(hub) => hub.publish_batch(batch),
             Self::Broker(broker) => broker.append(batch).await,

@@ -207,7 +207,7 @@ fn stream_request(parsed: &httparse::Request<'_, '_>) -> Option<Request<Body>> {
         _ => return None,
     };
     let target = parsed.path?;
-    if target.split('?').next() != Some("/events") || parsed.version != Some(1) {
+    if target.split('?').next() != Some(app::model::route::EVENTS) || parsed.version != Some(1) {
         return None;
     }
     let mut request = Request::builder()

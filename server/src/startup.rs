@@ -17,7 +17,11 @@ use crate::{
     tls,
     writer::Writers,
 };
-use app::{model::RunId, page::Pacing, shell};
+use app::{
+    model::{RunId, route},
+    page::Pacing,
+    shell,
+};
 use axum::{
     Router,
     extract::Request,
@@ -344,15 +348,15 @@ pub fn app(state: AppState) -> Router {
     // token is asked for (it never carries one), and a 401 carries
     // `Access-Control-Allow-Origin`, so the allowed sites can read why.
     let api = Router::new()
-        .route("/api/snapshot", get(api::snapshot))
-        .route("/api/stats", get(api::stats))
+        .route(route::SNAPSHOT, get(api::snapshot))
+        .route(route::STATS, get(api::stats))
         .route_layer(viewer.clone())
         .layer(cors(&state.cors_origins));
     // Streams are not traced: the layer wraps the body and would be polled on
     // every write of every stream (it was 2 % of the CPU at 10 000 viewers);
     // the stream logs its own opening, refusal and end.
     let stream = Router::new()
-        .route("/events", get(sse::events))
+        .route(route::EVENTS, get(sse::events))
         .route_layer(viewer.clone())
         .layer(cors(&state.cors_origins));
 
@@ -380,9 +384,9 @@ pub fn app(state: AppState) -> Router {
     let traced = Router::new()
         .merge(viewers)
         .merge(api)
-        .route("/api/prices", post(ingest::publish))
-        .route("/metrics", get(metrics::metrics))
-        .route("/healthz", get(health::healthz))
+        .route(route::PRICES, post(ingest::publish))
+        .route(route::METRICS, get(metrics::metrics))
+        .route(route::HEALTHZ, get(health::healthz))
         .fallback_service(site)
         // The path only: a query may carry the viewer token, which is never logged.
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {

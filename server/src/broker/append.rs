@@ -2,8 +2,8 @@
 //! was computed at.
 
 use super::client::{Broker, encode};
-use crate::hub::PublishError;
-use app::model::{EventId, Price, Symbol};
+use crate::hub::{PublishError, Tick};
+use app::model::EventId;
 use redis::RedisError;
 use std::time::Duration;
 use tokio::time::{Instant, sleep, timeout};
@@ -17,7 +17,7 @@ impl Broker {
     /// instance's state and appended by the script; computed again when
     /// another publisher got there first. Returns the id of its last update,
     /// once this instance has relayed it.
-    pub async fn append(&self, batch: Vec<(Symbol, Price, u64)>) -> Result<EventId, PublishError> {
+    pub async fn append(&self, batch: Vec<Tick>) -> Result<EventId, PublishError> {
         let unavailable = |error: RedisError| PublishError::Unavailable(error.to_string());
         let deadline = Instant::now() + APPEND_PATIENCE;
         while Instant::now() < deadline {
