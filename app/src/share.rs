@@ -52,7 +52,6 @@ const HELLO: &str = "hello";
 /// event has this name).
 const OPENED: &str = "open";
 
-/// Where a follower fetches the prices it starts from.
 
 /// A follower that heard nothing for this many heartbeat intervals takes the
 /// connection over (later than the leader would reopen its own stream).
