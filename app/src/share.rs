@@ -52,7 +52,6 @@ const HELLO: &str = "hello";
 /// event has this name).
 const OPENED: &str = "open";
 
-
 /// A follower that heard nothing for this many heartbeat intervals takes the
 /// connection over (later than the leader would reopen its own stream).
 const TAKE_OVER_AFTER_HEARTBEATS: f64 = REOPEN_AFTER_HEARTBEATS + 2.0;
