@@ -69,6 +69,7 @@ pub mod broker;
 pub mod chunked;
 pub mod clock;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod feed;
 pub mod health;

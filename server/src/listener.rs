@@ -253,8 +253,7 @@ impl Guard {
         loop {
             ticks.tick().await;
             if backpressure.longest_wait() >= timeout {
-                self.metrics.slow_disconnects.inc();
-                tracing::warn!(%peer, "disconnecting a client that stopped taking a stream");
+                self.metrics.stalled_client(peer);
                 return;
             }
         }
@@ -417,8 +416,7 @@ impl GuardedStream {
         if let Poll::Ready(Err(error)) = &result
             && error.kind() == io::ErrorKind::TimedOut
         {
-            self.metrics.slow_disconnects.inc();
-            tracing::warn!(peer = %self.peer, "disconnecting a client that stopped reading");
+            self.metrics.stalled_client(self.peer);
         }
         result
     }

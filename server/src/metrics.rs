@@ -284,6 +284,13 @@ impl Metrics {
         }
     }
 
+    /// A client that took nothing of its stream for the stall timeout, whatever
+    /// carried it, is disconnected: logged and counted here.
+    pub fn stalled_client(&self, peer: std::net::SocketAddr) {
+        self.slow_disconnects.inc();
+        tracing::warn!(%peer, "disconnecting a client that stopped reading");
+    }
+
     /// Counts a refused `POST /api/prices`.
     pub fn rejected(&self, reason: RejectReason) {
         self.ingest_rejected

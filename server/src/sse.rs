@@ -24,9 +24,9 @@
 //! goes away, dropping the response body drops everything it held.
 
 use crate::{
-    clock,
+    engine::{self, Engine, Position, Source, Unframed, push_snapshot, push_updates},
     error::ApiError,
-    hub::{Filter, Hub, Published, Read},
+    hub::{Filter, Hub, Read},
     limits::{StreamPermit, client_ip},
     listener::{Backpressure, Connection, Delivery, Handing},
     metrics::{Metrics, RefuseReason},
@@ -34,7 +34,7 @@ use crate::{
     state::{AppState, StreamSettings},
     wire,
 };
-use app::model::{EventId, FeedState, Heartbeat, Snapshot};
+use app::model::EventId;
 use axum::{
     body::Body,
     extract::{ConnectInfo, Query, State, rejection::QueryRejection},
@@ -48,7 +48,7 @@ use std::{
     future::Future,
     pin::Pin,
     sync::{Arc, Mutex, PoisonError},
-    task::{Context, Poll, ready},
+    task::{Context, Poll},
     time::Duration,
 };
 use tokio::time::{Instant, Sleep};
@@ -101,11 +101,7 @@ pub async fn events(
     };
     tracing::debug!(streams = state.limits.open(), from = %cursor, "stream opened");
     let opened = Opened {
-        position: Position {
-            filter,
-            cursor,
-            caught_up: false,
-        },
+        position: Position::new(filter, cursor),
         catch_up: catch_up.freeze(),
         permit,
     };
@@ -212,129 +208,6 @@ fn resume(state: &AppState, text: &str, filter: &Filter, out: &mut BytesMut) -> 
     cursor
 }
 
-/// Appends the frames of `updates` (encoded once by the hub) and counts them as
-/// delivered.
-pub fn push_updates(metrics: &Metrics, out: &mut BytesMut, updates: &[Arc<Published>]) {
-    metrics.delivered.inc_by(updates.len() as u64);
-    out.reserve(updates.iter().map(|published| published.frame.len()).sum());
-    for published in updates {
-        out.put_slice(&published.frame);
-    }
-}
-
-/// Appends a `snapshot` event and returns the id it continues from.
-fn push_snapshot(out: &mut BytesMut, snapshot: Snapshot) -> EventId {
-    match wire::snapshot(&snapshot) {
-        Ok(frame) => out.put(frame),
-        // Quotes are plain data; this cannot fail, but a stream is no place to panic.
-        Err(error) => tracing::error!(%error, "could not encode a snapshot"),
-    }
-    snapshot.last_event_id
-}
-
-/// Where one stream is in the hub's history, and what it reads there.
-#[derive(Debug)]
-pub struct Position {
-    filter: Filter,
-    /// The id of the last update this stream has looked at.
-    cursor: EventId,
-    /// Whether the stream has reached the head once (its first heartbeat says so).
-    caught_up: bool,
-}
-
-impl Position {
-    /// The id of the last update this stream has looked at.
-    pub fn cursor(&self) -> EventId {
-        self.cursor
-    }
-
-    /// Whether the stream takes every symbol.
-    pub fn takes_all(&self) -> bool {
-        self.filter.is_none()
-    }
-
-    /// Whether the stream has reached the head once.
-    pub fn caught_up(&self) -> bool {
-        self.caught_up
-    }
-
-    /// Notes whether the hub has updates after the cursor; returns it.
-    pub fn behind(&mut self, hub: &Hub) -> bool {
-        let behind = hub.has_after(self.cursor);
-        self.caught_up |= !behind;
-        behind
-    }
-
-    /// How late a live update may be before the stream skips to a snapshot:
-    /// only once it has caught up (a replay is exact, however old).
-    pub fn max_lag(&self, settings: &StreamSettings) -> Option<Duration> {
-        self.caught_up.then_some(settings.max_lag)
-    }
-
-    /// Appends what follows the cursor to `out`; or, when the stream has fallen
-    /// behind (out of the history, or, once live, later than the lag it
-    /// allows), the latest prices instead.
-    pub fn read(
-        &mut self,
-        hub: &Hub,
-        metrics: &Metrics,
-        settings: &StreamSettings,
-        out: &mut BytesMut,
-    ) {
-        match hub.read_after(self.cursor, &self.filter, self.max_lag(settings)) {
-            Read::Updates { updates, next } => {
-                push_updates(metrics, out, &updates);
-                self.cursor = next;
-            }
-            // The feed started a new sequence (a cluster's broker lost its data).
-            Read::Resync(snapshot) if snapshot.last_event_id.run != self.cursor.run => {
-                metrics.resyncs.inc();
-                let (from, to) = (self.cursor, snapshot.last_event_id);
-                tracing::debug!(%from, %to, "the feed restarted; resyncing a stream");
-                self.cursor = push_snapshot(out, snapshot);
-                out.put(wire::notice(&format!(
-                    "resynced from a snapshot: the price feed restarted (its store lost \
-                     its data) after event {from}, so the table shows the latest prices \
-                     instead of what was missed"
-                )));
-            }
-            Read::Resync(snapshot) => {
-                let skipped = snapshot.last_event_id.seq.saturating_sub(self.cursor.seq);
-                metrics.slow_snapshots.inc();
-                metrics.conflated.inc_by(skipped);
-                tracing::debug!(at = %self.cursor, skipped, "a stream fell behind; sending a snapshot");
-                self.cursor = push_snapshot(out, snapshot);
-            }
-        }
-    }
-
-    /// Moves the cursor to `next`, read for this stream by someone else.
-    pub fn advance(&mut self, next: EventId) {
-        self.cursor = next;
-    }
-
-    /// A heartbeat saying where the stream is (and whether the feed is interrupted).
-    pub fn heartbeat(&self, hub: &Hub, settings: &StreamSettings) -> Bytes {
-        let heartbeat = Heartbeat {
-            time: clock::now_ms(),
-            last_event_id: self.cursor,
-            interval_ms: millis(settings.heartbeat),
-            retry_ms: millis(settings.retry),
-            feed: hub.feed_interrupted().then_some(FeedState::Interrupted),
-        };
-        wire::heartbeat(&heartbeat).unwrap_or_else(|error| {
-            tracing::error!(%error, "could not encode a heartbeat");
-            Bytes::from_static(b": heartbeat\n\n")
-        })
-    }
-}
-
-impl Drop for Position {
-    fn drop(&mut self) {
-        tracing::debug!(at = %self.cursor, "stream closed");
-    }
-}
-
 /// A stream the handler has opened: where it starts, what it sends first, and
 /// its place under the limits (given back when it is dropped).
 #[derive(Debug)]
@@ -361,7 +234,8 @@ impl Handoff {
     }
 }
 
-/// One stream that hyper writes, as the body of its response.
+/// One stream that hyper writes, as the body of its response, driven by its
+/// [`Engine`].
 ///
 /// Each time it is polled it sends everything it has in one chunk (one write):
 /// the catch-up, or every update published since it last wrote. What wakes it
@@ -371,11 +245,11 @@ impl Handoff {
 struct Subscriber {
     hub: Arc<Hub>,
     metrics: Arc<Metrics>,
-    position: Position,
+    engine: Engine,
     /// The hub's announcements of new updates.
     changes: WatchStream<EventId>,
-    /// Frames read but not yet sent, in order.
-    pending: BytesMut,
+    /// The catch-up, until it is sent.
+    catch_up: Bytes,
     /// When the next heartbeat is due.
     heartbeat: Pin<Box<Sleep>>,
     /// Whether the timer has been polled since its deadline was last set, so
@@ -409,45 +283,56 @@ impl Stream for Subscriber {
 
 impl Subscriber {
     fn next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Infallible>>> {
-        let this = self;
-        if this.ended {
+        if self.ended {
             return Poll::Ready(None);
         }
-        if this.hub.is_closed() {
-            this.ended = true;
-            return Poll::Ready(Some(Ok(wire::notice(wire::SHUTDOWN_NOTICE))));
+        if self.hub.is_closed() {
+            self.ended = true;
+            return Poll::Ready(Some(Ok(engine::farewell())));
         }
-        if !this.pending.is_empty() {
-            return Poll::Ready(Some(Ok(this.take_pending())));
+        if !self.catch_up.is_empty() {
+            return Poll::Ready(Some(Ok(std::mem::take(&mut self.catch_up))));
         }
         // The client has not taken what it was sent: hold back, so that what it
         // has yet to get stays in the hub, where newer prices can replace it.
-        if this.backpressure.poll_ready(cx).is_pending() {
+        if self.backpressure.poll_ready(cx).is_pending() {
             return Poll::Pending;
         }
         // Take every announcement so far; the next one wakes this stream.
         loop {
-            match this.changes.poll_next_unpin(cx) {
+            match self.changes.poll_next_unpin(cx) {
                 Poll::Ready(Some(_)) => {}
                 Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Pending => break,
             }
         }
+        let source = Source {
+            hub: &self.hub,
+            metrics: &self.metrics,
+            settings: &self.settings,
+        };
         loop {
-            let behind = this.position.behind(&this.hub);
-            // A reader that is behind still gets its heartbeat.
-            if this.position.caught_up() && this.poll_heartbeat(cx).is_ready() {
-                return Poll::Ready(Some(Ok(this.position.heartbeat(&this.hub, &this.settings))));
-            }
-            if !behind {
-                return Poll::Pending;
-            }
-            this.position
-                .read(&this.hub, &this.metrics, &this.settings, &mut this.pending);
-            if !this.pending.is_empty() {
-                return Poll::Ready(Some(Ok(this.take_pending())));
+            let mut delivered = 0;
+            let sent =
+                self.engine
+                    .next(source, Instant::now(), &Unframed, &mut None, &mut delivered);
+            if !sent.is_empty() {
+                return Poll::Ready(Some(Ok(sent)));
             }
             // Nothing this stream wants in that slice of the history: read on.
+            if self.engine.behind(source.hub) {
+                continue;
+            }
+            if Self::poll_heartbeat(
+                &mut self.heartbeat,
+                &mut self.heartbeat_armed,
+                self.engine.next_heartbeat(),
+                cx,
+            )
+            .is_pending()
+            {
+                return Poll::Pending;
+            }
         }
     }
 
@@ -459,10 +344,9 @@ impl Subscriber {
             handing,
             hub: state.hub.clone(),
             metrics: state.metrics.clone(),
-            position: opened.position,
+            engine: Engine::new(opened.position),
             changes: WatchStream::from_changes(state.hub.watch_head()),
-            pending: BytesMut::from(opened.catch_up),
-            // The first heartbeat is due at once: the one that ends the catch-up.
+            catch_up: opened.catch_up,
             heartbeat: Box::pin(tokio::time::sleep_until(Instant::now())),
             heartbeat_armed: false,
             settings: state.streams,
@@ -472,29 +356,25 @@ impl Subscriber {
         }
     }
 
-    /// Ready when a heartbeat is due (then the next one is an interval away).
+    /// Ready once `due` has come (the engine then has a heartbeat to send).
     ///
     /// Most wakes are for updates, so the timer is looked at only once its
     /// deadline has passed by the clock: once polled, it wakes this stream by
     /// itself (the stream is always polled by its connection's task).
-    fn poll_heartbeat(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.heartbeat_armed && Instant::now() < self.heartbeat.deadline() {
+    fn poll_heartbeat(
+        timer: &mut Pin<Box<Sleep>>,
+        armed: &mut bool,
+        due: Instant,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        if timer.deadline() != due {
+            timer.as_mut().reset(due);
+            *armed = false;
+        }
+        if *armed && Instant::now() < due {
             return Poll::Pending;
         }
-        self.heartbeat_armed = true;
-        ready!(self.heartbeat.as_mut().poll(cx));
-        let next = Instant::now() + self.settings.heartbeat;
-        self.heartbeat.as_mut().reset(next);
-        self.heartbeat_armed = false;
-        Poll::Ready(())
+        *armed = true;
+        timer.as_mut().poll(cx)
     }
-
-    /// Everything pending, as one chunk.
-    fn take_pending(&mut self) -> Bytes {
-        std::mem::take(&mut self.pending).freeze()
-    }
-}
-
-fn millis(duration: Duration) -> u64 {
-    duration.as_millis().try_into().unwrap_or(u64::MAX)
 }

@@ -10,13 +10,12 @@
 //! Measured with `make bench` at 10 000 viewers × 5 updates/s: a task per
 //! stream spent ×1.26–1.35 the floor's CPU per delivery; see the README.
 //!
-//! Each stream keeps every guarantee of a stream hyper writes ([`sse`]):
-//! - **heartbeats** every interval (sent up to an eighth of it early, so that
-//!   they go out with an update, or together, rather than each on its own wake);
+//! What each stream sends, and when, is its [`Engine`]'s, as for a stream
+//! hyper writes ([`sse`](crate::sse)); a writer adds the socket's side:
 //! - **slow clients**: what the kernel does not take waits in the stream (one
 //!   chunk at most) while the stream reads nothing more; when the client takes
-//!   it, the stream reads on, and the hub sends it a snapshot of the latest
-//!   prices if it is later than `--max-lag-ms`. A client that takes nothing for
+//!   it, the stream reads on (and the engine skips to a snapshot of the latest
+//!   prices if it is later than `--max-lag-ms`). A client that takes nothing for
 //!   the stall timeout is disconnected, logged and counted, as by
 //!   [`listener`](crate::listener);
 //! - a client that closes its side is seen at once (its socket's readiness
@@ -25,11 +24,11 @@
 
 use crate::{
     chunked::{END_OF_CHUNKS, chunk},
-    hub::{Hub, Read},
+    engine::{self, Engine, Framing, SharedRead, Source},
+    hub::Hub,
     metrics::Metrics,
-    sse::{Opened, Position},
+    sse::Opened,
     state::StreamSettings,
-    wire,
 };
 use app::model::EventId;
 use bytes::{Buf, Bytes, BytesMut};
@@ -58,9 +57,6 @@ use tokio_util::task::TaskTracker;
 /// many times one `send` (≈ 10 µs here): a few milliseconds, short enough not
 /// to hold up the other tasks of its thread, and many writers share the cores.
 const STREAMS_PER_WRITER: usize = 256;
-
-/// How early a heartbeat may go, as a fraction of the interval.
-const HEARTBEAT_SLACK: u32 = 8;
 
 /// The most reads of stray client bytes per sweep, per stream.
 const MAX_DRAINS: usize = 16;
@@ -121,11 +117,9 @@ impl Writers {
         let member = Member {
             socket,
             peer,
-            position: opened.position,
+            engine: Engine::new(opened.position),
             pending: first.freeze(),
             blocked_since: None,
-            // The first heartbeat ends the catch-up.
-            next_heartbeat: Instant::now(),
             _permit: opened.permit,
         };
         let mut writers = self.writers.lock().unwrap_or_else(PoisonError::into_inner);
@@ -244,7 +238,7 @@ impl Writer {
         while let Ok(member) = self.joins.try_recv() {
             self.members.push(member);
         }
-        let mut farewell = BytesMut::from(&chunk(&wire::notice(wire::SHUTDOWN_NOTICE))[..]);
+        let mut farewell = BytesMut::from(&chunk(&engine::farewell())[..]);
         farewell.extend_from_slice(END_OF_CHUNKS);
         for mut member in self.members.drain(..) {
             while !member.pending.is_empty() {
@@ -282,42 +276,24 @@ impl Sweep {
     }
 }
 
-/// The updates after `from` for every caught-up stream that takes every
-/// symbol, framed once.
-struct SharedRead {
-    from: EventId,
-    /// The chunk, the cursor after it and how many updates it holds; `None`
-    /// when such a stream is too late and gets a snapshot of its own.
-    updates: Option<(Bytes, EventId, u64)>,
-}
+/// HTTP/1.1 chunks: the writers frame their streams' bodies themselves.
+struct Chunked;
 
-/// The non-empty parts as one buffer (copied only when there are several).
-fn concat<const N: usize>(parts: [Bytes; N]) -> Bytes {
-    let mut parts = parts.into_iter().filter(|part| !part.is_empty());
-    let Some(first) = parts.next() else {
-        return Bytes::new();
-    };
-    let Some(second) = parts.next() else {
-        return first;
-    };
-    let mut joined = BytesMut::from(&first[..]);
-    joined.extend_from_slice(&second);
-    for part in parts {
-        joined.extend_from_slice(&part);
+impl Framing for Chunked {
+    fn frame(&self, frames: Bytes) -> Bytes {
+        chunk(&frames)
     }
-    joined.freeze()
 }
 
 /// One stream a writer serves.
 struct Member {
     socket: TcpStream,
     peer: SocketAddr,
-    position: Position,
+    engine: Engine,
     /// What the kernel has not taken yet, sent before anything else.
     pending: Bytes,
     /// Since when the kernel has taken nothing of `pending`.
     blocked_since: Option<Instant>,
-    next_heartbeat: Instant,
     /// This stream's place under the limits, given back when it is dropped.
     _permit: crate::limits::StreamPermit,
 }
@@ -333,84 +309,26 @@ impl Member {
         if let Some(keep) = self.flush(shared, cx, sweep) {
             return keep;
         }
-        let hub = &shared.hub;
-        let before = self.heartbeat(shared, sweep.now);
-        let mut data = Bytes::new();
-        let mut after = Bytes::new();
-        if self.position.behind(hub) {
-            data = self.read(shared, sweep);
-            // Caught up now: the heartbeat that ends the catch-up goes with it.
-            if before.is_empty() && !self.position.behind(hub) {
-                after = self.heartbeat(shared, sweep.now);
-            }
-            let cursor = self.position.cursor();
-            sweep.more |= cursor.run == sweep.head.run && cursor.seq < sweep.head.seq;
-        }
-        self.pending = concat([before, data, after]);
+        let source = Source {
+            hub: &shared.hub,
+            metrics: &shared.metrics,
+            settings: &shared.settings,
+        };
+        self.pending = self.engine.next(
+            source,
+            sweep.now,
+            &Chunked,
+            &mut sweep.read,
+            &mut sweep.delivered,
+        );
+        sweep.more |= self.engine.short_of(sweep.head);
         if let Some(keep) = self.flush(shared, cx, sweep) {
             return keep;
         }
         if self.blocked_since.is_none() {
-            sweep.wake_at(self.next_heartbeat);
+            sweep.wake_at(self.engine.next_heartbeat());
         }
         true
-    }
-
-    /// A heartbeat chunk when one is due (or nearly); empty otherwise.
-    fn heartbeat(&mut self, shared: &Shared, now: Instant) -> Bytes {
-        let settings = &shared.settings;
-        let slack = settings.heartbeat / HEARTBEAT_SLACK;
-        if !self.position.caught_up() || now + slack < self.next_heartbeat {
-            return Bytes::new();
-        }
-        self.next_heartbeat = now + settings.heartbeat;
-        chunk(&self.position.heartbeat(&shared.hub, settings))
-    }
-
-    /// The updates after the cursor, framed as one chunk (empty when the
-    /// stream wants none of them); shared by the streams that can share it.
-    fn read(&mut self, shared: &Shared, sweep: &mut Sweep) -> Bytes {
-        let cursor = self.position.cursor();
-        if self.position.takes_all() && self.position.caught_up() {
-            if sweep.read.as_ref().is_none_or(|read| read.from != cursor) {
-                let updates =
-                    match shared
-                        .hub
-                        .read_after(cursor, &None, Some(shared.settings.max_lag))
-                    {
-                        Read::Updates { updates, next } => {
-                            let mut frames = BytesMut::new();
-                            for published in &updates {
-                                frames.extend_from_slice(&published.frame);
-                            }
-                            Some((chunk(&frames), next, updates.len() as u64))
-                        }
-                        // Too late: each such stream gets its snapshot below.
-                        Read::Resync(_) => None,
-                    };
-                sweep.read = Some(SharedRead {
-                    from: cursor,
-                    updates,
-                });
-            }
-            if let Some(SharedRead {
-                updates: Some((chunk, next, count)),
-                ..
-            }) = &sweep.read
-            {
-                self.position.advance(*next);
-                sweep.delivered += count;
-                return chunk.clone();
-            }
-        }
-        let mut frames = BytesMut::new();
-        self.position
-            .read(&shared.hub, &shared.metrics, &shared.settings, &mut frames);
-        if frames.is_empty() {
-            Bytes::new()
-        } else {
-            chunk(&frames)
-        }
     }
 
     /// Writes what is pending. `None` when all of it went; otherwise whether
@@ -458,8 +376,7 @@ impl Member {
     fn keep_waiting(&self, shared: &Shared, sweep: &mut Sweep) -> bool {
         let give_up = self.blocked_since.unwrap_or(sweep.now) + shared.stall_timeout;
         if sweep.now >= give_up {
-            shared.metrics.slow_disconnects.inc();
-            tracing::warn!(peer = %self.peer, "disconnecting a client that stopped reading");
+            shared.metrics.stalled_client(self.peer);
             return false;
         }
         sweep.wake_at(give_up);
@@ -493,24 +410,6 @@ mod tests {
     // Behaviour is tested end to end over real sockets (tests/events.rs,
     // tests/fanout.rs, tests/resume.rs); the sweep's arithmetic here.
     use super::*;
-
-    #[test]
-    fn parts_are_joined_in_order_and_copied_only_when_several() {
-        let one = Bytes::from_static(b"one");
-        assert_eq!(
-            concat([Bytes::new(), one.clone(), Bytes::new()]).as_ptr(),
-            one.as_ptr()
-        );
-        assert_eq!(
-            concat([
-                Bytes::from_static(b"a"),
-                Bytes::new(),
-                Bytes::from_static(b"bc")
-            ]),
-            "abc"
-        );
-        assert!(concat([Bytes::new(), Bytes::new()]).is_empty());
-    }
 
     #[test]
     fn the_earliest_deadline_wins() {
