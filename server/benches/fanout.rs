@@ -19,7 +19,7 @@
 
 use clap::Parser;
 use futures::StreamExt;
-use server::{config::Config, startup::Application};
+use server::{config::Config, http::startup::Application};
 use std::{
     env,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},

@@ -382,12 +382,25 @@ impl Config {
 
     /// How long connections that are not streams may wait, and how many may
     /// (`open_files`: the process's limit, when known).
-    pub fn idle(&self, open_files: Option<u64>) -> crate::idle::IdleSettings {
+    pub fn idle(&self, open_files: Option<u64>) -> crate::delivery::idle::IdleSettings {
         let cap = open_files.map_or(u64::MAX, |limit| (limit / 4).max(16));
-        crate::idle::IdleSettings {
+        crate::delivery::idle::IdleSettings {
             header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
             idle_timeout: Duration::from_millis(self.idle_timeout_ms),
             max_idle: usize::try_from(self.max_idle_connections.min(cap)).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// Where the server's certificate comes from, when it serves HTTPS.
+    pub fn certificate(&self) -> Option<crate::delivery::tls::Certificate> {
+        use crate::delivery::tls::Certificate;
+        match (&self.tls_cert, &self.tls_key, self.tls_self_signed) {
+            (Some(cert), Some(key), _) => Some(Certificate::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            (_, _, true) => Some(Certificate::SelfSigned),
+            _ => None,
         }
     }
 

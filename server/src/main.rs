@@ -3,9 +3,9 @@
 
 use server::{
     config::{Command, Config},
-    listener, publish,
-    startup::{Application, shutdown_signal},
-    telemetry,
+    delivery::listener,
+    http::startup::{Application, shutdown_signal},
+    publish, telemetry,
 };
 use std::process::ExitCode;
 

@@ -167,7 +167,7 @@ async fn the_router_answers_without_a_socket() {
     use axum::{body::Body, http::Request};
     use clap::Parser;
     use http_body_util::BodyExt;
-    use server::{config::Config, startup};
+    use server::{config::Config, http::startup};
     use tower::ServiceExt;
 
     let config = Config::try_parse_from(["tickertape", "--symbols", SYMBOLS]).unwrap();

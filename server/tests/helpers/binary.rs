@@ -60,7 +60,7 @@ impl Launch {
                 ("NO_COLOR".to_owned(), "1".to_owned()),
                 (
                     "RUST_LOG".to_owned(),
-                    "warn,server::startup=info".to_owned(),
+                    "warn,server::http::startup=info".to_owned(),
                 ),
             ],
             open_files: None,

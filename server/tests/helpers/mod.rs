@@ -8,7 +8,9 @@ use app::model::EventId;
 use bytes::Bytes;
 use clap::Parser;
 use futures::{Stream, StreamExt};
-use server::{config::Config, hub::Hub, limits::StreamLimits, startup::Application};
+use server::{
+    config::Config, delivery::limits::StreamLimits, http::startup::Application, hub::Hub,
+};
 use std::{
     io,
     net::SocketAddr,

@@ -1,5 +1,6 @@
 //! The JSON body of every error the server answers with.
 
+use crate::text::clip;
 use axum::{
     Json,
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode},
@@ -107,12 +108,4 @@ pub async fn json_405(request: axum::extract::Request, next: axum::middleware::N
         error = error.with_header(axum::http::header::ALLOW, allow.clone());
     }
     error.into_response()
-}
-
-/// Cuts `text` to at most `max` characters for quoting it in a message.
-pub fn clip(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_owned(),
-    }
 }

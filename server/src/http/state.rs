@@ -1,12 +1,12 @@
 //! What every handler can reach: [`AppState`], built once by
-//! [`startup`](crate::startup) and handed to [`startup::app`](crate::startup::app).
+//! [`startup`](crate::http::startup) and handed to [`startup::app`](crate::http::startup::app).
 //!
 //! It sits below the handlers and the start-up code alike, so neither imports
 //! the other for it.
 
 use crate::{
-    broker::Broker, config::Origin, hub::Hub, limits::StreamLimits, metrics::Metrics,
-    publisher::Publisher, secret::Secret,
+    config::Origin, delivery::engine::StreamSettings, delivery::limits::StreamLimits, hub::Hub,
+    intake::broker::Broker, intake::publisher::Publisher, metrics::Metrics, secret::Secret,
 };
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
@@ -48,18 +48,6 @@ pub struct AppState {
     pub cors_origins: Arc<[Origin]>,
     /// Whether HTTPS answers carry `Strict-Transport-Security`.
     pub hsts: bool,
-}
-
-/// How every stream is paced.
-#[derive(Clone, Copy, Debug)]
-pub struct StreamSettings {
-    /// The base of every stream's `retry:` delay (each gets it with jitter).
-    pub retry: Duration,
-    /// The interval between heartbeats.
-    pub heartbeat: Duration,
-    /// How late a live update may be before a stream skips to a snapshot
-    /// (`--max-lag-ms` beyond the coalescing window).
-    pub max_lag: Duration,
 }
 
 impl FromRef<AppState> for LeptosOptions {

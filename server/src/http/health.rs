@@ -1,7 +1,7 @@
 //! `GET /healthz`: whether the instance serves, for load balancers and
 //! people.
 
-use crate::state::AppState;
+use crate::http::state::AppState;
 use axum::{
     Json,
     extract::State,

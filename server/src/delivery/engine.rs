@@ -1,8 +1,8 @@
 //! One stream's engine: what a stream sends, and when, whatever carries it.
 //!
 //! Every way a stream is delivered drives this one core: the stream writers
-//! ([`writer`](crate::writer)) for a stream on a connection of its own, and
-//! the response body hyper polls ([`sse`](crate::sse)) for a reused
+//! ([`writer`](crate::delivery::writer)) for a stream on a connection of its own, and
+//! the response body hyper polls ([`sse`](crate::http::events)) for a reused
 //! connection, HTTPS and HTTP/2. Each stream guarantee is here, once:
 //! - **the catch-up's end**: the first heartbeat goes as soon as the stream
 //!   has reached the head;
@@ -17,19 +17,30 @@
 //!
 //! What carries the bytes decides only how they are framed ([`Framing`]) and
 //! how a client that stops reading is timed (the writers' sockets, or hyper's
-//! polls in [`listener`](crate::listener)).
+//! polls in [`listener`](crate::delivery::listener)).
 
 use crate::{
     clock,
+    hub::wire,
     hub::{Filter, Hub, Published, Read},
     metrics::Metrics,
-    state::StreamSettings,
-    wire,
 };
 use app::model::{EventId, FeedState, Heartbeat, Snapshot};
 use bytes::{BufMut, Bytes, BytesMut};
 use std::{sync::Arc, time::Duration};
 use tokio::time::Instant;
+
+/// How every stream is paced.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamSettings {
+    /// The base of every stream's `retry:` delay (each gets it with jitter).
+    pub retry: Duration,
+    /// The interval between heartbeats.
+    pub heartbeat: Duration,
+    /// How late a live update may be before a stream skips to a snapshot
+    /// (`--max-lag-ms` beyond the coalescing window).
+    pub max_lag: Duration,
+}
 
 /// How early a heartbeat may go, as a fraction of the interval.
 const HEARTBEAT_SLACK: u32 = 8;

@@ -1,21 +1,26 @@
 //! Building the application and running it until shutdown.
 
 use crate::{
-    access, api,
-    broker::Broker,
     clock,
     config::{Config, Origin},
-    error, feed, health,
+    delivery::engine::StreamSettings,
+    delivery::limits::StreamLimits,
+    delivery::listener::{ConnectionSettings, GuardedListener},
+    delivery::serve,
+    delivery::tls,
+    delivery::writer::Writers,
+    http::access,
+    http::api,
+    http::error,
+    http::events,
+    http::health,
+    http::prices,
+    http::state::AppState,
     hub::Hub,
-    ingest,
-    limits::StreamLimits,
-    listener::{ConnectionSettings, GuardedListener},
+    intake::broker::Broker,
+    intake::feed,
+    intake::publisher::Publisher,
     metrics::{self, Metrics},
-    publisher::Publisher,
-    serve, sse,
-    state::{AppState, StreamSettings},
-    tls,
-    writer::Writers,
 };
 use app::{
     model::{RunId, route},
@@ -131,7 +136,11 @@ impl Application {
             }
         });
 
-        let tls = tls::acceptor(&config)?;
+        let tls = config
+            .certificate()
+            .as_ref()
+            .map(tls::acceptor)
+            .transpose()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!("listening on {scheme}://{}", listener.local_addr()?);
         let open_files = rlimit::getrlimit(rlimit::Resource::NOFILE)
@@ -356,7 +365,7 @@ pub fn app(state: AppState) -> Router {
     // every write of every stream (it was 2 % of the CPU at 10 000 viewers);
     // the stream logs its own opening, refusal and end.
     let stream = Router::new()
-        .route(route::EVENTS, get(sse::events))
+        .route(route::EVENTS, get(events::events))
         .route_layer(viewer.clone())
         .layer(cors(&state.cors_origins));
 
@@ -384,7 +393,7 @@ pub fn app(state: AppState) -> Router {
     let traced = Router::new()
         .merge(viewers)
         .merge(api)
-        .route(route::PRICES, post(ingest::publish))
+        .route(route::PRICES, post(prices::publish))
         .route(route::METRICS, get(metrics::metrics))
         .route(route::HEALTHZ, get(health::healthz))
         .fallback_service(site)

@@ -15,7 +15,7 @@
 //!   freed. The browser reconnects and resumes where it stopped.
 
 use crate::{
-    idle::{Activity, Connections, IdleSettings},
+    delivery::idle::{Activity, Connections, IdleSettings},
     metrics::{AcceptError, Metrics},
 };
 use bytes::Bytes;
@@ -385,7 +385,7 @@ pub struct GuardedStream {
     /// Kept only for connections hyper serves: a stream written directly awaits
     /// each write, which is backpressure enough.
     backpressure: Option<Arc<Backpressure>>,
-    /// Told of every read, to time request heads ([`idle`](crate::idle)).
+    /// Told of every read, to time request heads ([`idle`](crate::delivery::idle)).
     activity: Option<Arc<Activity>>,
     metrics: Arc<Metrics>,
 }
@@ -397,7 +397,7 @@ impl GuardedStream {
     }
 
     /// Puts back `bytes` already read, to be read again first (the request head
-    /// [`serve`](crate::serve) looked at before handing the connection to hyper).
+    /// [`serve`](crate::delivery::serve) looked at before handing the connection to hyper).
     pub fn unread(&mut self, bytes: Bytes) {
         debug_assert!(self.unread.is_empty(), "bytes put back twice");
         self.unread = bytes;
@@ -495,7 +495,7 @@ pub enum Delivery {
     /// Hyper, as the response body; the stream holds back while the
     /// connection's [`Backpressure`] says the client is not taking more.
     Hyper(Arc<Backpressure>),
-    /// The server's stream writers ([`writer`](crate::writer)), which take the
+    /// The server's stream writers ([`writer`](crate::delivery::writer)), which take the
     /// stream over from the response.
     Writers,
 }

@@ -1,6 +1,6 @@
 //! The stream writers: a few tasks, each writing the sockets of many streams.
 //!
-//! A stream on a connection of its own ([`serve`](crate::serve)) is handed to a
+//! A stream on a connection of its own ([`serve`](crate::delivery::serve)) is handed to a
 //! writer once the handler has opened it. When the hub announces updates, each
 //! writer sweeps its streams in one pass: streams that take every symbol and
 //! stand at the same place share one chunk, read and framed once, and each
@@ -11,24 +11,23 @@
 //! stream spent ×1.26–1.35 the floor's CPU per delivery; see the README.
 //!
 //! What each stream sends, and when, is its [`Engine`]'s, as for a stream
-//! hyper writes ([`sse`](crate::sse)); a writer adds the socket's side:
+//! hyper writes ([`sse`](crate::http::events)); a writer adds the socket's side:
 //! - **slow clients**: what the kernel does not take waits in the stream (one
 //!   chunk at most) while the stream reads nothing more; when the client takes
 //!   it, the stream reads on (and the engine skips to a snapshot of the latest
 //!   prices if it is later than `--max-lag-ms`). A client that takes nothing for
 //!   the stall timeout is disconnected, logged and counted, as by
-//!   [`listener`](crate::listener);
+//!   [`listener`](crate::delivery::listener);
 //! - a client that closes its side is seen at once (its socket's readiness
 //!   wakes the writer), and its place under the limits is given back;
 //! - at shutdown every stream gets the notice and its end.
 
 use crate::{
-    chunked::{END_OF_CHUNKS, chunk},
-    engine::{self, Engine, Framing, SharedRead, Source},
+    delivery::body::Opened,
+    delivery::chunked::{END_OF_CHUNKS, chunk},
+    delivery::engine::{self, Engine, Framing, SharedRead, Source, StreamSettings},
     hub::Hub,
     metrics::Metrics,
-    sse::Opened,
-    state::StreamSettings,
 };
 use app::model::EventId;
 use bytes::{Buf, Bytes, BytesMut};
@@ -295,7 +294,7 @@ struct Member {
     /// Since when the kernel has taken nothing of `pending`.
     blocked_since: Option<Instant>,
     /// This stream's place under the limits, given back when it is dropped.
-    _permit: crate::limits::StreamPermit,
+    _permit: crate::delivery::limits::StreamPermit,
 }
 
 impl Member {

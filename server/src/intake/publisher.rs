@@ -3,8 +3,8 @@
 //! there).
 
 use crate::{
-    broker::Broker,
     hub::{Hub, PublishError, Tick},
+    intake::broker::Broker,
 };
 use app::model::EventId;
 use std::sync::Arc;

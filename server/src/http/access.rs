@@ -8,7 +8,10 @@
 //! `Authorization: Bearer <token>` instead. Tokens are compared in constant time
 //! and never logged (the request log records paths without their query).
 
-use crate::{error::ApiError, ingest::bearer, listener::Connection, state::AppState};
+use crate::{
+    delivery::listener::Connection, http::error::ApiError, http::prices::bearer,
+    http::state::AppState,
+};
 use axum::{
     extract::{ConnectInfo, Request, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
@@ -243,7 +246,7 @@ mod tests {
             let mut request = Request::new(axum::body::Body::empty());
             let connection = Connection {
                 peer: "127.0.0.1:1".parse().unwrap(),
-                delivery: crate::listener::Delivery::Writers,
+                delivery: crate::delivery::listener::Delivery::Writers,
                 tls,
             };
             request.extensions_mut().insert(ConnectInfo(connection));

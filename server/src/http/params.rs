@@ -2,7 +2,7 @@
 //! edge, and the `400` JSON errors they give.
 
 use crate::{
-    error::ApiError,
+    http::error::ApiError,
     hub::{Filter, Hub},
 };
 use app::model::Symbol;

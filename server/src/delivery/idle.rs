@@ -17,7 +17,7 @@
 //!   stream out.
 //!
 //! A request in flight (a stream above all) is never idle: a stream is
-//! guarded by the stall timeout instead ([`listener`](crate::listener)).
+//! guarded by the stall timeout instead ([`listener`](crate::delivery::listener)).
 
 use crate::metrics::{CloseReason, Metrics};
 use axum::body::{Body, HttpBody};

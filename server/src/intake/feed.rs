@@ -8,10 +8,10 @@
 //! with it: see [`run`]).
 
 use crate::{
-    broker::{Broker, LEASE, LEASE_EVERY},
     clock::now_ms,
     hub::{Hub, Tick},
-    publisher::Publisher,
+    intake::broker::{Broker, LEASE, LEASE_EVERY},
+    intake::publisher::Publisher,
 };
 use app::model::{Price, Quote, Symbol};
 use prometheus_client::metrics::counter::Counter;

@@ -1,8 +1,8 @@
 //! The JSON API: `GET /api/snapshot` and `GET /api/stats`.
 
 use crate::{
-    params::{FeedQuery, ParamsError, symbol_filter},
-    state::AppState,
+    http::params::{FeedQuery, ParamsError, symbol_filter},
+    http::state::AppState,
 };
 use app::model::{EventId, Snapshot};
 use axum::{

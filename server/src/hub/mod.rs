@@ -21,7 +21,9 @@
 //! the window together at its end, so at high rates each stream wakes, reads and
 //! writes once per window instead of once per update.
 
-use crate::{clock, wire};
+pub mod wire;
+
+use crate::clock;
 use app::model::{EventId, Price, Quote, RECENT_PRICES, RunId, Snapshot, Symbol};
 use bytes::Bytes;
 use prometheus_client::metrics::counter::Counter;

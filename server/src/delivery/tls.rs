@@ -5,21 +5,33 @@
 //! tab's stream holds one for good; over HTTP/2 every tab and every request
 //! share one connection. Browsers speak HTTP/2 only over TLS, so this module
 //! makes the TLS configuration: rustls with the `ring` provider (no OpenSSL, no
-//! cmake), ALPN `h2` then `http/1.1`. [`serve`](crate::serve) serves each
+//! cmake), ALPN `h2` then `http/1.1`. [`serve`](crate::delivery::serve) serves each
 //! negotiated protocol with hyper.
 
-use crate::config::Config;
 use rustls::ServerConfig;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, pem::PemObject};
 use std::{io, path::Path, sync::Arc};
 use tokio_rustls::TlsAcceptor;
 
-/// The TLS acceptor `config` asks for, if any.
-pub fn acceptor(config: &Config) -> io::Result<Option<TlsAcceptor>> {
-    let (certs, key) = match (&config.tls_cert, &config.tls_key, config.tls_self_signed) {
-        (Some(cert), Some(key), _) => (read_certs(cert)?, read_key(key)?),
-        (_, _, true) => self_signed()?,
-        _ => return Ok(None),
+/// Where a server's certificate comes from.
+#[derive(Debug, Clone)]
+pub enum Certificate {
+    /// A chain and its key, both PEM files (`--tls-cert`, `--tls-key`).
+    Files {
+        /// The certificate chain.
+        cert: std::path::PathBuf,
+        /// Its private key.
+        key: std::path::PathBuf,
+    },
+    /// One made at start-up (`--tls-self-signed`).
+    SelfSigned,
+}
+
+/// The TLS acceptor for `certificate`: HTTP/2 and HTTP/1.1.
+pub fn acceptor(certificate: &Certificate) -> io::Result<TlsAcceptor> {
+    let (certs, key) = match certificate {
+        Certificate::Files { cert, key } => (read_certs(cert)?, read_key(key)?),
+        Certificate::SelfSigned => self_signed()?,
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut server = ServerConfig::builder_with_provider(provider)
@@ -29,7 +41,7 @@ pub fn acceptor(config: &Config) -> io::Result<Option<TlsAcceptor>> {
         .with_single_cert(certs, key)
         .map_err(|error| invalid(format!("the TLS certificate and key do not fit: {error}")))?;
     server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Some(TlsAcceptor::from(Arc::new(server))))
+    Ok(TlsAcceptor::from(Arc::new(server)))
 }
 
 /// How long a self-signed certificate is valid: long enough for any session

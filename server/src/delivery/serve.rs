@@ -7,7 +7,7 @@
 //! the server's memory (measured: an idle keep-alive connection costs 17 KiB
 //! after one request, a stream 21 KiB; see the README). And a task per stream,
 //! woken for every update, costs more CPU than the writes themselves need
-//! ([`writer`](crate::writer)). So when the *first* request on a connection is
+//! ([`writer`](crate::delivery::writer)). So when the *first* request on a connection is
 //! `GET` or `HEAD /events`, this module reads its head with `httparse` and
 //! hands it to the same [`Router`] as every other request (same access checks,
 //! limits, CORS and headers, same handler). A stream the handler opens is
@@ -22,10 +22,10 @@
 //! served by hyper too, with the same handler.
 
 use crate::{
-    idle::{Activity, IdleSettings},
-    listener::{Connection, Delivery, Guard, GuardedListener},
-    sse::Handoff,
-    writer::Writers,
+    delivery::body::Handoff,
+    delivery::idle::{Activity, IdleSettings},
+    delivery::listener::{Connection, Delivery, Guard, GuardedListener},
+    delivery::writer::Writers,
 };
 use axum::{
     Router,
@@ -525,7 +525,7 @@ async fn is_plain_http(socket: &TcpStream) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chunked::{END_OF_CHUNKS, chunk};
+    use crate::delivery::chunked::{END_OF_CHUNKS, chunk};
 
     fn parse(head: &str) -> Option<Request<Body>> {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];

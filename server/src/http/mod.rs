@@ -1,0 +1,12 @@
+//! The HTTP surface: the handlers, what they share, their errors, the router
+//! and the server's life cycle.
+
+pub mod access;
+pub mod api;
+pub mod error;
+pub mod events;
+pub mod health;
+pub mod params;
+pub mod prices;
+pub mod startup;
+pub mod state;
