@@ -21,7 +21,15 @@
 //! the window together at its end, so at high rates each stream wakes, reads and
 //! writes once per window instead of once per update.
 
+mod announce;
+mod relay;
+mod update;
 pub mod wire;
+
+pub use update::{
+    Discontinuity, Filter, Prepared, PreparedUpdate, PublishError, Published, Read, Tick,
+    TooManySymbols,
+};
 
 use crate::clock;
 use app::model::{EventId, Price, Quote, RECENT_PRICES, RunId, Snapshot, Symbol};
@@ -40,7 +48,6 @@ use tokio::{
     sync::{Notify, watch},
     time::Instant,
 };
-use tokio_util::sync::CancellationToken;
 
 /// How many updates the history keeps by default.
 pub const DEFAULT_HISTORY: usize = 10_000;
@@ -48,108 +55,6 @@ pub const DEFAULT_HISTORY: usize = 10_000;
 /// The most updates one [`Hub::read_after`] returns, so a long replay is sent in
 /// slices and never holds the lock for long.
 const MAX_BATCH: usize = 512;
-
-/// One published update, shared by every subscriber.
-#[derive(Debug)]
-pub struct Published {
-    /// The update's id on the stream.
-    pub id: EventId,
-    /// The symbol it updates, for filtered streams; `None` for a hole (an
-    /// entry relayed from a cluster's broker that was not a valid quote: its
-    /// id is taken, and nothing is sent for it).
-    pub symbol: Option<Symbol>,
-    /// The encoded `priceUpdate` frame.
-    pub frame: Bytes,
-    /// When it was published, to tell how far behind a reader is.
-    pub at: Instant,
-}
-
-/// Which symbols a subscriber wants: all, or a set.
-pub type Filter = Option<Arc<HashSet<Symbol>>>;
-
-/// What a subscriber reads after its cursor.
-#[derive(Debug)]
-pub enum Read {
-    /// The updates after the cursor (filtered), up to `next`; there may be more.
-    Updates {
-        /// The matching updates, oldest first.
-        updates: Vec<Arc<Published>>,
-        /// The new cursor: the id of the last update looked at.
-        next: EventId,
-    },
-    /// The cursor is not in this run's history (too old, from another run, or
-    /// ahead of it), or the reader is later than it allows: here is the current
-    /// state instead.
-    Resync(Snapshot),
-}
-
-/// A batch computed against the hub's state ([`Hub::prepare`]), not yet numbered.
-#[derive(Debug)]
-pub struct Prepared {
-    /// The position it was computed at: it must follow this id.
-    pub base: EventId,
-    /// Each update, in order.
-    pub updates: Vec<PreparedUpdate>,
-    /// The state of each symbol the batch moves, after it, as a snapshot has it
-    /// (with its recent prices), in the order they first appear.
-    pub states: Vec<Quote>,
-}
-
-/// One price to publish: a symbol's new price, and when it was priced (in
-/// milliseconds since the Unix epoch). The hub makes it a [`Quote`], with the
-/// session's open, high, low and change.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Tick {
-    /// What it prices.
-    pub symbol: Symbol,
-    /// The price.
-    pub price: Price,
-    /// When it was priced.
-    pub ts: u64,
-}
-
-/// One update of a [`Prepared`] batch.
-#[derive(Debug)]
-pub struct PreparedUpdate {
-    /// The new quote.
-    pub quote: Quote,
-    /// Its JSON, the `data` of its `priceUpdate` event.
-    pub data: String,
-}
-
-/// Updates that do not continue the hub's sequence: the state must be reloaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the updates do not continue the hub's sequence at {head}")]
-pub struct Discontinuity {
-    /// The hub's head.
-    pub head: EventId,
-}
-
-/// A batch of updates that would take the hub past its limit of symbols.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the server quotes {quoted} symbols, at most {limit}: {new} more would pass the limit")]
-pub struct TooManySymbols {
-    /// Symbols quoted now.
-    pub quoted: usize,
-    /// New symbols the batch brings.
-    pub new: usize,
-    /// The most symbols the hub quotes.
-    pub limit: usize,
-}
-
-/// Why a batch was not published; nothing of it was.
-#[derive(Debug, thiserror::Error)]
-pub enum PublishError {
-    /// The batch would add symbols past the limit.
-    #[error(transparent)]
-    TooManySymbols(#[from] TooManySymbols),
-    /// An update could not be encoded.
-    #[error("could not encode an update: {0}")]
-    Encode(#[from] serde_json::Error),
-    /// A cluster's broker could not take the batch.
-    #[error("the broker is unavailable: {0}")]
-    Unavailable(String),
-}
 
 /// The latest quotes, the history and the announcements. Share it behind an `Arc`.
 #[derive(Debug)]
@@ -291,13 +196,6 @@ impl Hub {
         Ok(id)
     }
 
-    /// Computes `batch` against the current state without publishing it: what
-    /// a cluster's broker appends (with ids it gives), for every instance to
-    /// relay with [`Hub::apply`].
-    pub fn prepare(&self, batch: &[Tick]) -> Result<Prepared, PublishError> {
-        self.prepare_in(&self.read(), batch)
-    }
-
     fn prepare_in(&self, state: &State, batch: &[Tick]) -> Result<Prepared, PublishError> {
         let new: HashSet<&Symbol> = batch
             .iter()
@@ -394,128 +292,6 @@ impl Hub {
         self.published.inc_by(count);
     }
 
-    /// Announces `head` at once or, within a coalescing window, at its end.
-    fn announce_now_or_later(&self, head: EventId) {
-        // A window's worth of updates must never push a reader out of the
-        // history: past a quarter of it, announce at once.
-        let unannounced = head.seq.saturating_sub(self.announced.borrow().seq);
-        if self.window.is_zero() || unannounced >= self.urgent_after {
-            self.announced.send_replace(head);
-        } else {
-            self.due.notify_one();
-        }
-    }
-
-    /// Records updates a cluster's broker numbered, each `(seq, data)` with
-    /// `data` its quote's JSON as published. They must continue this hub's
-    /// sequence in `run`; otherwise nothing is recorded and the caller reloads
-    /// the state ([`Hub::reset`]). Each is decoded and encoded again (never
-    /// relayed byte for byte, so no entry can break a frame); one that is not
-    /// a valid quote is a hole: its id is taken, nothing is sent for it, and
-    /// it is logged and counted.
-    pub fn apply(&self, run: RunId, entries: &[(u64, String)]) -> Result<(), Discontinuity> {
-        let mut state = self.write();
-        let mut expected = state.head;
-        if expected.run != run {
-            return Err(Discontinuity { head: expected });
-        }
-        let mut updates = Vec::with_capacity(entries.len());
-        for (seq, data) in entries {
-            expected = expected.next();
-            if *seq != expected.seq {
-                return Err(Discontinuity { head: state.head });
-            }
-            match relayed(expected, data) {
-                Ok((quote, frame)) => updates.push((expected, Some(quote), frame)),
-                Err(error) => {
-                    tracing::error!(%error, id = %expected, "an entry from the broker is not a valid quote; skipped");
-                    self.rejected.inc();
-                    updates.push((expected, None, Bytes::new()));
-                }
-            }
-        }
-        if updates.is_empty() {
-            return Ok(());
-        }
-        self.commit(&mut state, updates, Instant::now());
-        drop(state);
-        self.announce_now_or_later(expected);
-        Ok(())
-    }
-
-    /// Replaces the whole state: run `run` at position `head`, `quotes` (each
-    /// with its recent prices) in display order, and the updates before it
-    /// that the history keeps, `(seq, data)` as in [`Hub::apply`], ending at
-    /// `head`. Streams elsewhere in the old history resync from a snapshot.
-    pub fn reset(&self, run: RunId, head: u64, quotes: Vec<Quote>, history: &[(u64, String)]) {
-        let head = EventId { run, seq: head };
-        let index = quotes
-            .iter()
-            .enumerate()
-            .map(|(i, quote)| (quote.symbol.clone(), i))
-            .collect();
-        let recent = quotes
-            .iter()
-            .map(|quote| {
-                let mut recent: VecDeque<Price> = quote.recent.iter().copied().collect();
-                if recent.is_empty() {
-                    recent.push_back(quote.price);
-                }
-                while recent.len() > RECENT_PRICES {
-                    recent.pop_front();
-                }
-                recent
-            })
-            .collect();
-        let quotes = quotes
-            .into_iter()
-            .map(|quote| Quote {
-                recent: Vec::new(),
-                ..quote
-            })
-            .collect();
-        let at = Instant::now();
-        let mut state = self.write();
-        let capacity = state.capacity;
-        let contiguous = history
-            .iter()
-            .rev()
-            .zip((0..=head.seq).rev())
-            .take_while(|((seq, _), expected)| seq == expected)
-            .count();
-        let kept = &history[history.len() - contiguous.min(capacity)..];
-        // Every id kept, holes included: the history stays contiguous, so a
-        // resume reads each id once.
-        let history = kept
-            .iter()
-            .map(|(seq, data)| {
-                let id = EventId { run, seq: *seq };
-                let (symbol, frame) = match relayed(id, data) {
-                    Ok((quote, frame)) => (Some(quote.symbol), frame),
-                    Err(_) => (None, Bytes::new()),
-                };
-                Arc::new(Published {
-                    id,
-                    symbol,
-                    frame,
-                    at,
-                })
-            })
-            .collect();
-        *state = State {
-            head,
-            quotes,
-            index,
-            recent,
-            history,
-            capacity,
-        };
-        self.run.store(run.0, Ordering::Release);
-        self.head_seq.store(head.seq, Ordering::Release);
-        drop(state);
-        self.announced.send_replace(head);
-    }
-
     /// Says whether the feed is interrupted (a cluster's broker is
     /// unreachable); heartbeats tell the viewers.
     pub fn set_feed_interrupted(&self, interrupted: bool) {
@@ -525,66 +301,6 @@ impl Hub {
     /// Whether the feed is interrupted.
     pub fn feed_interrupted(&self) -> bool {
         self.feed_interrupted.load(Ordering::Acquire)
-    }
-
-    /// Announces what was published, until `shutdown`; then closes the hub.
-    ///
-    /// Windows are measured on the publishing timeline: an update published a
-    /// window or more after the last one announced goes at once; one published
-    /// sooner waits for that window to end, with whatever else comes meanwhile.
-    /// A quarter of a window early counts as on time, so a feed as regular as
-    /// the window is never held back by the jitter of its own timer.
-    pub async fn announce(self: Arc<Self>, shutdown: CancellationToken) {
-        // When the newest update announced so far was published.
-        let mut last: Option<Instant> = None;
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                () = self.due.notified() => {}
-            }
-            let announced = *self.announced.borrow();
-            let first = self.published_at(announced.next());
-            if let Some((last, first)) = last.zip(first) {
-                let due = last + self.window;
-                if first + self.window / 4 < due {
-                    tokio::select! {
-                        () = shutdown.cancelled() => break,
-                        () = tokio::time::sleep_until(due) => {}
-                    }
-                }
-            }
-            let head = self.head();
-            last = self.published_at(head).or(last);
-            self.announced.send_replace(head);
-        }
-        self.close();
-    }
-
-    /// When update `id` was published, while the history holds it.
-    fn published_at(&self, id: EventId) -> Option<Instant> {
-        let before = EventId {
-            seq: id.seq.checked_sub(1)?,
-            ..id
-        };
-        let state = self.read();
-        state
-            .history
-            .get(state.position_after(before)?)
-            .map(|published| published.at)
-    }
-
-    /// Ends every stream: they see [`Hub::is_closed`] when woken, which this does.
-    ///
-    /// Streams learn of shutdown here rather than each from the cancellation
-    /// token, whose every poll takes one lock shared by all of them.
-    pub fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        self.announced.send_replace(self.head());
-    }
-
-    /// Whether the hub is closed (the server is shutting down).
-    pub fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
     }
 
     /// The latest quote of every symbol (or of those `filter` keeps) and the id
@@ -725,23 +441,14 @@ fn wanted(filter: &Filter, symbol: &Symbol) -> bool {
         .is_none_or(|symbols| symbols.contains(symbol))
 }
 
-/// A quote relayed from a cluster's broker, decoded (prices in range, so
-/// every number finite) and its frame encoded anew.
-fn relayed(id: EventId, data: &str) -> Result<(Quote, Bytes), serde_json::Error> {
-    let mut quote: Quote = serde_json::from_str(data)?;
-    // An update carries no recent prices (a snapshot does).
-    quote.recent.clear();
-    let frame = wire::price_update(id, &quote)?;
-    Ok((quote, frame))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio_util::sync::CancellationToken;
 
-    const RUN: RunId = RunId(7);
+    pub(super) const RUN: RunId = RunId(7);
 
-    fn quote(symbol: &str, price: f64) -> Quote {
+    pub(super) fn quote(symbol: &str, price: f64) -> Quote {
         Quote::opening(symbol.parse().unwrap(), Price::new(price).unwrap(), 1)
     }
 
@@ -751,71 +458,17 @@ mod tests {
             .unwrap()
     }
 
-    fn id(seq: u64) -> EventId {
+    pub(super) fn id(seq: u64) -> EventId {
         EventId { run: RUN, seq }
     }
 
-    fn seqs(read: Read) -> (Vec<u64>, u64) {
+    pub(super) fn seqs(read: Read) -> (Vec<u64>, u64) {
         match read {
             Read::Updates { updates, next } => {
                 (updates.iter().map(|p| p.id.seq).collect(), next.seq)
             }
             Read::Resync(snapshot) => panic!("resync at {}", snapshot.last_event_id),
         }
-    }
-
-    #[test]
-    fn relayed_entries_are_encoded_anew_and_invalid_ones_are_holes() {
-        let counter = Counter::default();
-        let hub =
-            Hub::new(RUN, vec![quote("AAPL", 1.0)], 16).with_rejected_counter(counter.clone());
-        let entries = [
-            // JSON whitespace holding line breaks: valid JSON, a broken frame
-            // if relayed byte for byte.
-            (
-                1,
-                "{\"symbol\":\"AAPL\",\r\n\"price\":2.0,\"open\":1.0,\"high\":2.0,\n\"low\":1.0,\
-                 \"change\":1.0,\"changePct\":100.0,\"ts\":5}"
-                    .to_owned(),
-            ),
-            // A number no price may be, and `null` where a number must be.
-            (
-                2,
-                serde_json::to_string(&quote("AAPL", 1.0))
-                    .unwrap()
-                    .replace("1.0", "1e300"),
-            ),
-            (
-                3,
-                serde_json::to_string(&quote("AAPL", 1.0))
-                    .unwrap()
-                    .replace("\"change\":0.0", "\"change\":null"),
-            ),
-            (4, serde_json::to_string(&quote("AAPL", 3.0)).unwrap()),
-        ];
-        hub.apply(RUN, &entries).unwrap();
-        assert_eq!(hub.head(), id(4));
-        assert_eq!(counter.get(), 2);
-        // A resume from before reads every valid id once, in order; the holes'
-        // ids are passed over.
-        let Read::Updates { updates, next } = hub.read_after(id(0), &None, None) else {
-            panic!("resync");
-        };
-        assert_eq!(next, id(4));
-        assert_eq!(updates.iter().map(|u| u.id.seq).collect::<Vec<_>>(), [1, 4]);
-        for update in &updates {
-            let text = std::str::from_utf8(&update.frame).unwrap();
-            assert!(
-                !text.contains('\r') && text.matches('\n').count() == 4,
-                "{text:?}"
-            );
-        }
-        assert_eq!(hub.snapshot(&None).quotes[0].price.get(), 3.0);
-
-        // Reloaded from the same history, the hub keeps it contiguous.
-        hub.reset(RUN, 4, vec![quote("AAPL", 3.0)], &entries);
-        let (seqs_read, next) = seqs(hub.read_after(id(2), &None, None));
-        assert_eq!((seqs_read, next), (vec![4], 4));
     }
 
     #[test]
