@@ -3,22 +3,22 @@
 //! Every setting has a default that runs out of the box; `tickertape --help`
 //! lists them all.
 
+mod summary;
+mod values;
+
+pub use values::{BrokerUrl, MAX_RATE, Origin};
+
 use crate::{
     hub::DEFAULT_HISTORY,
     secret::{Secret, parse_token},
 };
 use app::model::Symbol;
-use axum::http::HeaderValue;
 use clap::{Parser, builder::BoolishValueParser};
-use std::{
-    collections::HashSet, fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration,
-};
+use std::{collections::HashSet, net::SocketAddr, path::PathBuf, time::Duration};
+use values::{parse_addr, parse_broker, parse_origin, parse_prefix, parse_rate, parse_symbol};
 
 /// The symbols quoted when none are configured, comma-separated.
 pub const DEFAULT_SYMBOLS: &str = "AAPL,MSFT,NVDA,GOOGL,AMZN,META,TSLA,JPM,V,XOM,WMT,KO";
-
-/// The most updates per second the simulator may be asked for.
-pub const MAX_RATE: f64 = 100_000.0;
 
 /// tickertape: live market prices over Server-Sent Events, with a dashboard.
 ///
@@ -477,215 +477,6 @@ fn from_environment(error: &clap::Error, args: impl Iterator<Item = String>) -> 
         .into_iter()
         .any(|arg| arg == format!("--{long}") || arg.starts_with(&format!("--{long}=")));
     (!on_the_line && std::env::var_os(&variable).is_some()).then_some(variable)
-}
-
-/// Reads `HOST:PORT`: an IP address, or a name resolved now (its first IPv4
-/// address, as browsers try `localhost` on 127.0.0.1 first).
-fn parse_addr(text: &str) -> Result<SocketAddr, String> {
-    if let Ok(addr) = text.parse() {
-        return Ok(addr);
-    }
-    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(text)
-        .map_err(|error| format!("{text:?} is not HOST:PORT, such as 127.0.0.1:3000 ({error})"))?
-        .collect();
-    addrs
-        .iter()
-        .find(|addr| addr.is_ipv4())
-        .or(addrs.first())
-        .copied()
-        .ok_or_else(|| format!("{text:?} names no address"))
-}
-
-impl fmt::Display for Config {
-    /// One line per setting, for the start-up log.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let symbols: Vec<&str> = self.symbols.iter().map(Symbol::as_str).collect();
-        let origins: Vec<&str> = self.cors_origins.iter().map(Origin::as_str).collect();
-        writeln!(f, "  addr           {}", self.addr)?;
-        writeln!(f, "  site root      {}", self.site_root.display())?;
-        writeln!(f, "  symbols        {}", symbols.join(","))?;
-        writeln!(f, "  rate           {}/s", self.rate)?;
-        match self.seed {
-            Some(seed) => writeln!(f, "  seed           {seed}")?,
-            None => writeln!(f, "  seed           random")?,
-        }
-        writeln!(f, "  retry          {} ms", self.retry_ms)?;
-        writeln!(f, "  heartbeat      {} ms", self.heartbeat_ms)?;
-        writeln!(f, "  history        {} updates", self.history)?;
-        writeln!(f, "  stall timeout  {} ms", self.stall_timeout_ms)?;
-        writeln!(f, "  header read    {} ms", self.header_read_timeout_ms)?;
-        writeln!(f, "  idle timeout   {} ms", self.idle_timeout_ms)?;
-        writeln!(
-            f,
-            "  max idle       {} connections",
-            self.max_idle_connections
-        )?;
-        writeln!(f, "  h2 ping        {} ms", self.h2_ping_interval_ms)?;
-        writeln!(f, "  coalesce       {} ms", self.coalesce_ms)?;
-        writeln!(f, "  max lag        {} ms", self.max_lag_ms)?;
-        match self.send_buffer_bytes {
-            0 => writeln!(f, "  send buffer    kernel default")?,
-            bytes => writeln!(f, "  send buffer    {bytes} bytes")?,
-        }
-        writeln!(f, "  listen backlog {}", self.listen_backlog)?;
-        if origins.is_empty() {
-            writeln!(f, "  cors origins   any")?;
-        } else {
-            writeln!(f, "  cors origins   {}", origins.join(","))?;
-        }
-        writeln!(f, "  shutdown grace {} ms", self.shutdown_grace_ms)?;
-        let set = |token: &Option<Secret>| if token.is_some() { "set" } else { "not set" };
-        writeln!(
-            f,
-            "  simulator      {}",
-            if self.no_simulator { "off" } else { "on" }
-        )?;
-        writeln!(
-            f,
-            "  publish token  {} (publishing {})",
-            set(&self.publish_token),
-            if self.publish_token.is_some() {
-                "enabled"
-            } else {
-                "disabled"
-            }
-        )?;
-        writeln!(f, "  viewer token   {}", set(&self.viewer_token))?;
-        writeln!(
-            f,
-            "  max streams    {} ({} per IP{})",
-            self.max_streams,
-            self.max_streams_per_ip,
-            if self.trust_forwarded_for {
-                ", from X-Forwarded-For"
-            } else {
-                ""
-            }
-        )?;
-        writeln!(f, "  max body       {} bytes", self.max_body_bytes)?;
-        writeln!(f, "  max symbols    {}", self.max_symbols)?;
-        match (&self.tls_cert, self.tls_self_signed) {
-            (Some(cert), _) => writeln!(
-                f,
-                "  tls            {} (HTTP/2 and HTTP/1.1)",
-                cert.display()
-            )?,
-            (None, true) => writeln!(f, "  tls            self-signed (HTTP/2 and HTTP/1.1)")?,
-            (None, false) => writeln!(f, "  tls            off (plain HTTP/1.1)")?,
-        }
-        match &self.broker {
-            Some(broker) => writeln!(
-                f,
-                "  broker         {broker} (keys {}:*)",
-                self.broker_prefix
-            )?,
-            None => writeln!(f, "  broker         none (this instance stands alone)")?,
-        }
-        write!(f, "  max ts skew    {} s", self.max_ts_skew_secs)
-    }
-}
-
-/// The broker's address, `redis://HOST:PORT[/DB]` (a password in it is never
-/// shown).
-#[derive(Clone, PartialEq, Eq)]
-pub struct BrokerUrl(String);
-
-impl BrokerUrl {
-    /// The address, password included, to connect with.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for BrokerUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl fmt::Display for BrokerUrl {
-    /// The address with any password replaced by `***`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rest = self.0.strip_prefix("redis://").unwrap_or(&self.0);
-        match rest.split_once('@') {
-            Some((_, host)) => write!(f, "redis://***@{host}"),
-            None => f.write_str(&self.0),
-        }
-    }
-}
-
-fn parse_broker(text: &str) -> Result<BrokerUrl, String> {
-    let text = text.trim();
-    if !text.starts_with("redis://") {
-        return Err("expected redis://HOST:PORT[/DB], such as redis://127.0.0.1:6379".into());
-    }
-    redis::Client::open(text).map_err(|error| format!("not a Redis address: {error}"))?;
-    Ok(BrokerUrl(text.into()))
-}
-
-fn parse_prefix(text: &str) -> Result<String, String> {
-    let valid = |c: char| c.is_ascii_alphanumeric() || "-_.:".contains(c);
-    if text.is_empty() || text.len() > 64 || !text.chars().all(valid) {
-        return Err("a prefix is 1 to 64 of A-Z a-z 0-9 - _ . :".into());
-    }
-    Ok(text.into())
-}
-
-/// A web origin allowed by CORS: `scheme://host[:port]`, nothing after it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin(String);
-
-impl Origin {
-    /// The origin's text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The origin as a header value.
-    pub fn header_value(&self) -> HeaderValue {
-        // Checked to be plain ASCII when parsed.
-        HeaderValue::from_str(&self.0).unwrap_or(HeaderValue::from_static("null"))
-    }
-}
-
-impl FromStr for Origin {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let text = text.trim();
-        let rest = text
-            .strip_prefix("https://")
-            .or_else(|| text.strip_prefix("http://"))
-            .ok_or_else(|| format!("origin {text:?} must start with http:// or https://"))?;
-        let valid_host = |c: char| c.is_ascii_alphanumeric() || ".-:[]".contains(c);
-        if rest.is_empty() || !rest.chars().all(valid_host) {
-            return Err(format!(
-                "origin {text:?} must be scheme://host[:port], with no path, such as https://example.com"
-            ));
-        }
-        Ok(Self(text.to_owned()))
-    }
-}
-
-fn parse_origin(text: &str) -> Result<Origin, String> {
-    text.parse()
-}
-
-fn parse_symbol(text: &str) -> Result<Symbol, String> {
-    text.trim().parse().map_err(|error| format!("{error}"))
-}
-
-fn parse_rate(text: &str) -> Result<f64, String> {
-    let rate: f64 = text
-        .parse()
-        .map_err(|_| format!("{text:?} is not a number"))?;
-    if rate.is_finite() && rate > 0.0 && rate <= MAX_RATE {
-        Ok(rate)
-    } else {
-        Err(format!(
-            "the rate must be above 0 and at most {MAX_RATE} updates per second"
-        ))
-    }
 }
 
 #[cfg(test)]
