@@ -8,6 +8,7 @@ pub mod engine;
 pub mod idle;
 pub mod limits;
 pub mod listener;
+mod raw_http;
 pub mod serve;
 pub mod tls;
 pub mod writer;
