@@ -35,10 +35,7 @@ use hyper_util::{
     service::TowerToHyperService,
 };
 use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
+use tokio::{io::AsyncWriteExt, net::TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
