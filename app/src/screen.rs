@@ -50,3 +50,10 @@ pub(crate) struct Controls {
     pub(crate) resume: Callback<()>,
     pub(crate) watch: Callback<Watchlist>,
 }
+
+/// Reactive text: every piece of text the page updates has this one type, so the
+/// bundle carries one copy of the code that renders and updates it (a closure per
+/// cell would each bring their own).
+pub(crate) fn text(f: impl Fn() -> String + Send + Sync + 'static) -> Signal<String> {
+    Signal::derive(f)
+}

@@ -1,0 +1,156 @@
+//! The dashboard page: a header with the connection status and the stream's
+//! figures, a toolbar (filter, watchlist) and the ticker table.
+
+mod header;
+mod ticker;
+mod toolbar;
+
+use crate::{
+    page::PageData,
+    screen::{Screen, text},
+    sort::Sort,
+    status::Connection,
+    sync::StreamSync,
+    table::Table,
+    watchlist::Watchlist,
+};
+use header::{NoticeBar, Stats, StatusBar};
+use leptos::prelude::*;
+use ticker::TickerTable;
+use toolbar::Toolbar;
+
+/// The page data as a JSON `<script>` for the document's head (server only):
+/// the browser reads it before hydrating, so both render the same table.
+pub fn page_script() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    let json = page_data()
+        .and_then(|page| serde_json::to_string(&page).ok())
+        // Nothing in it may close the script early.
+        .map(|json| json.replace('<', "\\u003c"));
+    #[cfg(not(feature = "ssr"))]
+    let json: Option<String> = None;
+    json.map(|json| {
+        view! { <script type="application/json" id=PageData::SCRIPT_ID inner_html=json></script> }
+    })
+}
+
+/// On the server: the full snapshot the server provides as context, cut to
+/// the watchlist in the request's cookie.
+#[cfg(feature = "ssr")]
+fn page_data() -> Option<PageData> {
+    let snapshot = use_context::<crate::model::Snapshot>()?;
+    let watchlist = use_context::<http::request::Parts>()
+        .and_then(|parts| {
+            let header = parts.headers.get(http::header::COOKIE)?.to_str().ok()?;
+            crate::watchlist::from_cookie_header(header)
+        })
+        .unwrap_or_default();
+    Some(PageData {
+        retry_ms: use_context::<crate::page::Pacing>().map(|pacing| pacing.retry_ms),
+        ..PageData::new(snapshot, watchlist)
+    })
+}
+
+/// In the browser: what the server put in the page's script.
+#[cfg(feature = "hydrate")]
+fn page_data() -> Option<PageData> {
+    let text = document()
+        .get_element_by_id(PageData::SCRIPT_ID)?
+        .text_content()?;
+    crate::decode::parse(&text, crate::decode::page)
+}
+
+#[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+fn page_data() -> Option<PageData> {
+    None
+}
+
+/// The dashboard at `/`.
+///
+/// On the server it renders the current prices of the viewer's watchlist, so the
+/// first HTML already holds the table. In the browser it takes the same data
+/// from the page and opens the live stream.
+#[component]
+pub fn Dashboard() -> impl IntoView {
+    let page = page_data();
+    let (snapshot, symbols, watchlist, retry_ms) = match page {
+        Some(page) => (
+            Some(page.snapshot),
+            page.symbols,
+            page.watchlist,
+            page.retry_ms,
+        ),
+        None => (None, Vec::new(), Watchlist::default(), None),
+    };
+    let (quotes, last_event_id, time) = match snapshot {
+        Some(s) => (s.quotes, Some(s.last_event_id), s.time as f64),
+        None => Default::default(),
+    };
+    let connection = RwSignal::new(Connection::default());
+    let view = Screen {
+        table: Table::new(quotes),
+        connection,
+        phase: Memo::new(move |_| connection.with(|c| c.phase)),
+        // The stream resumes from the snapshot the page was rendered with.
+        sync: RwSignal::new(StreamSync::new(last_event_id)),
+        recovery: RwSignal::new(None),
+        notice: RwSignal::new(None),
+        clock: RwSignal::new(time),
+        offset: RwSignal::new(None),
+        rate: RwSignal::new(None),
+        latency: RwSignal::new(None),
+        next_try: RwSignal::new(None),
+        local_time: RwSignal::new(false),
+        sort: RwSignal::new(Sort::default()),
+        filter: RwSignal::new(String::new()),
+        symbols: RwSignal::new(symbols),
+        watchlist: RwSignal::new(watchlist),
+        retry_ms: retry_ms.map(|ms| ms as f64),
+    };
+    // The server cannot know the viewer's time zone, so the first HTML shows UTC and
+    // hydration must render the same; effects run once hydration is done, and this
+    // one switches every time shown to the viewer's local time.
+    Effect::new(move |_| view.local_time.set(true));
+
+    #[cfg(feature = "hydrate")]
+    let controls = crate::controller::start(view);
+    #[cfg(not(feature = "hydrate"))]
+    let controls = crate::screen::Controls {
+        reconnect: Callback::new(|()| {}),
+        pause: Callback::new(|()| {}),
+        resume: Callback::new(|()| {}),
+        watch: Callback::new(|_| {}),
+    };
+
+    view! {
+        <div class="page" data-phase=text(move || view.phase.get().slug().to_owned())>
+            <header class="topbar">
+                <h1 class="brand">
+                    <span class="brand-mark" aria-hidden="true">"▮▮"</span>
+                    "tickertape"
+                </h1>
+                <StatusBar view controls />
+                <Stats view />
+            </header>
+            <NoticeBar notice=view.notice />
+            <main>
+                <Toolbar view controls />
+                <TickerTable view />
+            </main>
+            <footer class="footnote" data-testid="legend">
+                <p>
+                    <span class="tick-up" aria-hidden="true">"▲"</span>
+                    <span class="tick-down" aria-hidden="true">"▼"</span>
+                    " and a lit price: the last move. "
+                    <span class="up">"Green"</span>" and "<span class="down">"red"</span>
+                    ": the move since the session opened, in Change, Change % and the trend line "
+                    "(the last 60 prices). High and low are the session's."
+                </p>
+                <p>
+                    "Latency is from publication on the server to this screen; "
+                    "times are your local time."
+                </p>
+            </footer>
+        </div>
+    }
+}
