@@ -3,9 +3,9 @@
 //! polls ([`Subscriber`]), both driven by the stream's [`Engine`].
 
 use crate::{
+    delivery::backpressure::{Backpressure, Handing},
     delivery::engine::{self, Engine, Position, Source, StreamSettings, Unframed},
     delivery::limits::StreamPermit,
-    delivery::listener::{Backpressure, Handing},
     hub::Hub,
     metrics::Metrics,
 };

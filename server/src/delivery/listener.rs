@@ -15,26 +15,20 @@
 //!   freed. The browser reconnects and resumes where it stopped.
 
 use crate::{
-    delivery::idle::{Activity, Connections, IdleSettings},
+    delivery::{
+        backpressure::Backpressure,
+        guard::{ConnectionSettings, Guard},
+        idle::Connections,
+    },
     metrics::{AcceptError, Metrics},
 };
-use bytes::Bytes;
 use std::{
     io,
     net::SocketAddr,
-    pin::Pin,
-    sync::{
-        Arc, Mutex, PoisonError, Weak,
-        atomic::{AtomicBool, AtomicU64, Ordering},
-    },
-    task::{Context, Poll, Waker},
+    sync::Arc,
     time::{Duration, Instant},
 };
-use tokio::{
-    io::{AsyncRead, AsyncWrite, ReadBuf},
-    net::{TcpListener, TcpSocket, TcpStream},
-};
-use tokio_io_timeout::TimeoutStream;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 /// `EMFILE` and `ENFILE`: the process's or the system's file descriptors are all in use.
 const OUT_OF_FILES: [i32; 2] = [24, 23];
@@ -83,20 +77,6 @@ pub fn raise_open_files_limit() {
     }
 }
 
-/// What each accepted connection gets.
-#[derive(Debug, Clone, Copy)]
-pub struct ConnectionSettings {
-    /// A write that makes no progress for this long fails the connection.
-    pub stall_timeout: Duration,
-    /// The kernel send buffer to ask for; `None` keeps the kernel's default.
-    pub send_buffer: Option<usize>,
-    /// How long connections that are not streams may wait, and how many may.
-    pub idle: IdleSettings,
-    /// How often an HTTP/2 connection is pinged (and how long the client has
-    /// to answer).
-    pub h2_ping_interval: Duration,
-}
-
 /// A [`TcpListener`] whose connections are guarded against slow and stalled
 /// clients, and whose accept errors are logged and counted.
 #[derive(Debug)]
@@ -136,10 +116,7 @@ impl GuardedListener {
 
     /// What guards this listener's connections.
     pub fn guard(&self) -> Guard {
-        Guard {
-            settings: self.settings,
-            metrics: self.metrics.clone(),
-        }
+        Guard::new(self.settings, self.metrics.clone())
     }
 
     /// Asks the kernel for what every connection gets.
@@ -225,256 +202,6 @@ impl GuardedListener {
     /// The address it listens on.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.local_addr()
-    }
-}
-
-/// What guards a connection: the stall timeout, counted in the metrics.
-#[derive(Debug, Clone)]
-pub struct Guard {
-    settings: ConnectionSettings,
-    metrics: Arc<Metrics>,
-}
-
-impl Guard {
-    /// What every connection gets.
-    pub fn settings(&self) -> &ConnectionSettings {
-        &self.settings
-    }
-
-    /// Completes when a stream on the connection of `backpressure` (from
-    /// `peer`) has had something to send that was not taken for the stall
-    /// timeout, logged and counted like a stalled write; the caller closes the
-    /// connection.
-    pub async fn stalled_stream(&self, backpressure: &Backpressure, peer: SocketAddr) {
-        let timeout = self.settings.stall_timeout;
-        let every = (timeout / 4).clamp(Duration::from_millis(25), Duration::from_secs(1));
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            if backpressure.longest_wait() >= timeout {
-                self.metrics.stalled_client(peer);
-                return;
-            }
-        }
-    }
-
-    /// `stream` (from `peer`) with a write timeout, logged and counted.
-    pub fn wrap(&self, stream: TcpStream, peer: SocketAddr) -> GuardedStream {
-        let mut stream = TimeoutStream::new(stream);
-        stream.set_write_timeout(Some(self.settings.stall_timeout));
-        GuardedStream {
-            inner: Box::pin(stream),
-            peer,
-            unread: Bytes::new(),
-            backpressure: None,
-            activity: None,
-            metrics: self.metrics.clone(),
-        }
-    }
-}
-
-/// Whether a connection's last write found the kernel's send buffer full.
-///
-/// The connection sets it; the streams on the connection wait for it to clear
-/// before taking more frames from the hub, so what a slow client has not taken
-/// yet waits in the hub (where it can be replaced by newer prices), not in
-/// hyper's buffers.
-///
-/// It also keeps, for each stream on the connection, since when the stream
-/// has had something to send that hyper has not taken ([`Handing`]): an
-/// HTTP/2 stream whose client keeps its flow-control window shut is never
-/// polled again, and no write of the connection ever stalls, so the stall
-/// guard needs that clock ([`Guard::stalled_stream`]).
-#[derive(Debug, Default)]
-pub struct Backpressure {
-    blocked: AtomicBool,
-    /// Every stream waiting for the connection (an HTTP/2 connection carries
-    /// many).
-    waiting: Mutex<Vec<Waker>>,
-    /// The streams' clocks.
-    handing: Mutex<Vec<Weak<Handing>>>,
-}
-
-/// Since when a stream has had something for hyper to take, in milliseconds
-/// since the Unix epoch; 0 while hyper is polling it.
-#[derive(Debug, Default)]
-pub struct Handing(AtomicU64);
-
-impl Handing {
-    /// The stream has something to hand over (and hyper may not ask for it).
-    pub fn waiting(&self) {
-        if self.0.load(Ordering::Relaxed) == 0 {
-            self.0.store(crate::clock::now_ms(), Ordering::Relaxed);
-        }
-    }
-
-    /// Hyper is polling the stream.
-    pub fn polled(&self) {
-        self.0.store(0, Ordering::Relaxed);
-    }
-}
-
-impl Backpressure {
-    /// A clock for a new stream on this connection.
-    pub fn handing(&self) -> Arc<Handing> {
-        let handing = Arc::new(Handing::default());
-        let mut all = self.handing.lock().unwrap_or_else(PoisonError::into_inner);
-        all.retain(|stream| stream.strong_count() > 0);
-        all.push(Arc::downgrade(&handing));
-        handing
-    }
-
-    /// How long the stream waiting the longest has waited for hyper.
-    fn longest_wait(&self) -> Duration {
-        let now = crate::clock::now_ms();
-        let all = self.handing.lock().unwrap_or_else(PoisonError::into_inner);
-        let oldest = all
-            .iter()
-            .filter_map(Weak::upgrade)
-            .map(|handing| handing.0.load(Ordering::Relaxed))
-            .filter(|&since| since > 0)
-            .min();
-        Duration::from_millis(oldest.map_or(0, |since| now.saturating_sub(since)))
-    }
-
-    /// Ready when the connection can take more; otherwise wakes `cx` when it can.
-    pub fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if !self.blocked.load(Ordering::Acquire) {
-            return Poll::Ready(());
-        }
-        {
-            let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-            if !waiting.iter().any(|waker| waker.will_wake(cx.waker())) {
-                waiting.push(cx.waker().clone());
-            }
-        }
-        // Cleared between the check and the registration: no wake would come.
-        if self.blocked.load(Ordering::Acquire) {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
-        }
-    }
-
-    fn note<T>(&self, result: &Poll<io::Result<T>>) {
-        match result {
-            Poll::Pending => self.blocked.store(true, Ordering::Release),
-            Poll::Ready(_) => {
-                if self.blocked.swap(false, Ordering::AcqRel) {
-                    let waiting = std::mem::take(
-                        &mut *self.waiting.lock().unwrap_or_else(PoisonError::into_inner),
-                    );
-                    for waker in waiting {
-                        waker.wake();
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// An accepted connection with a write timeout and a [`Backpressure`] flag;
-/// logs and counts the timeout.
-#[derive(Debug)]
-pub struct GuardedStream {
-    inner: Pin<Box<TimeoutStream<TcpStream>>>,
-    peer: SocketAddr,
-    /// Bytes already read and put back, read again before the socket.
-    unread: Bytes,
-    /// Kept only for connections hyper serves: a stream written directly awaits
-    /// each write, which is backpressure enough.
-    backpressure: Option<Arc<Backpressure>>,
-    /// Told of every read, to time request heads ([`idle`](crate::delivery::idle)).
-    activity: Option<Arc<Activity>>,
-    metrics: Arc<Metrics>,
-}
-
-impl GuardedStream {
-    /// Tells `activity` of every read from now on.
-    pub fn watch_reads(&mut self, activity: Arc<Activity>) {
-        self.activity = Some(activity);
-    }
-
-    /// Puts back `bytes` already read, to be read again first (the request head
-    /// [`serve`](crate::delivery::serve) looked at before handing the connection to hyper).
-    pub fn unread(&mut self, bytes: Bytes) {
-        debug_assert!(self.unread.is_empty(), "bytes put back twice");
-        self.unread = bytes;
-    }
-
-    /// Starts telling whether the connection can take more, for the streams
-    /// hyper will serve on it.
-    pub fn watch_backpressure(&mut self) -> Arc<Backpressure> {
-        self.backpressure.get_or_insert_default().clone()
-    }
-
-    fn note<T>(&self, result: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
-        if let Some(backpressure) = &self.backpressure {
-            backpressure.note(&result);
-        }
-        if let Poll::Ready(Err(error)) = &result
-            && error.kind() == io::ErrorKind::TimedOut
-        {
-            self.metrics.stalled_client(self.peer);
-        }
-        result
-    }
-}
-
-impl AsyncRead for GuardedStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if !self.unread.is_empty() {
-            let n = self.unread.len().min(buf.remaining());
-            buf.put_slice(&self.unread.split_to(n));
-            return Poll::Ready(Ok(()));
-        }
-        let before = buf.filled().len();
-        let result = self.inner.as_mut().poll_read(cx, buf);
-        if let Some(activity) = &self.activity
-            && buf.filled().len() > before
-        {
-            activity.read();
-        }
-        result
-    }
-}
-
-impl AsyncWrite for GuardedStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let result = self.inner.as_mut().poll_write(cx, buf);
-        self.note(result)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let result = self.inner.as_mut().poll_write_vectored(cx, bufs);
-        self.note(result)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let result = self.inner.as_mut().poll_flush(cx);
-        self.note(result)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let result = self.inner.as_mut().poll_shutdown(cx);
-        self.note(result)
     }
 }
 

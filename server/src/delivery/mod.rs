@@ -2,9 +2,11 @@
 //! everything that carries it: the writers, the body hyper polls, each
 //! connection and its guards.
 
+pub mod backpressure;
 pub mod body;
 pub mod chunked;
 pub mod engine;
+pub mod guard;
 pub mod idle;
 pub mod limits;
 pub mod listener;

@@ -5,10 +5,7 @@
 //! head written here is read back by a strict parser in the tests below.
 
 use crate::delivery::{
-    body::Handoff,
-    idle::Activity,
-    listener::{Connection, Guard},
-    writer::Writers,
+    body::Handoff, guard::Guard, idle::Activity, listener::Connection, writer::Writers,
 };
 use axum::{
     Router,

@@ -23,8 +23,9 @@
 
 use super::raw_http::{First, plain_http_to_tls, read_head, serve_stream};
 use crate::{
+    delivery::guard::Guard,
     delivery::idle::{Activity, IdleSettings},
-    delivery::listener::{Connection, Delivery, Guard, GuardedListener},
+    delivery::listener::{Connection, Delivery, GuardedListener},
     delivery::writer::Writers,
 };
 use axum::{Router, body::Body, extract::ConnectInfo, http::Request};
