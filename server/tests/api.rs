@@ -167,7 +167,10 @@ async fn the_router_answers_without_a_socket() {
     use axum::{body::Body, http::Request};
     use clap::Parser;
     use http_body_util::BodyExt;
-    use server::{config::Config, http::startup};
+    use server::{
+        config::Config,
+        http::{router, startup},
+    };
     use tower::ServiceExt;
 
     let config = Config::try_parse_from(["tickertape", "--symbols", SYMBOLS]).unwrap();
@@ -175,7 +178,7 @@ async fn the_router_answers_without_a_socket() {
     let request = Request::get("/api/snapshot?symbols=ZZZZ")
         .body(Body::empty())
         .unwrap();
-    let response = startup::app(state).oneshot(request).await.unwrap();
+    let response = router::app(state).oneshot(request).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
     let body = response.into_body().collect().await.unwrap().to_bytes();

@@ -8,5 +8,6 @@ pub mod events;
 pub mod health;
 pub mod params;
 pub mod prices;
+pub mod router;
 pub mod startup;
 pub mod state;

@@ -1,5 +1,5 @@
 //! What every handler can reach: [`AppState`], built once by
-//! [`startup`](crate::http::startup) and handed to [`startup::app`](crate::http::startup::app).
+//! [`startup`](crate::http::startup) and handed to [`router::app`](crate::http::router::app).
 //!
 //! It sits below the handlers and the start-up code alike, so neither imports
 //! the other for it.
