@@ -4,7 +4,7 @@
 //! # Layout
 //! Folders along a price's path, and data flows one way, top to bottom
 //! (`tests/layout.rs`, run by `make lint`, fails on any import circle):
-//! - [`intake`]: prices in: the simulator ([`intake::feed`]), `POST
+//! - [`intake`]: prices in: the simulator ([`intake::simulator`]), `POST
 //!   /api/prices` bodies ([`intake::ingest`]), and with `--broker` a cluster
 //!   on Redis Streams ([`intake::broker`]); [`intake::publisher`] says where
 //!   they go.
@@ -21,7 +21,7 @@
 //! - Beside them: [`config`], [`secret`], [`metrics`], [`clock`],
 //!   [`telemetry`], [`text`]; and [`publish`], the `tickertape publish` command.
 //!
-//! The delivery path of one price, end to end: [`intake::feed::run`] or
+//! The delivery path of one price, end to end: [`intake::simulator::run`] or
 //! [`http::prices::publish`] → [`hub::Hub::publish_batch`] (encoded once by
 //! [`hub::wire::price_update`]) → each stream's [`delivery::engine::Engine`],
 //! driven by a writer's sweep (one chunk per write, shared by the streams at

@@ -29,7 +29,7 @@ use crate::{
     delivery::limits::client_ip,
     delivery::listener::{Connection, Delivery},
     http::error::ApiError,
-    http::params::{FeedQuery, ParamsError, symbol_filter},
+    http::params::{ParamsError, PricesQuery, symbol_filter},
     http::state::AppState,
     hub::wire,
     hub::{Filter, Hub, Read},
@@ -59,7 +59,7 @@ pub async fn events(
     ConnectInfo(connection): ConnectInfo<Connection>,
     method: Method,
     headers: HeaderMap,
-    query: Result<Query<FeedQuery>, QueryRejection>,
+    query: Result<Query<PricesQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(ParamsError::from)?;
     let filter = symbol_filter(query.symbols.as_deref(), &state.hub)?;

@@ -17,10 +17,11 @@ use std::{collections::HashSet, sync::Arc};
 /// The most unknown symbols an error names (it counts them all).
 pub const MAX_NAMED: usize = 20;
 
-/// The query string, as sent.
+/// The query string of `/events` and `/api/snapshot`, as sent: which
+/// symbols, and the id to resume after.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FeedQuery {
+pub struct PricesQuery {
     /// `symbols=AAPL,MSFT`: only these symbols.
     pub symbols: Option<String>,
     /// `lastEventId=…`: resume after this id (the `Last-Event-ID` header wins).

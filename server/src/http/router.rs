@@ -4,7 +4,7 @@
 
 use crate::{
     config::Origin,
-    http::{access, api, error, events, health, prices, state::AppState},
+    http::{access, error, events, health, prices, snapshot, state::AppState, stats},
     metrics,
 };
 use app::{model::route, page::Pacing, shell};
@@ -35,8 +35,8 @@ pub fn app(state: AppState) -> Router {
     // token is asked for (it never carries one), and a 401 carries
     // `Access-Control-Allow-Origin`, so the allowed sites can read why.
     let api = Router::new()
-        .route(route::SNAPSHOT, get(api::snapshot))
-        .route(route::STATS, get(api::stats))
+        .route(route::SNAPSHOT, get(snapshot::snapshot))
+        .route(route::STATS, get(stats::stats))
         .route_layer(viewer.clone())
         .layer(cors(&state.cors_origins));
     // Streams are not traced: the layer wraps the body and would be polled on

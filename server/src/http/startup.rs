@@ -9,7 +9,7 @@ use crate::{
     },
     http::{router, state::AppState},
     hub::Hub,
-    intake::{broker::Broker, feed, publisher::Publisher},
+    intake::{broker::Broker, publisher::Publisher, simulator},
     metrics::Metrics,
 };
 use app::model::RunId;
@@ -24,7 +24,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     /// The price simulator, unless prices come only from publishers.
-    simulator: Option<feed::Simulator>,
+    simulator: Option<simulator::Simulator>,
     config: Config,
 }
 
@@ -90,7 +90,7 @@ impl Application {
             let (rate, token) = (config.rate, token.clone());
             match state.broker.clone() {
                 // One simulator per cluster: the instance holding the lease.
-                Some(broker) => tokio::spawn(feed::lead(
+                Some(broker) => tokio::spawn(simulator::lead(
                     broker,
                     state.hub.clone(),
                     simulator,
@@ -102,7 +102,7 @@ impl Application {
                     let publisher = Publisher::Hub(state.hub.clone());
                     let skipped = state.metrics.simulator_skipped.clone();
                     tokio::spawn(async move {
-                        feed::run(simulator, publisher, rate, skipped, token).await;
+                        simulator::run(simulator, publisher, rate, skipped, token).await;
                     })
                 }
             }
@@ -175,12 +175,16 @@ impl Application {
 /// Everything the handlers share, built from `config` for a server at `addr`,
 /// and the price simulator unless it is turned off. With [`app`], a test can
 /// answer requests without a socket.
-pub fn state(config: &Config, addr: SocketAddr) -> io::Result<(AppState, Option<feed::Simulator>)> {
+pub fn state(
+    config: &Config,
+    addr: SocketAddr,
+) -> io::Result<(AppState, Option<simulator::Simulator>)> {
     // Server rendering spawns its tasks on tokio (an error means it already
     // does, from an earlier `Application` in this process).
     let _ = any_spawner::Executor::init_tokio();
     let seed = config.seed.unwrap_or_else(rand::random);
-    let simulator = (!config.no_simulator).then(|| feed::Simulator::new(&config.symbols, seed));
+    let simulator =
+        (!config.no_simulator).then(|| simulator::Simulator::new(&config.symbols, seed));
     let opening = simulator
         .as_ref()
         .map(|simulator| simulator.opening_quotes(clock::now_ms()))

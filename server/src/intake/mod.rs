@@ -2,6 +2,6 @@
 //! [`publisher::Publisher`].
 
 pub mod broker;
-pub mod feed;
 pub mod ingest;
 pub mod publisher;
+pub mod simulator;

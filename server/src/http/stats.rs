@@ -1,26 +1,9 @@
-//! The JSON API: `GET /api/snapshot` and `GET /api/stats`.
+//! `GET /api/stats`: what operators watch, JSON.
 
-use crate::{
-    http::params::{FeedQuery, ParamsError, symbol_filter},
-    http::state::AppState,
-};
-use app::model::{EventId, Snapshot};
-use axum::{
-    Json,
-    extract::{Query, State, rejection::QueryRejection},
-};
+use crate::http::state::AppState;
+use app::model::EventId;
+use axum::{Json, extract::State};
 use serde::Serialize;
-
-/// The handler of `GET /api/snapshot[?symbols=…]`: the latest quote of every
-/// symbol (or of those listed) and the id of the last update it includes.
-pub async fn snapshot(
-    State(state): State<AppState>,
-    query: Result<Query<FeedQuery>, QueryRejection>,
-) -> Result<Json<Snapshot>, ParamsError> {
-    let Query(query) = query?;
-    let filter = symbol_filter(query.symbols.as_deref(), &state.hub)?;
-    Ok(Json(state.hub.snapshot(&filter)))
-}
 
 /// The body of `GET /api/stats`: what operators watch.
 #[derive(Debug, Serialize)]
