@@ -2,7 +2,7 @@
 //!
 //! Every way a stream is delivered drives this one core: the stream writers
 //! ([`writer`](crate::delivery::writer)) for a stream on a connection of its own, and
-//! the response body hyper polls ([`sse`](crate::http::events)) for a reused
+//! the response body hyper polls ([`body`](crate::delivery::body)) for a reused
 //! connection, HTTPS and HTTP/2. Each stream guarantee is here, once:
 //! - **the catch-up's end**: the first heartbeat goes as soon as the stream
 //!   has reached the head;

@@ -11,7 +11,7 @@
 //! stream spent ×1.26–1.35 the floor's CPU per delivery; see the README.
 //!
 //! What each stream sends, and when, is its [`Engine`]'s, as for a stream
-//! hyper writes ([`sse`](crate::http::events)); a writer adds the socket's side:
+//! hyper writes ([`body`](crate::delivery::body)); a writer adds the socket's side:
 //! - **slow clients**: what the kernel does not take waits in the stream (one
 //!   chunk at most) while the stream reads nothing more; when the client takes
 //!   it, the stream reads on (and the engine skips to a snapshot of the latest
