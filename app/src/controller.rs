@@ -7,13 +7,14 @@
 
 use crate::{
     meter::Meters,
+    saved,
     screen::{Controls, Screen},
     share::{self, Ask, CatchUp, Role, Tab},
     sinks::{Batch, Sinks},
     status::{self, Connection, Phase},
     stream::{PassOn, PriceStream},
     sync::StreamSync,
-    watchlist::{self, Watchlist},
+    watchlist::Watchlist,
 };
 use js_sys::Function;
 use leptos::prelude::*;
@@ -43,7 +44,7 @@ pub(crate) fn start(view: Screen) -> Controls {
         pause: Callback::new(move |()| controller.pause()),
         resume: Callback::new(move |()| controller.resume()),
         watch: Callback::new(move |next: Watchlist| {
-            save(&next);
+            saved::save(&next);
             controller.adopt(next);
         }),
     }
@@ -316,8 +317,8 @@ impl Controller {
         // mirrors it; then the stream opens, or the tab joins the one its
         // browser shares.
         Effect::new(move |_| {
-            let stored = load();
-            save(&stored);
+            let stored = saved::load();
+            saved::save(&stored);
             if view.watchlist.with_untracked(|w| *w != stored) {
                 view.watchlist.set(stored);
                 view.sync.set(StreamSync::new(None));
@@ -343,7 +344,7 @@ impl Controller {
     /// save power) or thawed.
     fn listen_to_the_browser(self) {
         // Another tab changed the watchlist they share.
-        listen(&window(), "storage", move || self.adopt(load()));
+        listen(&window(), "storage", move || self.adopt(saved::load()));
         // A frozen leader would hold the stream for nobody: it hands it over
         // first, and joins again when it thaws.
         listen(&document(), "freeze", move || {
@@ -401,54 +402,5 @@ fn tick(period: Duration, f: impl Fn() + 'static) {
     match set_interval_with_handle(f, period) {
         Ok(handle) => on_cleanup(move || handle.clear()),
         Err(error) => crate::warn_js("no timer:", &error),
-    }
-}
-
-fn storage() -> Option<web_sys::Storage> {
-    window().local_storage().ok().flatten()
-}
-
-/// The watchlist kept in `localStorage` (every symbol when there is none).
-fn load() -> Watchlist {
-    storage()
-        .and_then(|s| s.get_item(watchlist::STORAGE_KEY).ok().flatten())
-        .map(|text| Watchlist::parse(&text))
-        .unwrap_or_default()
-}
-
-/// Keeps `list` in `localStorage` and mirrors it in the cookie the server
-/// renders the page with.
-fn save(list: &Watchlist) {
-    let stored = list.stored();
-    if let Some(storage) = storage() {
-        let saved = if list.is_all() {
-            storage.remove_item(watchlist::STORAGE_KEY)
-        } else {
-            storage.set_item(watchlist::STORAGE_KEY, &stored)
-        };
-        if let Err(error) = saved {
-            crate::warn_js("could not save the watchlist:", &error);
-        }
-    }
-    // Over HTTPS every cookie is Secure, the server's and this one.
-    let secure = if window().location().protocol().is_ok_and(|p| p == "https:") {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = if list.is_all() {
-        format!(
-            "{}=; Path=/; Max-Age=0; SameSite=Lax{secure}",
-            watchlist::COOKIE
-        )
-    } else {
-        format!(
-            "{}={stored}; Path=/; Max-Age=31536000; SameSite=Lax{secure}",
-            watchlist::COOKIE
-        )
-    };
-    let document: web_sys::HtmlDocument = document().unchecked_into();
-    if let Err(error) = document.set_cookie(&cookie) {
-        crate::warn_js("could not set the watchlist cookie:", &error);
     }
 }

@@ -26,8 +26,8 @@
 //!   rows' flashes.
 //! - `decode` (browser only): reading the stream's JSON with the browser's parser.
 //!
-//! Data flows one way, from `model` up: model → decode → sinks → stream →
-//! share → controller → dashboard (`server/tests/layout.rs` checks it).
+//! Data flows one way, from `model` up: model → decode → sinks → http →
+//! stream → share → controller → dashboard (`server/tests/layout.rs` checks it).
 //!
 //! Build it with the `ssr` feature for the server and `hydrate` for the browser.
 
@@ -40,9 +40,13 @@ pub mod dashboard;
 #[cfg(feature = "hydrate")]
 pub mod decode;
 pub mod format;
+#[cfg(feature = "hydrate")]
+mod http;
 pub mod meter;
 pub mod model;
 pub mod page;
+#[cfg(feature = "hydrate")]
+mod saved;
 pub mod screen;
 #[cfg(feature = "hydrate")]
 mod share;

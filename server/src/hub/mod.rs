@@ -22,6 +22,7 @@
 //! writes once per window instead of once per update.
 
 mod announce;
+mod book;
 mod relay;
 mod update;
 pub mod wire;
@@ -31,8 +32,8 @@ pub use update::{
     TooManySymbols,
 };
 
-use crate::clock;
-use app::model::{EventId, Price, Quote, RECENT_PRICES, RunId, Snapshot, Symbol};
+use app::model::{EventId, Price, Quote, RunId, Snapshot, Symbol};
+use book::{State, keeps, push_recent, recent_from};
 use bytes::Bytes;
 use prometheus_client::metrics::counter::Counter;
 use std::{
@@ -82,19 +83,6 @@ pub struct Hub {
     closed: AtomicBool,
     /// Set while a cluster's broker is unreachable.
     feed_interrupted: AtomicBool,
-}
-
-#[derive(Debug)]
-struct State {
-    head: EventId,
-    /// Quotes in display order, with an index by symbol.
-    quotes: Vec<Quote>,
-    index: HashMap<Symbol, usize>,
-    /// The last [`RECENT_PRICES`] prices of each quote, oldest first, same order.
-    recent: Vec<VecDeque<Price>>,
-    /// The last `capacity` updates, oldest first, ending at `head`.
-    history: VecDeque<Arc<Published>>,
-    capacity: usize,
 }
 
 impl Hub {
@@ -382,68 +370,10 @@ impl Hub {
     }
 }
 
-impl State {
-    /// Where in the history the update after `cursor` is (the history's length
-    /// when `cursor` is the head), or `None` when `cursor` is not a position the
-    /// history covers.
-    fn position_after(&self, cursor: EventId) -> Option<usize> {
-        let oldest = self.head.seq - self.history.len() as u64;
-        if cursor.run != self.head.run || cursor.seq < oldest || cursor.seq > self.head.seq {
-            return None;
-        }
-        usize::try_from(cursor.seq - oldest).ok()
-    }
-
-    fn snapshot(&self, filter: &Filter) -> Snapshot {
-        let kept = || {
-            self.quotes
-                .iter()
-                .zip(&self.recent)
-                .filter(|(quote, _)| wanted(filter, &quote.symbol))
-        };
-        Snapshot {
-            last_event_id: self.head,
-            time: clock::now_ms(),
-            quotes: kept()
-                .map(|(quote, recent)| Quote {
-                    recent: recent.iter().copied().collect(),
-                    ..quote.clone()
-                })
-                .collect(),
-        }
-    }
-}
-
-/// Adds `price` to a symbol's recent prices, dropping the oldest past
-/// [`RECENT_PRICES`].
-fn push_recent(recent: &mut VecDeque<Price>, price: Price) {
-    if recent.len() == RECENT_PRICES {
-        recent.pop_front();
-    }
-    recent.push_back(price);
-}
-
-/// The recent prices of a symbol that has just opened at `price`.
-fn recent_from(price: Price) -> VecDeque<Price> {
-    let mut recent = VecDeque::with_capacity(RECENT_PRICES);
-    recent.push_back(price);
-    recent
-}
-
-/// Whether a stream with `filter` sends `symbol`'s update (never a hole's).
-fn keeps(filter: &Filter, symbol: &Option<Symbol>) -> bool {
-    symbol.as_ref().is_some_and(|symbol| wanted(filter, symbol))
-}
-
-fn wanted(filter: &Filter, symbol: &Symbol) -> bool {
-    filter
-        .as_ref()
-        .is_none_or(|symbols| symbols.contains(symbol))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use app::model::RECENT_PRICES;
     use tokio_util::sync::CancellationToken;
 
     pub(super) const RUN: RunId = RunId(7);
