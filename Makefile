@@ -13,7 +13,7 @@ BIN := target/release/tickertape
 # Extra flags for the server, e.g. `make run ARGS="--rate 50 --seed 7"`.
 ARGS ?=
 
-.PHONY: run test setup setup-test build weight lint unit e2e bench bench-cluster bench-ui cluster watch clean
+.PHONY: run test setup setup-test build weight lint unit e2e bench bench-cluster bench-ui heap-profile cluster watch clean
 
 ## run: install what is missing, build for release, serve http://127.0.0.1:3000
 run: setup build
@@ -68,6 +68,10 @@ e2e: setup-test build
 ## bench: fan-out beside limit-probe and node-sse (../shared/peers), one table (see README)
 bench: setup build
 	scripts/bench.sh
+
+## heap-profile: where the server's heap goes with 10 000 streams opened at once (dhat)
+heap-profile: setup
+	scripts/heap-profile.sh
 
 ## bench-cluster: latency and ingest through Redis beside a standalone instance (see docs/scale-out.md)
 bench-cluster: setup build

@@ -13,12 +13,22 @@ use std::process::ExitCode;
 /// viewers at once, as after a restart) glibc's malloc kept its high-water
 /// mark, 7.4 and 10.3 KiB of RSS per idle stream in two runs of `make bench`'s
 /// idle point; mimalloc gave it back: 1.1 and 1.2 KiB, at the same CPU per
-/// delivery (issue #20's note has the runs).
+/// delivery (issue #20's note has the runs). `make heap-profile` shows where
+/// the rest goes.
+#[cfg(not(feature = "heap-profile"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// With the `heap-profile` feature, dhat counts every allocation by where it
+/// was made, and writes `dhat-heap.json` when the server exits.
+#[cfg(feature = "heap-profile")]
+#[global_allocator]
+static ALLOCATOR: dhat::Alloc = dhat::Alloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    #[cfg(feature = "heap-profile")]
+    let _profiler = dhat::Profiler::new_heap();
     let mut config = Config::parse_or_exit();
     telemetry::init(config.log_format);
     if let Some(Command::Publish(args)) = config.command.take() {
