@@ -13,7 +13,7 @@ BIN := target/release/tickertape
 # Extra flags for the server, e.g. `make run ARGS="--rate 50 --seed 7"`.
 ARGS ?=
 
-.PHONY: run test setup setup-test build weight lint unit e2e bench bench-cluster bench-ui heap-profile cluster watch clean
+.PHONY: run test setup setup-test build weight lint unit e2e bench bench-cluster bench-ui heap-profile chaos cluster watch clean
 
 ## run: install what is missing, build for release, serve http://127.0.0.1:3000
 run: setup build
@@ -78,10 +78,14 @@ bench-cluster: setup build
 	@scripts/setup.sh cluster
 	scripts/bench-cluster.sh
 
-## cluster: Redis, three instances and nginx on http://127.0.0.1:8080 (Ctrl-C stops them all)
+## cluster: Redis, three instances and nginx on http://127.0.0.1:8080 (Ctrl-C stops them all; SENTINEL=1: a primary, a replica and three Sentinels)
 cluster: setup build
 	@scripts/setup.sh cluster
-	scripts/cluster.sh
+	SENTINEL=$(SENTINEL) scripts/cluster.sh
+
+## chaos: Redis failing under a cluster: Sentinel failovers, a stopped primary, a killed instance (see docs/scale-out.md)
+chaos: setup-test
+	cargo test --locked -p server --test failover chaos -- --ignored --nocapture
 
 ## bench-ui: the dashboard with 200 symbols at 50 updates/s in chromium
 bench-ui: setup-test build

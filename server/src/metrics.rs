@@ -96,6 +96,11 @@ struct Rejected {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Primary {
+    address: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Refused {
     reason: RefuseReason,
 }
@@ -130,8 +135,12 @@ pub struct Metrics {
     pub broker_lag: Gauge,
     /// In a cluster: times this instance reconnected to the broker.
     pub broker_reconnects: Counter,
+    /// In a cluster: batches refused because too few replicas took them in time.
+    pub broker_unreplicated: Counter,
     /// In a cluster: 1 while this instance holds the simulator's lease.
     pub lease_holder: Gauge,
+    /// In a cluster: the Redis this instance is connected to, by address.
+    broker_primary: Family<Primary, Gauge>,
     ingest_rejected: Family<Rejected, Counter>,
     streams_refused: Family<Refused, Counter>,
     accept_errors: Family<AcceptFailed, Counter>,
@@ -169,7 +178,9 @@ impl Metrics {
             simulator_skipped: Counter::default(),
             broker_lag: Gauge::default(),
             broker_reconnects: Counter::default(),
+            broker_unreplicated: Counter::default(),
             lease_holder: Gauge::default(),
+            broker_primary: Family::default(),
             ingest_rejected: Family::default(),
             streams_refused: Family::default(),
             accept_errors: Family::default(),
@@ -202,6 +213,16 @@ impl Metrics {
             "broker_reconnects",
             "Times this instance reconnected to the cluster's broker",
             metrics.broker_reconnects.clone(),
+        );
+        registry.register(
+            "broker_primary",
+            "1 for the cluster's Redis this instance connected to last (behind Sentinel, the primary they named), by address",
+            metrics.broker_primary.clone(),
+        );
+        registry.register(
+            "broker_unreplicated_batches",
+            "Batches refused (503) because fewer than --broker-min-replicas replicas took them in time",
+            metrics.broker_unreplicated.clone(),
         );
         registry.register(
             "lease_holder",
@@ -282,6 +303,17 @@ impl Metrics {
             registry,
             ..metrics
         }
+    }
+
+    /// The cluster's Redis this instance now uses is at `address` (the only
+    /// one `tickertape_broker_primary` shows).
+    pub fn set_broker_primary(&self, address: &str) {
+        self.broker_primary.clear();
+        self.broker_primary
+            .get_or_create(&Primary {
+                address: address.to_owned(),
+            })
+            .set(1);
     }
 
     /// A client that took nothing of its stream for the stall timeout, whatever

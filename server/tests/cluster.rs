@@ -632,6 +632,15 @@ async fn entries_written_to_redis_by_hand_never_break_a_frame_or_repeat_an_id() 
     for data in &entries {
         let head: u64 = redis.cli(&["INCR", "tickertape:head"]).parse().unwrap();
         redis.cli(&["XADD", "tickertape:stream", &format!("{head}-0"), "d", data]);
+        // Relays pass on only what a commit mark covers.
+        redis.cli(&[
+            "XADD",
+            "tickertape:stream",
+            &format!("{head}-*"),
+            "c",
+            &head.to_string(),
+        ]);
+        redis.cli(&["SET", "tickertape:committed", &head.to_string()]);
     }
     let last = EventId {
         run: start.run,

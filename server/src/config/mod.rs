@@ -3,20 +3,23 @@
 //! Every setting has a default that runs out of the box; `tickertape --help`
 //! lists them all.
 
+mod broker;
 mod settings;
 mod summary;
 mod values;
 
-pub use values::{BrokerUrl, MAX_RATE, Origin};
+pub use broker::BrokerUrl;
+pub use values::{MAX_RATE, Origin};
 
 use crate::{
     hub::DEFAULT_HISTORY,
     secret::{Secret, parse_token},
 };
 use app::model::Symbol;
+use broker::parse_broker;
 use clap::{Parser, builder::BoolishValueParser};
 use std::{collections::HashSet, net::SocketAddr, path::PathBuf};
-use values::{parse_addr, parse_broker, parse_origin, parse_prefix, parse_rate, parse_symbol};
+use values::{parse_addr, parse_origin, parse_prefix, parse_rate, parse_symbol};
 
 /// The symbols quoted when none are configured, comma-separated.
 pub const DEFAULT_SYMBOLS: &str = "AAPL,MSFT,NVDA,GOOGL,AMZN,META,TSLA,JPM,V,XOM,WMT,KO";
@@ -305,7 +308,9 @@ pub struct Config {
 
     /// Join the cluster of instances that share this Redis (or Valkey), as
     /// `redis://HOST:PORT[/DB]`: one feed, one sequence of ids, resume on any
-    /// instance. Without it the instance stands alone, as it always has.
+    /// instance. Or the Redis that Sentinels name, followed through failovers,
+    /// as `redis+sentinel://HOST:PORT[,HOST:PORT…]/MASTER_NAME`. Without it the
+    /// instance stands alone, as it always has.
     #[arg(long, env = "TICKERTAPE_BROKER", value_parser = parse_broker, hide_env_values = true)]
     pub broker: Option<BrokerUrl>,
 
@@ -318,6 +323,17 @@ pub struct Config {
         value_parser = parse_prefix,
     )]
     pub broker_prefix: String,
+
+    /// How many replicas must hold a batch before `POST /api/prices` answers
+    /// 200 (Redis's `WAIT`), and before any instance relays it to viewers: with
+    /// 1 or more, an acknowledged batch survives the loss of any one Redis.
+    /// Default: 1 with `redis+sentinel://`, 0 with `redis://`.
+    #[arg(
+        long,
+        env = "TICKERTAPE_BROKER_MIN_REPLICAS",
+        value_parser = clap::value_parser!(u32).range(0..=16)
+    )]
+    pub broker_min_replicas: Option<u32>,
 
     /// This instance's name in `/healthz`, `/metrics` and the broker's lease
     /// (default: the host name and the process id).

@@ -89,4 +89,12 @@ impl Config {
     pub fn max_ts_skew(&self) -> Duration {
         Duration::from_secs(self.max_ts_skew_secs)
     }
+
+    /// How many replicas must hold a batch before it counts (0 without a broker).
+    pub fn broker_min_replicas(&self) -> u32 {
+        self.broker.as_ref().map_or(0, |broker| {
+            self.broker_min_replicas
+                .unwrap_or_else(|| broker.default_min_replicas())
+        })
+    }
 }

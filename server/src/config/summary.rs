@@ -86,8 +86,9 @@ impl fmt::Display for Config {
         match &self.broker {
             Some(broker) => writeln!(
                 f,
-                "  broker         {broker} (keys {}:*)",
-                self.broker_prefix
+                "  broker         {broker} (keys {}:*, a batch counts once on {} replica(s))",
+                self.broker_prefix,
+                self.broker_min_replicas()
             )?,
             None => writeln!(f, "  broker         none (this instance stands alone)")?,
         }

@@ -1,9 +1,10 @@
 //! The values of flags that are more than a number: addresses, origins, the
-//! broker's URL, symbols and the rate, each read and checked.
+//! broker's prefix, symbols and the rate, each read and checked (the broker's
+//! URL has a file of its own, `broker.rs`).
 
 use app::model::Symbol;
 use axum::http::HeaderValue;
-use std::{fmt, net::SocketAddr, str::FromStr};
+use std::{net::SocketAddr, str::FromStr};
 
 /// The most updates per second the simulator may be asked for.
 pub const MAX_RATE: f64 = 100_000.0;
@@ -23,44 +24,6 @@ pub(super) fn parse_addr(text: &str) -> Result<SocketAddr, String> {
         .or(addrs.first())
         .copied()
         .ok_or_else(|| format!("{text:?} names no address"))
-}
-
-/// The broker's address, `redis://HOST:PORT[/DB]` (a password in it is never
-/// shown).
-#[derive(Clone, PartialEq, Eq)]
-pub struct BrokerUrl(String);
-
-impl BrokerUrl {
-    /// The address, password included, to connect with.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for BrokerUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl fmt::Display for BrokerUrl {
-    /// The address with any password replaced by `***`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rest = self.0.strip_prefix("redis://").unwrap_or(&self.0);
-        match rest.split_once('@') {
-            Some((_, host)) => write!(f, "redis://***@{host}"),
-            None => f.write_str(&self.0),
-        }
-    }
-}
-
-pub(super) fn parse_broker(text: &str) -> Result<BrokerUrl, String> {
-    let text = text.trim();
-    if !text.starts_with("redis://") {
-        return Err("expected redis://HOST:PORT[/DB], such as redis://127.0.0.1:6379".into());
-    }
-    redis::Client::open(text).map_err(|error| format!("not a Redis address: {error}"))?;
-    Ok(BrokerUrl(text.into()))
 }
 
 pub(super) fn parse_prefix(text: &str) -> Result<String, String> {

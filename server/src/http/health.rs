@@ -24,6 +24,9 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         "epoch": head.run.to_string(),
         "relayed": head.to_string(),
         "lag": state.metrics.broker_lag.get(),
+        "primary": health.primary,
+        "minReplicas": health.min_replicas,
+        "lastChange": health.last_change,
     });
     if let Some(problem) = health.problem {
         body["status"] = "unavailable".into();

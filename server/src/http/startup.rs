@@ -233,7 +233,8 @@ pub fn state(
         .as_ref()
         .map(|url| {
             Broker::new(
-                url.as_str(),
+                url,
+                config.broker_min_replicas(),
                 &config.broker_prefix,
                 instance.clone(),
                 hub.clone(),

@@ -19,6 +19,21 @@ impl Hub {
         self.prepare_in(&self.read(), batch)
     }
 
+    /// Whether the update `id` this hub holds is the one `data` encodes (the
+    /// broker's entry for it); `None` when the history no longer holds `id`.
+    /// How a relay that reconnects tells a broker that kept its updates from
+    /// one that lost them and numbered others the same.
+    pub fn holds(&self, id: EventId, data: &str) -> Option<bool> {
+        let state = self.read();
+        let at = state.position_after(EventId {
+            run: id.run,
+            seq: id.seq.checked_sub(1)?,
+        })?;
+        let held = state.history.get(at)?;
+        // A hole (an entry that was not a quote) holds no frame.
+        Some(relayed(id, data).map_or(held.frame.is_empty(), |(_, frame)| frame == held.frame))
+    }
+
     /// Records updates a cluster's broker numbered, each `(seq, data)` with
     /// `data` its quote's JSON as published. They must continue this hub's
     /// sequence in `run`; otherwise nothing is recorded and the caller reloads

@@ -756,7 +756,7 @@ impl Nginx {
         let d = dir.display();
         let main = format!(
             "pid {d}/nginx.pid;\nerror_log {d}/error.log info;\nworker_processes 1;\n\
-             events {{ worker_connections 256; }}\n\
+             events {{ worker_connections 1024; }}\n\
              http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
                fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
                include {d}/site.conf;\n}}\n"

@@ -4,13 +4,19 @@
 use super::client::{Broker, encode};
 use crate::hub::{PublishError, Tick};
 use app::model::EventId;
-use redis::RedisError;
+use redis::{RedisError, aio::MultiplexedConnection};
 use std::time::Duration;
 use tokio::time::{Instant, sleep, timeout};
 
 /// How long a batch may keep losing races with other publishers (or wait
 /// for a new epoch to load) before it is refused.
 const APPEND_PATIENCE: Duration = Duration::from_secs(5);
+
+/// How long a batch waits for its replicas (`WAIT`) before it is refused.
+const REPLICA_WAIT: Duration = Duration::from_secs(1);
+
+/// How long a publisher waits for this instance to relay a batch.
+const RELAY_WAIT: Duration = Duration::from_secs(1);
 
 impl Broker {
     /// Appends `batch` to the cluster's stream: computed against this
@@ -20,6 +26,7 @@ impl Broker {
     pub async fn append(&self, batch: Vec<Tick>) -> Result<EventId, PublishError> {
         let unavailable = |error: RedisError| PublishError::Unavailable(error.to_string());
         let deadline = Instant::now() + APPEND_PATIENCE;
+        let mut last_refusal = None;
         while Instant::now() < deadline {
             let prepared = self.hub.prepare(&batch)?;
             let base = prepared.base;
@@ -31,9 +38,10 @@ impl Broker {
                 .key(&self.keys.stream)
                 .key(&self.keys.quotes)
                 .key(&self.keys.symbols)
+                .key(&self.keys.committed)
                 .arg(base.run.to_string())
                 .arg(base.seq)
-                .arg(self.history)
+                .arg(self.max_len())
                 .arg(prepared.updates.len());
             for update in &prepared.updates {
                 append.arg(&update.data);
@@ -42,6 +50,8 @@ impl Broker {
             for state in &prepared.states {
                 append.arg(state.symbol.as_str()).arg(encode(state));
             }
+            // With no replica to wait for, the batch counts at once.
+            append.arg(if self.min_replicas == 0 { "1" } else { "0" });
             let result: Result<(String, String), RedisError> =
                 append.invoke_async(&mut connection).await;
             self.note(&result);
@@ -59,32 +69,114 @@ impl Broker {
                         run: base.run,
                         seq: head,
                     };
+                    if self.min_replicas > 0 {
+                        self.commit(&mut connection, id, false).await?;
+                    }
                     // Read your writes: this instance's viewers have it too.
-                    self.relayed(id).await;
+                    self.relayed(id, RELAY_WAIT).await;
                     return Ok(id);
                 }
                 // Another publisher got there first: compute it again on top.
                 "conflict" => {
-                    self.relayed(EventId {
+                    let head = EventId {
                         run: base.run,
                         seq: head,
-                    })
-                    .await;
+                    };
+                    // Its batch may be waiting for replicas, or refused for
+                    // want of them and never committed: commit what the
+                    // replicas hold now, so that the cluster moves on.
+                    if self.min_replicas > 0 && self.hub.head().seq < head.seq {
+                        self.relayed(head, REPLICA_WAIT / 10).await;
+                        if self.hub.head().seq < head.seq {
+                            last_refusal = self.commit(&mut connection, head, true).await.err();
+                        }
+                    }
+                    self.relayed(head, RELAY_WAIT).await;
                 }
                 // A new epoch: wait for the relay to load it.
                 _ => sleep(Duration::from_millis(50)).await,
             }
         }
-        Err(PublishError::Unavailable(format!(
-            "other publishers kept getting there first for {APPEND_PATIENCE:?}, or this \
-             instance is not relaying"
-        )))
+        Err(last_refusal.unwrap_or_else(|| {
+            PublishError::Unavailable(format!(
+                "other publishers kept getting there first for {APPEND_PATIENCE:?}, or this \
+                 instance is not relaying"
+            ))
+        }))
     }
 
-    /// Waits (a second at most) until the hub has relayed `id`.
-    async fn relayed(&self, id: EventId) {
+    /// Waits until `min_replicas` replicas hold the updates up to `id`
+    /// (Redis's `WAIT`, which covers every write of the connection before it),
+    /// then marks them committed, so that relays pass them on. A batch the
+    /// replicas did not take in time is refused: it is on the primary but
+    /// counts for nothing yet (a later commit may carry it, or a failover
+    /// lose it, but no viewer has it before then).
+    ///
+    /// With `probe`, for updates another connection wrote: first a write of
+    /// this connection's own, which replicas receive after those updates
+    /// (replication keeps the primary's order), so that `WAIT` covers them.
+    async fn commit(
+        &self,
+        connection: &mut MultiplexedConnection,
+        id: EventId,
+        probe: bool,
+    ) -> Result<(), PublishError> {
+        if probe {
+            let written: Result<(), RedisError> = redis::cmd("SET")
+                .arg(&self.keys.probe)
+                .arg(&self.instance)
+                .query_async(connection)
+                .await;
+            self.note(&written);
+            written.map_err(|error| PublishError::Unavailable(error.to_string()))?;
+        }
+        let acknowledged: Result<u32, RedisError> = redis::cmd("WAIT")
+            .arg(self.min_replicas)
+            .arg(REPLICA_WAIT.as_millis() as u64)
+            .query_async(connection)
+            .await;
+        self.note(&acknowledged);
+        let acknowledged = acknowledged.map_err(|error| {
+            PublishError::Unavailable(format!("the broker did not answer WAIT: {error}"))
+        })?;
+        if acknowledged < self.min_replicas {
+            self.metrics.broker_unreplicated.inc();
+            return Err(PublishError::Unavailable(format!(
+                "the batch reached the broker's primary but {acknowledged} of the {} replica(s) \
+                 it must reach within {REPLICA_WAIT:?}: not acknowledged, and no viewer has it",
+                self.min_replicas
+            )));
+        }
+        let committed: Result<(String, String), RedisError> = self
+            .commit
+            .key(&self.keys.epoch)
+            .key(&self.keys.head)
+            .key(&self.keys.stream)
+            .key(&self.keys.committed)
+            .arg(id.run.to_string())
+            .arg(id.seq)
+            .arg(self.max_len())
+            .invoke_async(connection)
+            .await;
+        self.note(&committed);
+        match committed {
+            Ok((outcome, _)) if outcome == "ok" => Ok(()),
+            Ok((_, epoch)) => Err(PublishError::Unavailable(format!(
+                "the cluster started epoch {epoch} while the batch waited for its replicas"
+            ))),
+            Err(error) => Err(PublishError::Unavailable(error.to_string())),
+        }
+    }
+
+    /// The stream's `MAXLEN ~`: the history, and a commit mark per batch.
+    pub(super) fn max_len(&self) -> usize {
+        self.history.saturating_mul(2)
+    }
+
+    /// Waits (`patience` at most) until the hub has relayed `id`.
+    async fn relayed(&self, id: EventId, patience: Duration) {
         let mut head = self.hub.watch_head();
-        let _ = timeout(Duration::from_secs(1), async {
+        let _ = timeout(patience, async {
             while self.hub.head().run == id.run && self.hub.head().seq < id.seq {
                 if head.changed().await.is_err() {
                     return;

@@ -1,11 +1,13 @@
 //! This instance's connection to the cluster's Redis, and what `/healthz`
 //! says of it.
 
-use super::scripts::{APPEND, INIT, Keys, LOAD, RENEW};
-use crate::{hub::Hub, metrics::Metrics};
+use super::scripts::{APPEND, COMMIT, INIT, Keys, LOAD, RENEW};
+use crate::{config::BrokerUrl, hub::Hub, metrics::Metrics};
 use app::model::{EventId, Quote, RunId};
 use redis::{
-    AsyncConnectionConfig, Client, RedisError, Script, aio::MultiplexedConnection,
+    AsyncConnectionConfig, Client, ErrorKind, RedisConnectionInfo, RedisError, Script,
+    aio::MultiplexedConnection,
+    sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType},
     streams::StreamId,
 };
 use std::{
@@ -23,10 +25,40 @@ pub(super) const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
 pub(super) const BACKOFF: (Duration, Duration) =
     (Duration::from_millis(100), Duration::from_secs(2));
 
+/// How this instance finds the cluster's Redis.
+pub(super) enum Target {
+    /// One Redis.
+    Redis(Client),
+    /// The primary that the Sentinels name (asked again at every connection,
+    /// so a failover is followed).
+    Sentinel(tokio::sync::Mutex<SentinelClient>),
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Redis(_) => "Redis",
+            Self::Sentinel(_) => "Sentinel",
+        })
+    }
+}
+
+/// The longest pause between reconnections behind Sentinel.
+const SENTINEL_MAX_BACKOFF: Duration = Duration::from_millis(500);
+
 /// This instance's side of the cluster.
 #[derive(Debug)]
 pub struct Broker {
-    pub(super) client: Client,
+    pub(super) target: Target,
+    /// How many replicas must hold a batch before it counts.
+    pub(super) min_replicas: u32,
+    /// The Redis this instance last connected to, for `/healthz` and `/metrics`.
+    pub(super) primary: Mutex<Option<String>>,
+    /// The last change the cluster went through (a failover followed, an
+    /// epoch started), for `/healthz`.
+    pub(super) last_change: Mutex<Option<String>>,
+    /// Set while the primary has fewer replicas than a batch must reach.
+    pub(super) degraded: Mutex<Option<String>>,
     pub(super) keys: Keys,
     pub(super) instance: String,
     pub(super) hub: Arc<Hub>,
@@ -39,6 +71,7 @@ pub struct Broker {
     /// What went wrong the last time, for `/healthz`.
     pub(super) problem: Mutex<Option<String>>,
     pub(super) append: Script,
+    pub(super) commit: Script,
     pub(super) init: Script,
     pub(super) load: Script,
     pub(super) renew: Script,
@@ -51,21 +84,58 @@ pub struct Health {
     pub reachable: bool,
     /// What is wrong, when something is.
     pub problem: Option<String>,
+    /// The Redis (`HOST:PORT`) this instance last connected to: behind
+    /// Sentinel, the primary they named.
+    pub primary: Option<String>,
+    /// How many replicas must hold a batch before it counts.
+    pub min_replicas: u32,
+    /// The last change the cluster went through, and when (a failover
+    /// followed, an epoch started).
+    pub last_change: Option<String>,
 }
 
 impl Broker {
     /// The broker at `url` for the cluster whose keys start with `prefix`, to
-    /// fill `hub` (keeping `history` updates).
+    /// fill `hub` (keeping `history` updates); a batch counts once
+    /// `min_replicas` replicas hold it.
     pub fn new(
-        url: &str,
+        url: &BrokerUrl,
+        min_replicas: u32,
         prefix: &str,
         instance: String,
         hub: Arc<Hub>,
         metrics: Arc<Metrics>,
         history: usize,
     ) -> Result<Self, RedisError> {
+        let target = match url {
+            BrokerUrl::Redis(url) => Target::Redis(Client::open(url.as_str())?),
+            BrokerUrl::Sentinel {
+                sentinels,
+                master,
+                password,
+            } => {
+                let mut node = RedisConnectionInfo::default();
+                if let Some(password) = password {
+                    node = node.set_password(password);
+                }
+                let addresses = sentinels
+                    .iter()
+                    .map(|host| format!("redis://{host}"))
+                    .collect::<Vec<_>>();
+                Target::Sentinel(tokio::sync::Mutex::new(SentinelClient::build(
+                    addresses,
+                    master.clone(),
+                    Some(SentinelNodeConnectionInfo::default().set_redis_connection_info(node)),
+                    SentinelServerType::Master,
+                )?))
+            }
+        };
         Ok(Self {
-            client: Client::open(url)?,
+            target,
+            min_replicas,
+            primary: Mutex::new(None),
+            last_change: Mutex::new(None),
+            degraded: Mutex::new(None),
             keys: Keys::new(prefix),
             instance,
             hub,
@@ -75,6 +145,7 @@ impl Broker {
             reachable: AtomicBool::new(false),
             problem: Mutex::new(Some("not connected yet".into())),
             append: Script::new(APPEND),
+            commit: Script::new(COMMIT),
             init: Script::new(INIT),
             load: Script::new(LOAD),
             renew: Script::new(RENEW),
@@ -95,7 +166,60 @@ impl Broker {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone(),
+            primary: self.primary(),
+            min_replicas: self.min_replicas,
+            last_change: self
+                .last_change
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
         }
+    }
+
+    /// The Redis this instance last connected to.
+    pub fn primary(&self) -> Option<String> {
+        self.primary
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// A new connection to the primary: the one Redis, or the one the
+    /// Sentinels name now (which the Sentinel client checks with `ROLE`).
+    pub(super) async fn connect(
+        &self,
+        config: &AsyncConnectionConfig,
+    ) -> Result<MultiplexedConnection, RedisError> {
+        let client = match &self.target {
+            Target::Redis(client) => client.clone(),
+            Target::Sentinel(sentinels) => {
+                let mut sentinels = sentinels.lock().await;
+                tokio::time::timeout(RESPONSE_TIMEOUT, sentinels.async_get_client())
+                    .await
+                    .map_err(|_| {
+                        RedisError::from((ErrorKind::Io, "no Sentinel answered in time"))
+                    })??
+            }
+        };
+        let connection = client
+            .get_multiplexed_async_connection_with_config(config)
+            .await?;
+        let address = client.get_connection_info().addr().to_string();
+        let before = self
+            .primary
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .replace(address.clone());
+        if before.as_deref() != Some(address.as_str()) {
+            self.metrics.set_broker_primary(&address);
+            match before {
+                Some(before) => {
+                    self.record(format!("the primary moved from {before} to {address}"))
+                }
+                None => tracing::info!(primary = %address, "connected to the broker"),
+            }
+        }
+        Ok(connection)
     }
 
     pub(super) fn connection_config() -> AsyncConnectionConfig {
@@ -110,12 +234,29 @@ impl Broker {
         if let Some(connection) = &*slot {
             return Ok(connection.clone());
         }
-        let connection = self
-            .client
-            .get_multiplexed_async_connection_with_config(&Self::connection_config())
-            .await?;
+        let connection = self.connect(&Self::connection_config()).await?;
         *slot = Some(connection.clone());
         Ok(connection)
+    }
+
+    /// Logs `what` happened to the cluster, and keeps it for `/healthz`.
+    pub(super) fn record(&self, what: String) {
+        tracing::warn!("{what}");
+        let at = httpdate::fmt_http_date(std::time::SystemTime::now());
+        *self
+            .last_change
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(format!("{what} ({at})"));
+    }
+
+    /// The longest pause between reconnections: 2 s to one Redis, 0.5 s
+    /// behind Sentinel (asking them is cheap, and a failover is followed
+    /// within half a second of their promoting a replica).
+    pub(super) fn max_backoff(&self) -> Duration {
+        match self.target {
+            Target::Redis(_) => BACKOFF.1,
+            Target::Sentinel(_) => SENTINEL_MAX_BACKOFF,
+        }
     }
 
     /// Notes how the last exchange with the broker went.
@@ -125,8 +266,14 @@ impl Broker {
                 if !self.reachable.swap(true, Ordering::AcqRel) {
                     tracing::info!("the broker is reachable");
                 }
-                *self.problem.lock().unwrap_or_else(PoisonError::into_inner) = None;
-                self.hub.set_feed_interrupted(false);
+                // Reachable, yet maybe unable to take a batch (too few replicas).
+                let degraded = self
+                    .degraded
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                self.hub.set_feed_interrupted(degraded.is_some());
+                *self.problem.lock().unwrap_or_else(PoisonError::into_inner) = degraded;
             }
             Err(error) => {
                 if self.reachable.swap(false, Ordering::AcqRel) {
@@ -139,6 +286,31 @@ impl Broker {
         }
     }
 
+    /// Notes how many replicas the primary has: fewer than `min_replicas`,
+    /// and no batch can count, so the feed is interrupted (viewers see it in
+    /// heartbeats, operators in `/healthz`) until they are back.
+    pub(super) fn note_replicas(&self, replicas: usize) {
+        let wanted = self.min_replicas as usize;
+        let degraded = (replicas < wanted).then(|| {
+            format!(
+                "the broker's primary has {replicas} of the {wanted} replica(s) a batch must \
+                 reach: nothing can be published until a replica is back"
+            )
+        });
+        let before = std::mem::replace(
+            &mut *self.degraded.lock().unwrap_or_else(PoisonError::into_inner),
+            degraded.clone(),
+        );
+        match (&before, &degraded) {
+            (None, Some(problem)) => tracing::warn!("{problem}"),
+            (Some(_), None) => {
+                tracing::info!(replicas, "the broker's primary has its replicas again")
+            }
+            _ => {}
+        }
+        self.note(&Ok::<(), RedisError>(()));
+    }
+
     /// Drops the command connection after a failure, so the next command
     /// connects again.
     pub(super) async fn forget_connection(&self) {
@@ -146,11 +318,34 @@ impl Broker {
     }
 }
 
-/// A stream entry as `(seq, data)`, when it is one of ours.
-pub(super) fn entry(id: &StreamId) -> Option<(u64, String)> {
+/// One of the stream's entries.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Entry {
+    /// An update, `<seq>-0`: its `seq` and its JSON.
+    Update(u64, String),
+    /// A commit mark: the updates up to this `seq` count.
+    Commit(u64),
+}
+
+/// A stream entry, when it is one of ours.
+pub(super) fn entry(id: &StreamId) -> Option<Entry> {
     let seq = id.id.split_once('-')?.0.parse().ok()?;
-    let data: String = id.get("d")?;
-    Some((seq, data))
+    if let Some(data) = id.get::<String>("d") {
+        return Some(Entry::Update(seq, data));
+    }
+    let committed = id.get::<String>("c")?.parse().ok()?;
+    Some(Entry::Commit(committed))
+}
+
+/// The updates among `entries`, as `(seq, data)`.
+pub(super) fn updates(entries: impl IntoIterator<Item = Entry>) -> Vec<(u64, String)> {
+    entries
+        .into_iter()
+        .filter_map(|entry| match entry {
+            Entry::Update(seq, data) => Some((seq, data)),
+            Entry::Commit(_) => None,
+        })
+        .collect()
 }
 
 /// A symbol's state as the broker keeps it: its quote with recent prices.
@@ -185,13 +380,19 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_is_its_seq_and_its_data_field() {
+    fn an_entry_is_an_update_or_a_commit_mark() {
         let ours = StreamId {
             id: "42-0".into(),
             map: [("d".to_owned(), redis::Value::BulkString(b"{}".to_vec()))].into(),
             ..StreamId::default()
         };
-        assert_eq!(entry(&ours), Some((42, "{}".to_owned())));
+        assert_eq!(entry(&ours), Some(Entry::Update(42, "{}".to_owned())));
+        let mark = StreamId {
+            id: "42-3".into(),
+            map: [("c".to_owned(), redis::Value::BulkString(b"40".to_vec()))].into(),
+            ..StreamId::default()
+        };
+        assert_eq!(entry(&mark), Some(Entry::Commit(40)));
         let without_data = StreamId {
             id: "1700000000000-0".into(),
             ..StreamId::default()

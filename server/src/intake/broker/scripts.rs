@@ -1,11 +1,17 @@
 //! The cluster's keys in Redis, and the Lua scripts that change them
 //! atomically.
 
-/// Appends a batch: `KEYS` epoch, head, stream, quotes, symbols; `ARGV` the
-/// epoch and head the batch was computed at, the stream's `MAXLEN ~`, the
-/// number of updates and each one's JSON, then the number of symbol states and
-/// each `symbol, state`. Returns `{"ok", head}`, `{"conflict", head}` or
-/// `{"epoch", epoch}`.
+/// Appends a batch: `KEYS` epoch, head, stream, quotes, symbols, committed;
+/// `ARGV` the epoch and head the batch was computed at, the stream's `MAXLEN
+/// ~`, the number of updates and each one's JSON, then the number of symbol
+/// states and each `symbol, state`, then `1` to commit the batch at once (no
+/// replica to wait for) or `0`. Returns `{"ok", head}`, `{"conflict", head}`
+/// or `{"epoch", epoch}`.
+///
+/// Updates are entries `<seq>-0` with the field `d`. A commit mark is an entry
+/// `<head>-<n>` (after the newest update, `n` chosen by Redis) with the field
+/// `c`, the last `seq` that counts: relays pass on no update before a mark
+/// covers it.
 pub(super) const APPEND: &str = r"
 local epoch = redis.call('GET', KEYS[1])
 if epoch ~= ARGV[1] then return {'epoch', epoch or ''} end
@@ -27,17 +33,46 @@ for _ = 1, m do
   i = i + 2
 end
 redis.call('SET', KEYS[2], head)
+if ARGV[i] == '1' then
+  local mark = string.format('%d', head)
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], mark .. '-*', 'c', mark)
+  redis.call('SET', KEYS[6], mark)
+end
 return {'ok', string.format('%d', head)}
 ";
 
+/// Commits the updates up to a `seq` that enough replicas hold: `KEYS` epoch,
+/// head, stream, committed; `ARGV` the epoch, the `seq`, the stream's `MAXLEN
+/// ~`. Adds a commit mark after the newest update unless one already covers
+/// `seq`. Returns `{"ok", committed}` or `{"epoch", epoch}`.
+pub(super) const COMMIT: &str = r"
+local epoch = redis.call('GET', KEYS[1])
+if epoch ~= ARGV[1] then return {'epoch', epoch or ''} end
+local committed = tonumber(redis.call('GET', KEYS[4]) or '0')
+local seq = tonumber(ARGV[2])
+if seq > committed then
+  local head = redis.call('GET', KEYS[2]) or '0'
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], head .. '-*', 'c', ARGV[2])
+  redis.call('SET', KEYS[4], ARGV[2])
+  committed = seq
+end
+return {'ok', string.format('%d', committed)}
+";
+
 /// Creates the cluster's epoch unless there is one: `KEYS` epoch, head,
-/// stream, quotes, symbols; `ARGV` a new epoch, then the number of symbols and
-/// each `symbol, state` to start from. Returns the epoch in force.
+/// stream, quotes, symbols, committed; `ARGV` a new epoch, then the number of
+/// symbols and each `symbol, state` to start from, then the epoch to replace
+/// (empty: only when there is none). Returns the epoch in force.
+///
+/// Replacing an epoch is how an instance that finds the broker without
+/// updates it relayed (a failover lost them) starts the cluster again from
+/// its prices: every instance then reloads, and every viewer resyncs.
 pub(super) const INIT: &str = r"
 local epoch = redis.call('GET', KEYS[1])
-if epoch then return epoch end
+if epoch and epoch ~= ARGV[#ARGV] then return epoch end
 redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
 redis.call('SET', KEYS[2], 0)
+redis.call('SET', KEYS[6], 0)
 local n = tonumber(ARGV[2])
 local i = 3
 for _ = 1, n do
@@ -50,12 +85,15 @@ return ARGV[1]
 ";
 
 /// The snapshot, consistent with its head: `KEYS` epoch, head, quotes,
-/// symbols. Returns `{epoch, head, {state, ...}}` in display order.
+/// symbols, committed. Returns `{epoch, head, committed, {state, ...}}`, the
+/// states in display order (they are the head's: the loader waits for the
+/// head to be committed).
 pub(super) const LOAD: &str = r"
 local symbols = redis.call('LRANGE', KEYS[4], 0, -1)
 local states = {}
 if #symbols > 0 then states = redis.call('HMGET', KEYS[3], unpack(symbols)) end
-return {redis.call('GET', KEYS[1]) or '', redis.call('GET', KEYS[2]) or '0', states}
+return {redis.call('GET', KEYS[1]) or '', redis.call('GET', KEYS[2]) or '0',
+  redis.call('GET', KEYS[5]) or '0', states}
 ";
 
 /// Renews the lease if this instance holds it: `KEYS` lease; `ARGV` the
@@ -82,6 +120,10 @@ pub(super) struct Keys {
     pub(super) quotes: String,
     pub(super) symbols: String,
     pub(super) lease: String,
+    pub(super) committed: String,
+    /// A key each instance writes before a `WAIT` that must cover updates
+    /// another connection wrote.
+    pub(super) probe: String,
 }
 
 impl Keys {
@@ -94,6 +136,8 @@ impl Keys {
             quotes: key("quotes"),
             symbols: key("symbols"),
             lease: key("lease"),
+            committed: key("committed"),
+            probe: key("probe"),
         }
     }
 }
@@ -112,6 +156,8 @@ mod tests {
             &keys.quotes,
             &keys.symbols,
             &keys.lease,
+            &keys.committed,
+            &keys.probe,
         ];
         assert_eq!(
             all.map(String::as_str),
@@ -121,7 +167,9 @@ mod tests {
                 "blue:stream",
                 "blue:quotes",
                 "blue:symbols",
-                "blue:lease"
+                "blue:lease",
+                "blue:committed",
+                "blue:probe"
             ]
         );
     }
@@ -130,7 +178,7 @@ mod tests {
     fn the_scripts_name_only_the_keys_and_arguments_they_are_given() {
         // A key the script builds itself would escape the prefix (and Redis
         // Cluster's rule that a script declares its keys).
-        for script in [APPEND, INIT, LOAD, RENEW, RELEASE] {
+        for script in [APPEND, COMMIT, INIT, LOAD, RENEW, RELEASE] {
             assert!(!script.contains("tickertape:"), "{script}");
             assert!(!script.contains("..':'"), "{script}");
         }
