@@ -383,6 +383,85 @@ async fn a_broker_that_stops_interrupts_the_feed_and_one_that_lost_its_data_star
     );
 }
 
+/// What an asynchronous failover leaves (`--broker-min-replicas 0`): a broker
+/// with the same epoch that lacks the last updates instances relayed, and
+/// that would give their ids to other updates. Made here by hand, exactly:
+/// the last three updates and their commit marks deleted and the head set
+/// back, then every connection cut, as a failover cuts them. The instances
+/// start a new epoch rather than let one id mean two updates: the stream
+/// resyncs from a snapshot with a notice, and the next update's id is new.
+#[tokio::test]
+async fn a_broker_without_updates_it_relayed_is_not_continued_but_a_new_epoch_starts() {
+    let redis = Redis::start();
+    let a = instance(&redis, "a", &["--no-simulator", "--heartbeat-ms", "200"]).await;
+    let b = instance(&redis, "b", &["--no-simulator", "--heartbeat-ms", "200"]).await;
+    let mut last = a.publish_body(batch(&["AAA"], 5.0)).await;
+    for price in [6.0, 7.0, 8.0] {
+        last = a.publish_body(batch(&["AAA"], price)).await;
+    }
+    relayed(&[&a, &b], last).await;
+    let mut stream = b.open_stream().await;
+    assert_eq!(caught_up(&mut stream).await, last);
+
+    // The broker loses the last three updates (the replica it promoted had
+    // not received them).
+    let kept = last.seq - 3;
+    for entry in redis
+        .cli(&[
+            "XRANGE",
+            "tickertape:stream",
+            &format!("{}-0", kept + 1),
+            "+",
+        ])
+        .lines()
+        .filter(|line| {
+            line.contains('-') && line.chars().next().is_some_and(|c| c.is_ascii_digit())
+        })
+    {
+        redis.cli(&["XDEL", "tickertape:stream", entry]);
+    }
+    redis.cli(&["SET", "tickertape:head", &kept.to_string()]);
+    redis.cli(&["SET", "tickertape:committed", &kept.to_string()]);
+    redis.cli(&["CLIENT", "KILL", "TYPE", "normal"]);
+
+    let deadline = Instant::now() + PATIENCE;
+    let snapshot = loop {
+        assert!(
+            Instant::now() < deadline,
+            "no snapshot: the stream went on in the epoch the broker lost updates of"
+        );
+        let frame = stream.next_event().await.unwrap();
+        assert_ne!(frame.kind(), "priceUpdate", "{}", frame.raw);
+        if frame.kind() == "snapshot" {
+            break frame;
+        }
+    };
+    let epoch = snapshot.event_id();
+    assert_ne!(epoch.run, last.run, "the same epoch went on");
+    // The prices the viewers have carry over.
+    assert_eq!(snapshot.json()["quotes"][0]["price"], 8.0);
+    let notice = stream.next_event().await.unwrap();
+    assert!(
+        notice.data.contains("the price feed restarted"),
+        "{:?}",
+        notice.raw
+    );
+    // Publishing goes on in the new epoch, and no id of the old one is reused.
+    let next = a.publish_body(batch(&["AAA"], 9.0)).await;
+    assert_eq!(next.run, epoch.run);
+    let update = stream.next_of("priceUpdate").await.unwrap();
+    assert_eq!(update.event_id(), next);
+    for app in [&a, &b] {
+        let health: serde_json::Value = app.get_json("/healthz").await;
+        let change = health["broker"]["lastChange"].as_str().unwrap_or_default();
+        assert!(
+            change.contains(&format!("no longer holds update {last}"))
+                || change.is_empty() && app.hub.head().run == epoch.run,
+            "{health}"
+        );
+    }
+}
+
 /// A real `tickertape` process in the cluster, on a port it binds itself.
 struct Process {
     server: Server,
