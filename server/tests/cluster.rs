@@ -462,6 +462,43 @@ async fn a_broker_without_updates_it_relayed_is_not_continued_but_a_new_epoch_st
     }
 }
 
+/// Batches posted at once to one instance are appended together (a group
+/// commit), and each is still whole: its updates in order, one after another,
+/// ending at the id its publisher was given.
+#[tokio::test]
+async fn batches_posted_at_once_are_each_whole_and_in_order() {
+    let redis = Redis::start();
+    let a = instance(&redis, "a", &["--no-simulator"]).await;
+    let start = a.publish_body(batch(&["AAA", "BBB", "CCC"], 1.0)).await;
+    let mut stream = a.open_stream_at("/events", Some(&start.to_string())).await;
+    let posts = (0..8).map(|round| {
+        let price = 10.0 + f64::from(round);
+        let a = &a;
+        async move {
+            (
+                price,
+                a.publish_body(batch(&["AAA", "BBB", "CCC"], price)).await,
+            )
+        }
+    });
+    let mut given: Vec<(f64, EventId)> = futures::future::join_all(posts).await;
+    given.sort_by_key(|(_, id)| id.seq);
+    let last = given.last().unwrap().1;
+    let updates = read_through(&mut stream, start, last).await;
+    assert_eq!(updates.len(), 24);
+    for (price, end) in given {
+        let mine: Vec<&Update> = updates
+            .iter()
+            .filter(|update| update.id.seq + 3 > end.seq && update.id.seq <= end.seq)
+            .collect();
+        assert_eq!(mine.len(), 3, "{end}");
+        for (update, symbol) in mine.iter().zip(["AAA", "BBB", "CCC"]) {
+            assert_eq!(update.symbol(), symbol, "{end}");
+            assert_eq!(update.price(), price, "{end}");
+        }
+    }
+}
+
 /// A real `tickertape` process in the cluster, on a port it binds itself.
 struct Process {
     server: Server,

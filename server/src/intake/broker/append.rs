@@ -2,15 +2,31 @@
 //! was computed at.
 
 use super::client::{Broker, encode};
-use crate::hub::{PublishError, Tick};
+use crate::hub::{PreparedUpdate, PublishError, Tick};
 use app::model::EventId;
 use redis::{RedisError, aio::MultiplexedConnection};
-use std::time::Duration;
-use tokio::time::{Instant, sleep, timeout};
+use std::{
+    sync::{Arc, PoisonError},
+    time::Duration,
+};
+use tokio::{
+    sync::oneshot,
+    time::{Instant, sleep, timeout},
+};
 
 /// How long a batch may keep losing races with other publishers (or wait
 /// for a new epoch to load) before it is refused.
 const APPEND_PATIENCE: Duration = Duration::from_secs(5);
+
+/// The most prices one group commit takes (more wait for the next).
+const MAX_GROUP: usize = 20_000;
+
+/// A batch waiting for its turn to be appended, and where its answer goes.
+#[derive(Debug)]
+pub(super) struct Waiting {
+    batch: Vec<Tick>,
+    done: oneshot::Sender<Result<EventId, PublishError>>,
+}
 
 /// How long a batch waits for its replicas (`WAIT`) before it is refused.
 const REPLICA_WAIT: Duration = Duration::from_secs(1);
@@ -19,16 +35,111 @@ const REPLICA_WAIT: Duration = Duration::from_secs(1);
 const RELAY_WAIT: Duration = Duration::from_secs(1);
 
 impl Broker {
+    /// Appends `batch` to the cluster's stream and returns the id of its last
+    /// update, once this instance has relayed it.
+    ///
+    /// Batches that arrive while another is being appended wait in line, and
+    /// the next append takes all of them at once (a group commit): one script
+    /// run, one `WAIT` and one relay for them all, each still all or nothing,
+    /// in the order they came, with no other update inside any of them. So
+    /// publishers that send at once share the round trips instead of racing
+    /// each other for the head.
+    pub async fn append(self: &Arc<Self>, batch: Vec<Tick>) -> Result<EventId, PublishError> {
+        let (done, mut answer) = oneshot::channel();
+        self.waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Waiting { batch, done });
+        loop {
+            tokio::select! {
+                biased;
+                answer = &mut answer => {
+                    return answer.unwrap_or_else(|_| {
+                        Err(PublishError::Unavailable("the append was abandoned".into()))
+                    });
+                }
+                turn = Arc::clone(&self.appending).lock_owned() => {
+                    let group = self.take_group();
+                    if group.is_empty() {
+                        // Another append took this batch: its answer comes.
+                        drop(turn);
+                        continue;
+                    }
+                    // A task of its own, holding the turn: a publisher that
+                    // goes away does not abandon the others' batches.
+                    let broker = Arc::clone(self);
+                    let _ = tokio::spawn(async move {
+                        let _turn = turn;
+                        broker.append_group(group).await;
+                    })
+                    .await;
+                }
+            }
+        }
+    }
+
+    /// The batches waiting in line, oldest first, up to [`MAX_GROUP`] prices
+    /// (at least one batch).
+    fn take_group(&self) -> Vec<Waiting> {
+        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut prices = 0;
+        let mut taken = 0;
+        for batch in waiting.iter() {
+            if taken > 0 && prices + batch.batch.len() > MAX_GROUP {
+                break;
+            }
+            prices += batch.batch.len();
+            taken += 1;
+        }
+        waiting.drain(..taken).collect()
+    }
+
+    /// Appends `group` as one batch and answers each of its publishers with
+    /// the id of its own last update. If the group as a whole is refused (too
+    /// many new symbols together), each batch is appended alone.
+    async fn append_group(&self, group: Vec<Waiting>) {
+        if group.len() == 1 {
+            let Waiting { batch, done } = group.into_iter().next().expect("one");
+            let _ = done.send(self.append_now(&batch).await);
+            return;
+        }
+        let ticks: Vec<Tick> = group.iter().flat_map(|w| w.batch.iter().cloned()).collect();
+        match self.append_now(&ticks).await {
+            Ok(last) => {
+                // The group's updates end at `last`; each batch's end is its
+                // share of them, counted from the group's start.
+                let mut end = last.seq - ticks.len() as u64;
+                for Waiting { batch, done } in group {
+                    end += batch.len() as u64;
+                    let _ = done.send(Ok(EventId {
+                        run: last.run,
+                        seq: end,
+                    }));
+                }
+            }
+            Err(PublishError::TooManySymbols(_)) => {
+                for Waiting { batch, done } in group {
+                    let _ = done.send(self.append_now(&batch).await);
+                }
+            }
+            Err(error) => {
+                for Waiting { done, .. } in group {
+                    let _ = done.send(Err(same(&error)));
+                }
+            }
+        }
+    }
+
     /// Appends `batch` to the cluster's stream: computed against this
     /// instance's state and appended by the script; computed again when
     /// another publisher got there first. Returns the id of its last update,
     /// once this instance has relayed it.
-    pub async fn append(&self, batch: Vec<Tick>) -> Result<EventId, PublishError> {
+    async fn append_now(&self, batch: &[Tick]) -> Result<EventId, PublishError> {
         let unavailable = |error: RedisError| PublishError::Unavailable(error.to_string());
         let deadline = Instant::now() + APPEND_PATIENCE;
         let mut last_refusal = None;
         while Instant::now() < deadline {
-            let prepared = self.hub.prepare(&batch)?;
+            let prepared = self.hub.prepare(batch)?;
             let base = prepared.base;
             let mut connection = self.commands().await.map_err(unavailable)?;
             let mut append = self.append.prepare_invoke();
@@ -41,11 +152,9 @@ impl Broker {
                 .key(&self.keys.committed)
                 .arg(base.run.to_string())
                 .arg(base.seq)
-                .arg(self.max_len())
-                .arg(prepared.updates.len());
-            for update in &prepared.updates {
-                append.arg(&update.data);
-            }
+                .arg(self.history)
+                .arg(prepared.updates.len())
+                .arg(batch_json(&prepared.updates));
             append.arg(prepared.states.len());
             for state in &prepared.states {
                 append.arg(state.symbol.as_str()).arg(encode(state));
@@ -155,7 +264,6 @@ impl Broker {
             .key(&self.keys.committed)
             .arg(id.run.to_string())
             .arg(id.seq)
-            .arg(self.max_len())
             .invoke_async(connection)
             .await;
         self.note(&committed);
@@ -166,11 +274,6 @@ impl Broker {
             ))),
             Err(error) => Err(PublishError::Unavailable(error.to_string())),
         }
-    }
-
-    /// The stream's `MAXLEN ~`: the history, and a commit mark per batch.
-    pub(super) fn max_len(&self) -> usize {
-        self.history.saturating_mul(2)
     }
 
     /// Waits (`patience` at most) until the hub has relayed `id`.
@@ -184,5 +287,32 @@ impl Broker {
             }
         })
         .await;
+    }
+}
+
+/// The updates' JSON as one array: a batch is one entry in the stream (one
+/// `XADD` for a thousand prices, not a thousand).
+fn batch_json(updates: &[PreparedUpdate]) -> String {
+    let mut json =
+        String::with_capacity(2 + updates.iter().map(|u| u.data.len() + 1).sum::<usize>());
+    json.push('[');
+    for (i, update) in updates.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(&update.data);
+    }
+    json.push(']');
+    json
+}
+
+/// `error` again, for another publisher of the same group.
+fn same(error: &PublishError) -> PublishError {
+    match error {
+        PublishError::TooManySymbols(limit) => PublishError::TooManySymbols(limit.clone()),
+        PublishError::Encode(error) => {
+            PublishError::Encode(serde::ser::Error::custom(error.to_string()))
+        }
+        PublishError::Unavailable(why) => PublishError::Unavailable(why.clone()),
     }
 }

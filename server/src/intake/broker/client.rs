@@ -59,6 +59,10 @@ pub struct Broker {
     pub(super) last_change: Mutex<Option<String>>,
     /// Set while the primary has fewer replicas than a batch must reach.
     pub(super) degraded: Mutex<Option<String>>,
+    /// Batches waiting for their turn to be appended (a group commit).
+    pub(super) waiting: Mutex<Vec<super::append::Waiting>>,
+    /// Held by the append in progress.
+    pub(super) appending: Arc<tokio::sync::Mutex<()>>,
     pub(super) keys: Keys,
     pub(super) instance: String,
     pub(super) hub: Arc<Hub>,
@@ -136,6 +140,8 @@ impl Broker {
             primary: Mutex::new(None),
             last_change: Mutex::new(None),
             degraded: Mutex::new(None),
+            waiting: Mutex::new(Vec::new()),
+            appending: Arc::new(tokio::sync::Mutex::new(())),
             keys: Keys::new(prefix),
             instance,
             hub,
@@ -321,31 +327,33 @@ impl Broker {
 /// One of the stream's entries.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Entry {
-    /// An update, `<seq>-0`: its `seq` and its JSON.
-    Update(u64, String),
+    /// Updates, in order: `(seq, JSON)` each. A batch's entry holds them all;
+    /// an entry of one update (field `d`) holds one.
+    Updates(Vec<(u64, String)>),
     /// A commit mark: the updates up to this `seq` count.
     Commit(u64),
 }
 
-/// A stream entry, when it is one of ours.
+/// A stream entry, when it is one of ours: `<seq>-0` with the field `b` (a
+/// batch whose last update is `seq`, its updates' JSON array) or `d` (one
+/// update), or `<seq>-<n>` with the field `c` (a commit mark).
 pub(super) fn entry(id: &StreamId) -> Option<Entry> {
-    let seq = id.id.split_once('-')?.0.parse().ok()?;
+    let seq: u64 = id.id.split_once('-')?.0.parse().ok()?;
     if let Some(data) = id.get::<String>("d") {
-        return Some(Entry::Update(seq, data));
+        return Some(Entry::Updates(vec![(seq, data)]));
+    }
+    if let Some(batch) = id.get::<String>("b") {
+        let updates: Vec<&serde_json::value::RawValue> = serde_json::from_str(&batch).ok()?;
+        let first = (seq + 1).checked_sub(updates.len() as u64)?;
+        return Some(Entry::Updates(
+            (first..)
+                .zip(updates)
+                .map(|(seq, update)| (seq, update.get().to_owned()))
+                .collect(),
+        ));
     }
     let committed = id.get::<String>("c")?.parse().ok()?;
     Some(Entry::Commit(committed))
-}
-
-/// The updates among `entries`, as `(seq, data)`.
-pub(super) fn updates(entries: impl IntoIterator<Item = Entry>) -> Vec<(u64, String)> {
-    entries
-        .into_iter()
-        .filter_map(|entry| match entry {
-            Entry::Update(seq, data) => Some((seq, data)),
-            Entry::Commit(_) => None,
-        })
-        .collect()
 }
 
 /// A symbol's state as the broker keeps it: its quote with recent prices.
@@ -380,13 +388,39 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_is_an_update_or_a_commit_mark() {
+    fn an_entry_is_a_batch_an_update_or_a_commit_mark() {
         let ours = StreamId {
             id: "42-0".into(),
             map: [("d".to_owned(), redis::Value::BulkString(b"{}".to_vec()))].into(),
             ..StreamId::default()
         };
-        assert_eq!(entry(&ours), Some(Entry::Update(42, "{}".to_owned())));
+        assert_eq!(
+            entry(&ours),
+            Some(Entry::Updates(vec![(42, "{}".to_owned())]))
+        );
+        let batch = StreamId {
+            id: "42-0".into(),
+            map: [(
+                "b".to_owned(),
+                redis::Value::BulkString(br#"[{"a":1}, {"b":[2,3]},{}]"#.to_vec()),
+            )]
+            .into(),
+            ..StreamId::default()
+        };
+        assert_eq!(
+            entry(&batch),
+            Some(Entry::Updates(vec![
+                (40, r#"{"a":1}"#.to_owned()),
+                (41, r#"{"b":[2,3]}"#.to_owned()),
+                (42, "{}".to_owned()),
+            ]))
+        );
+        let broken = StreamId {
+            id: "42-0".into(),
+            map: [("b".to_owned(), redis::Value::BulkString(b"[{".to_vec()))].into(),
+            ..StreamId::default()
+        };
+        assert_eq!(entry(&broken), None);
         let mark = StreamId {
             id: "42-3".into(),
             map: [("c".to_owned(), redis::Value::BulkString(b"40".to_vec()))].into(),

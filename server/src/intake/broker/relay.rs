@@ -131,11 +131,11 @@ impl Broker {
         {
             read_any = true;
             match entry(&id) {
-                Some(Entry::Update(seq, data)) if seq > head.seq => {
-                    reading.pending.push((seq, data))
-                }
+                Some(Entry::Updates(updates)) => reading
+                    .pending
+                    .extend(updates.into_iter().filter(|(seq, _)| *seq > head.seq)),
                 Some(Entry::Commit(seq)) => committed = committed.max(seq),
-                _ => {}
+                None => {}
             }
             reading.cursor = Some(id.id);
         }
@@ -211,9 +211,16 @@ impl Broker {
             // Another epoch, or none: the relay's usual check reloads.
             return Ok(false);
         }
-        let data = found.ids.first().and_then(entry);
-        let lost = match data {
-            Some(Entry::Update(_, data)) => self.hub.holds(head, &data) == Some(false),
+        let last = found
+            .ids
+            .first()
+            .and_then(entry)
+            .and_then(|entry| match entry {
+                Entry::Updates(mut updates) => updates.pop(),
+                Entry::Commit(_) => None,
+            });
+        let lost = match last {
+            Some((seq, data)) if seq == head.seq => self.hub.holds(head, &data) == Some(false),
             // Not there: lost if the broker's head is behind it (if it is
             // ahead, the entry was trimmed away, and the relay reloads).
             _ => newest.unwrap_or(0) < head.seq,

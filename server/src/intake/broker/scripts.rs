@@ -2,30 +2,29 @@
 //! atomically.
 
 /// Appends a batch: `KEYS` epoch, head, stream, quotes, symbols, committed;
-/// `ARGV` the epoch and head the batch was computed at, the stream's `MAXLEN
-/// ~`, the number of updates and each one's JSON, then the number of symbol
-/// states and each `symbol, state`, then `1` to commit the batch at once (no
-/// replica to wait for) or `0`. Returns `{"ok", head}`, `{"conflict", head}`
-/// or `{"epoch", epoch}`.
+/// `ARGV` the epoch and head the batch was computed at, how many updates the
+/// stream keeps (`--history`), the number of updates and their JSON as one
+/// array, then the number of symbol states and each `symbol, state`, then `1`
+/// to commit the batch at once (no replica to wait for) or `0`. Returns
+/// `{"ok", head}`, `{"conflict", head}` or `{"epoch", epoch}`.
 ///
-/// Updates are entries `<seq>-0` with the field `d`. A commit mark is an entry
-/// `<head>-<n>` (after the newest update, `n` chosen by Redis) with the field
-/// `c`, the last `seq` that counts: relays pass on no update before a mark
-/// covers it.
+/// A batch is one entry `<seq>-0`, `seq` its last update's, with the field
+/// `b`, the updates' JSON array (an entry `<seq>-0` with the field `d` is one
+/// update; relays read both). A commit mark is an entry `<head>-<n>` (after
+/// the newest update, `n` chosen by Redis) with the field `c`, the last `seq`
+/// that counts: relays pass on no update before a mark covers it. Entries
+/// whose last update is older than the history are trimmed (`MINID ~`).
 pub(super) const APPEND: &str = r"
 local epoch = redis.call('GET', KEYS[1])
 if epoch ~= ARGV[1] then return {'epoch', epoch or ''} end
 local head = tonumber(redis.call('GET', KEYS[2]) or '0')
 if head ~= tonumber(ARGV[2]) then return {'conflict', string.format('%d', head)} end
-local n = tonumber(ARGV[4])
-local i = 5
-for _ = 1, n do
-  head = head + 1
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], string.format('%d-0', head), 'd', ARGV[i])
-  i = i + 1
-end
-local m = tonumber(ARGV[i])
-i = i + 1
+head = head + tonumber(ARGV[4])
+local last = string.format('%d', head)
+local oldest = string.format('%d', math.max(head - tonumber(ARGV[3]), 0))
+redis.call('XADD', KEYS[3], 'MINID', '~', oldest, last .. '-0', 'b', ARGV[5])
+local m = tonumber(ARGV[6])
+local i = 7
 for _ = 1, m do
   if redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1]) == 1 then
     redis.call('RPUSH', KEYS[5], ARGV[i])
@@ -34,17 +33,16 @@ for _ = 1, m do
 end
 redis.call('SET', KEYS[2], head)
 if ARGV[i] == '1' then
-  local mark = string.format('%d', head)
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], mark .. '-*', 'c', mark)
-  redis.call('SET', KEYS[6], mark)
+  redis.call('XADD', KEYS[3], last .. '-*', 'c', last)
+  redis.call('SET', KEYS[6], last)
 end
-return {'ok', string.format('%d', head)}
+return {'ok', last}
 ";
 
 /// Commits the updates up to a `seq` that enough replicas hold: `KEYS` epoch,
-/// head, stream, committed; `ARGV` the epoch, the `seq`, the stream's `MAXLEN
-/// ~`. Adds a commit mark after the newest update unless one already covers
-/// `seq`. Returns `{"ok", committed}` or `{"epoch", epoch}`.
+/// head, stream, committed; `ARGV` the epoch, the `seq`. Adds a commit mark
+/// after the newest update unless one already covers `seq`. Returns `{"ok",
+/// committed}` or `{"epoch", epoch}`.
 pub(super) const COMMIT: &str = r"
 local epoch = redis.call('GET', KEYS[1])
 if epoch ~= ARGV[1] then return {'epoch', epoch or ''} end
@@ -52,7 +50,7 @@ local committed = tonumber(redis.call('GET', KEYS[4]) or '0')
 local seq = tonumber(ARGV[2])
 if seq > committed then
   local head = redis.call('GET', KEYS[2]) or '0'
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], head .. '-*', 'c', ARGV[2])
+  redis.call('XADD', KEYS[3], head .. '-*', 'c', ARGV[2])
   redis.call('SET', KEYS[4], ARGV[2])
   committed = seq
 end

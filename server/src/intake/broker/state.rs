@@ -1,7 +1,7 @@
 //! Joining the cluster: its epoch created if there is none, then its
 //! snapshot and the history's tail loaded into this instance's hub.
 
-use super::client::{BACKOFF, Broker, encode, entry, parse_epoch, updates};
+use super::client::{BACKOFF, Broker, Entry, encode, entry, parse_epoch};
 use app::model::{Quote, RunId};
 use redis::{RedisError, streams::StreamRangeReply};
 use std::time::Duration;
@@ -12,6 +12,9 @@ use tokio_util::sync::CancellationToken;
 /// waits between looks (a batch waits for its replicas about a millisecond).
 const LOAD_TRIES: u32 = 20;
 const LOAD_PAUSE: Duration = Duration::from_millis(50);
+
+/// How many entries one read of the history's tail takes.
+const TAIL_PAGE: usize = 256;
 
 impl Broker {
     /// Joins the cluster: creates its epoch from this hub's prices if it has
@@ -112,16 +115,33 @@ impl Broker {
             .flatten()
             .filter_map(|state| serde_json::from_str::<Quote>(&state).ok())
             .collect();
-        // Commit marks come between the updates: read twice as many entries.
-        let tail: StreamRangeReply = redis::cmd("XREVRANGE")
-            .arg(&keys.stream)
-            .arg(format!("{committed}-0"))
-            .arg("-")
-            .arg("COUNT")
-            .arg(self.history.saturating_mul(2))
-            .query_async(&mut connection)
-            .await?;
-        let mut history = updates(tail.ids.iter().filter_map(entry));
+        // The history's tail, newest first, a page of entries at a time (an
+        // entry is a batch of updates, one update, or a commit mark).
+        let mut history = Vec::new();
+        let mut before = format!("{committed}-0");
+        while history.len() < self.history {
+            let page: StreamRangeReply = redis::cmd("XREVRANGE")
+                .arg(&keys.stream)
+                .arg(&before)
+                .arg("-")
+                .arg("COUNT")
+                .arg(TAIL_PAGE)
+                .query_async(&mut connection)
+                .await?;
+            let Some(oldest) = page.ids.last() else {
+                break;
+            };
+            before = format!("({}", oldest.id);
+            let full = page.ids.len() == TAIL_PAGE;
+            for entry in page.ids.iter().filter_map(entry) {
+                if let Entry::Updates(updates) = entry {
+                    history.extend(updates.into_iter().rev());
+                }
+            }
+            if !full {
+                break;
+            }
+        }
         history.truncate(self.history);
         history.reverse();
         self.hub.reset(run, committed, quotes, &history);
