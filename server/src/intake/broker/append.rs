@@ -1,7 +1,7 @@
 //! Appending a batch to the cluster's stream: all or nothing, at the head it
 //! was computed at.
 
-use super::client::{Broker, encode};
+use super::client::{Broker, Waiting, encode};
 use crate::hub::{PreparedUpdate, PublishError, Tick};
 use app::model::EventId;
 use redis::{RedisError, aio::MultiplexedConnection};
@@ -20,13 +20,6 @@ const APPEND_PATIENCE: Duration = Duration::from_secs(5);
 
 /// The most prices one group commit takes (more wait for the next).
 const MAX_GROUP: usize = 20_000;
-
-/// A batch waiting for its turn to be appended, and where its answer goes.
-#[derive(Debug)]
-pub(super) struct Waiting {
-    batch: Vec<Tick>,
-    done: oneshot::Sender<Result<EventId, PublishError>>,
-}
 
 /// How long a batch waits for its replicas (`WAIT`) before it is refused.
 const REPLICA_WAIT: Duration = Duration::from_secs(1);

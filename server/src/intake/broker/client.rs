@@ -2,7 +2,11 @@
 //! says of it.
 
 use super::scripts::{APPEND, COMMIT, INIT, Keys, LOAD, RENEW};
-use crate::{config::BrokerUrl, hub::Hub, metrics::Metrics};
+use crate::{
+    config::BrokerUrl,
+    hub::{Hub, PublishError, Tick},
+    metrics::Metrics,
+};
 use app::model::{EventId, Quote, RunId};
 use redis::{
     AsyncConnectionConfig, Client, ErrorKind, RedisConnectionInfo, RedisError, Script,
@@ -17,6 +21,7 @@ use std::{
     },
     time::Duration,
 };
+use tokio::sync::oneshot;
 
 /// How long a command may take before the broker counts as unreachable.
 pub(super) const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -60,7 +65,7 @@ pub struct Broker {
     /// Set while the primary has fewer replicas than a batch must reach.
     pub(super) degraded: Mutex<Option<String>>,
     /// Batches waiting for their turn to be appended (a group commit).
-    pub(super) waiting: Mutex<Vec<super::append::Waiting>>,
+    pub(super) waiting: Mutex<Vec<Waiting>>,
     /// Held by the append in progress.
     pub(super) appending: Arc<tokio::sync::Mutex<()>>,
     pub(super) keys: Keys,
@@ -79,6 +84,13 @@ pub struct Broker {
     pub(super) init: Script,
     pub(super) load: Script,
     pub(super) renew: Script,
+}
+
+/// A batch waiting for its turn to be appended, and where its answer goes.
+#[derive(Debug)]
+pub(super) struct Waiting {
+    pub(super) batch: Vec<Tick>,
+    pub(super) done: oneshot::Sender<Result<EventId, PublishError>>,
 }
 
 /// What `/healthz` says of the broker.
