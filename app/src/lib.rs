@@ -34,6 +34,7 @@
 // The dashboard's view types nest deeply.
 #![recursion_limit = "256"]
 
+pub mod candle;
 #[cfg(feature = "hydrate")]
 mod controller;
 pub mod dashboard;

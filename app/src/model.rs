@@ -22,6 +22,8 @@ pub mod route {
     pub const EVENTS: &str = "/events";
     /// The current prices, JSON.
     pub const SNAPSHOT: &str = "/api/snapshot";
+    /// A symbol's candles, JSON.
+    pub const CANDLES: &str = "/api/candles";
     /// What operators watch, JSON.
     pub const STATS: &str = "/api/stats";
     /// Publishing prices.

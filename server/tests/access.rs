@@ -19,7 +19,12 @@ fn no_redirects() -> reqwest::Client {
 #[tokio::test]
 async fn without_the_viewer_token_every_view_is_refused_and_says_why() {
     let app = spawn_app(&["--viewer-token", VIEWER]).await;
-    for path in ["/api/snapshot", "/api/stats", "/events"] {
+    for path in [
+        "/api/snapshot",
+        "/api/candles?symbol=AAPL",
+        "/api/stats",
+        "/events",
+    ] {
         let response = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 401, "{path}");
         let body: Value = response.json().await.unwrap();

@@ -204,3 +204,102 @@ async fn unknown_paths_and_methods_get_json_errors() {
     let body: serde_json::Value = wrong.json().await.unwrap();
     assert_eq!(body["error"], "method_not_allowed");
 }
+
+/// `GET /api/candles`: built from the published updates' `ts`, answered byte
+/// for byte, and every bad request a JSON error.
+#[tokio::test]
+async fn candles_are_the_published_prices_by_their_ts_and_bad_requests_are_json_errors() {
+    let app = spawn_app(&["--no-simulator", "--publish-token", PUBLISH_TOKEN]).await;
+    // Two minutes ago, on a whole minute: within the accepted clock skew.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let base = now / 60_000 * 60_000 - 120_000;
+    let body = format!(
+        r#"[{{"symbol":"ACME","price":10,"ts":{a}}},{{"symbol":"ACME","price":12,"ts":{b}}},
+            {{"symbol":"ACME","price":9.5,"ts":{c}}},{{"symbol":"ACME","price":11,"ts":{d}}},
+            {{"symbol":"OTHR","price":1,"ts":{a}}}]"#,
+        a = base + 100,
+        b = base + 900,
+        c = base + 1_500,
+        d = base + 61_000,
+    );
+    app.publish_body(body).await;
+    let get = |query: &'static str| {
+        let url = app.url(&format!("/api/candles{query}"));
+        let client = app.client.clone();
+        async move {
+            let response = client.get(url).send().await.unwrap();
+            let status = response.status().as_u16();
+            let kind = response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            (status, kind, response.text().await.unwrap())
+        }
+    };
+    let (status, kind, seconds) = get("?symbol=ACME&interval=1s").await;
+    assert_eq!((status, kind.as_str()), (200, "application/json"));
+    assert_eq!(
+        seconds,
+        format!(
+            r#"{{"symbol":"ACME","interval":"1s","candles":[{{"t":{},"open":10.0,"high":12.0,"low":10.0,"close":12.0,"count":2}},{{"t":{},"open":9.5,"high":9.5,"low":9.5,"close":9.5,"count":1}},{{"t":{},"open":11.0,"high":11.0,"low":11.0,"close":11.0,"count":1}}]}}"#,
+            base,
+            base + 1_000,
+            base + 61_000
+        )
+    );
+    let (_, _, minutes) = get("?symbol=ACME&interval=1m").await;
+    assert_eq!(
+        minutes,
+        format!(
+            r#"{{"symbol":"ACME","interval":"1m","candles":[{{"t":{},"open":10.0,"high":12.0,"low":9.5,"close":9.5,"count":3}},{{"t":{},"open":11.0,"high":11.0,"low":11.0,"close":11.0,"count":1}}]}}"#,
+            base,
+            base + 60_000
+        )
+    );
+    // 1m is the default; limit keeps the last ones.
+    let (_, _, last) = get("?symbol=ACME&limit=1").await;
+    assert!(
+        last.ends_with(&format!(
+            r#""candles":[{{"t":{},"open":11.0,"high":11.0,"low":11.0,"close":11.0,"count":1}}]}}"#,
+            base + 60_000
+        )),
+        "{last}"
+    );
+    let (_, _, five) = get("?symbol=ACME&interval=5m").await;
+    let five: serde_json::Value = serde_json::from_str(&five).unwrap();
+    let count: u64 = five["candles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(count, 4);
+
+    for (query, status, code) in [
+        ("?symbol=NOPE", 404, "unknown_symbol"),
+        ("", 400, "malformed_symbol"),
+        ("?symbol=not%20a%20symbol", 400, "malformed_symbol"),
+        ("?symbol=ACME&interval=1h", 400, "invalid_interval"),
+        ("?symbol=ACME&interval=1s&limit=0", 400, "invalid_limit"),
+        ("?symbol=ACME&interval=1s&limit=601", 400, "invalid_limit"),
+        ("?symbol=ACME&limit=-1", 400, "invalid_limit"),
+        (
+            "?symbol=ACME&limit=99999999999999999999999",
+            400,
+            "invalid_limit",
+        ),
+    ] {
+        let (got, kind, body) = get(query).await;
+        assert_eq!(
+            (got, kind.as_str()),
+            (status, "application/json"),
+            "{query}: {body}"
+        );
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["error"], code, "{query}: {body}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+}

@@ -499,6 +499,40 @@ async fn batches_posted_at_once_are_each_whole_and_in_order() {
     }
 }
 
+/// Candles are built from the updates' `ts`: the instance that published, one
+/// that relayed, and one that joined later (from the history it loaded)
+/// answer the same candles, byte for byte.
+#[tokio::test]
+async fn every_instance_answers_the_same_candles() {
+    let redis = Redis::start();
+    let a = instance(&redis, "a", &["--no-simulator"]).await;
+    let b = instance(&redis, "b", &["--no-simulator"]).await;
+    let mut last = a.publish_body(batch(&["AAA", "BBB"], 5.0)).await;
+    for price in [6.0, 4.0, 7.0] {
+        last = b.publish_body(batch(&["AAA"], price)).await;
+    }
+    let c = instance(&redis, "c", &["--no-simulator"]).await;
+    relayed(&[&a, &b, &c], last).await;
+    for interval in ["1s", "1m", "5m"] {
+        let path = format!("/api/candles?symbol=AAA&interval={interval}");
+        let answers = [
+            a.get_text(&path).await,
+            b.get_text(&path).await,
+            c.get_text(&path).await,
+        ];
+        assert_eq!(answers[0], answers[1], "{interval}");
+        assert_eq!(answers[0], answers[2], "{interval}");
+        let candles: serde_json::Value = serde_json::from_str(&answers[0]).unwrap();
+        let count: u64 = candles["candles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["count"].as_u64().unwrap())
+            .sum();
+        assert_eq!(count, 4, "{interval}: {candles}");
+    }
+}
+
 /// A real `tickertape` process in the cluster, on a port it binds itself.
 struct Process {
     server: Server,

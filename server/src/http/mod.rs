@@ -2,6 +2,7 @@
 //! and the server's life cycle.
 
 pub mod access;
+pub mod candles;
 pub mod error;
 pub mod events;
 pub mod health;

@@ -4,7 +4,7 @@
 
 use crate::{
     config::Origin,
-    http::{access, error, events, health, prices, snapshot, state::AppState, stats},
+    http::{access, candles, error, events, health, prices, snapshot, state::AppState, stats},
     metrics,
 };
 use app::{model::route, page::Pacing, shell};
@@ -36,6 +36,7 @@ pub fn app(state: AppState) -> Router {
     // `Access-Control-Allow-Origin`, so the allowed sites can read why.
     let api = Router::new()
         .route(route::SNAPSHOT, get(snapshot::snapshot))
+        .route(route::CANDLES, get(candles::candles))
         .route(route::STATS, get(stats::stats))
         .route_layer(viewer.clone())
         .layer(cors(&state.cors_origins));

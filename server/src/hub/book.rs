@@ -1,7 +1,10 @@
 //! The hub's book, kept under its lock: the latest quote of every symbol in
 //! display order, their recent prices, and the history of published updates.
 
-use super::update::{Filter, Published};
+use super::{
+    candles::CandleBook,
+    update::{Filter, Published},
+};
 use crate::clock;
 use app::model::{EventId, Price, Quote, RECENT_PRICES, Snapshot, Symbol};
 use std::{
@@ -20,6 +23,8 @@ pub(super) struct State {
     /// The last `capacity` updates, oldest first, ending at `head`.
     pub(super) history: VecDeque<Arc<Published>>,
     pub(super) capacity: usize,
+    /// Each symbol's candles.
+    pub(super) candles: HashMap<Symbol, CandleBook>,
 }
 
 impl State {

@@ -23,6 +23,7 @@
 
 mod announce;
 mod book;
+mod candles;
 mod relay;
 mod update;
 pub mod wire;
@@ -32,7 +33,10 @@ pub use update::{
     TooManySymbols,
 };
 
-use app::model::{EventId, Price, Quote, RunId, Snapshot, Symbol};
+use app::{
+    candle::{Candles, Interval},
+    model::{EventId, Price, Quote, RunId, Snapshot, Symbol},
+};
 use book::{State, keeps, push_recent, recent_from};
 use bytes::Bytes;
 use prometheus_client::metrics::counter::Counter;
@@ -112,6 +116,7 @@ impl Hub {
                 recent,
                 history: VecDeque::with_capacity(history),
                 capacity: history,
+                candles: HashMap::new(),
             }),
             run: AtomicU32::new(run.0),
             head_seq: AtomicU64::new(start.seq),
@@ -251,6 +256,11 @@ impl Hub {
                 count += 1;
                 let symbol = quote.symbol.clone();
                 let price = quote.price;
+                state
+                    .candles
+                    .entry(symbol.clone())
+                    .or_default()
+                    .record(quote.ts, price);
                 match state.index.get(&symbol).copied() {
                     Some(i) => {
                         state.quotes[i] = quote;
@@ -341,6 +351,25 @@ impl Hub {
             run: RunId(self.run.load(Ordering::Acquire)),
             seq: self.head_seq.load(Ordering::Acquire),
         }
+    }
+
+    /// The last `limit` candles of `symbol` in `interval`, oldest first (the
+    /// last one still forming), or `None` when the hub does not quote it.
+    pub fn candles(&self, symbol: &Symbol, interval: Interval, limit: usize) -> Option<Candles> {
+        let state = self.read();
+        if !state.index.contains_key(symbol) {
+            return None;
+        }
+        let candles = state
+            .candles
+            .get(symbol)
+            .map(|book| book.candles(interval, limit))
+            .unwrap_or_default();
+        Some(Candles {
+            symbol: symbol.clone(),
+            interval,
+            candles,
+        })
     }
 
     /// Whether `symbol` has a quote.

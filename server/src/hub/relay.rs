@@ -112,6 +112,11 @@ impl Hub {
             .take_while(|((seq, _), expected)| seq == expected)
             .count();
         let kept = &history[history.len() - contiguous.min(capacity)..];
+        // Candles outlive a reload: they are built by time, not by position.
+        // An instance that has none yet (it is joining) builds them from the
+        // history it loads.
+        let mut candles = std::mem::take(&mut state.candles);
+        let joining = candles.is_empty();
         // Every id kept, holes included: the history stays contiguous, so a
         // resume reads each id once.
         let history = kept
@@ -119,7 +124,15 @@ impl Hub {
             .map(|(seq, data)| {
                 let id = EventId { run, seq: *seq };
                 let (symbol, frame) = match relayed(id, data) {
-                    Ok((quote, frame)) => (Some(quote.symbol), frame),
+                    Ok((quote, frame)) => {
+                        if joining {
+                            candles
+                                .entry(quote.symbol.clone())
+                                .or_default()
+                                .record(quote.ts, quote.price);
+                        }
+                        (Some(quote.symbol), frame)
+                    }
                     Err(_) => (None, Bytes::new()),
                 };
                 Arc::new(Published {
@@ -137,6 +150,7 @@ impl Hub {
             recent,
             history,
             capacity,
+            candles,
         };
         self.run.store(run.0, Ordering::Release);
         self.head_seq.store(head.seq, Ordering::Release);
