@@ -30,7 +30,8 @@ pub(super) fn Toolbar(view: Screen, controls: Controls) -> impl IntoView {
                 _ => format!("Watching all {all} symbols"),
             }
         } else {
-            format!("Watching {watched} of {all} symbols")
+            let noun = if all == 1 { "symbol" } else { "symbols" };
+            format!("Watching {watched} of {all} {noun}")
         }
     };
     view! {
