@@ -96,7 +96,9 @@ test.describe("past the stream limit", () => {
       const fetch = window.fetch;
       window.fetch = async (...args: Parameters<typeof window.fetch>) => {
         const response = await fetch(...args);
-        if (args[1]?.method === "HEAD") {
+        // fetch(url, { method }) or fetch(new Request(url, { method })).
+        const method = args[0] instanceof Request ? args[0].method : args[1]?.method;
+        if (method === "HEAD") {
           log.push({ at: performance.now(), what: `HEAD ${response.status}`, retryAfter: Number(response.headers.get("retry-after")) });
         }
         return response;
