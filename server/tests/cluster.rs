@@ -12,7 +12,7 @@ use helpers::{
 };
 use std::{
     net::SocketAddr,
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -41,11 +41,7 @@ impl Redis {
 
     /// Starts the server (again), from its dump file if it saved one.
     fn run(&mut self) {
-        let binary = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
-            .into_iter()
-            .find(|path| Path::new(path).exists())
-            .expect("redis-server is not installed: run `make setup-test` (Debian's redis-server)");
-        let child = Command::new(binary)
+        let child = Command::new(helpers::redis::server_binary())
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args([
                 "--save",
@@ -75,12 +71,7 @@ impl Redis {
 
     /// Runs `redis-cli` with `args` against this server.
     fn cli(&self, args: &[&str]) -> String {
-        let output = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        helpers::redis::cli(self.port, args)
     }
 
     /// Stops the server, saving its data first when `save`.

@@ -21,7 +21,7 @@ mod helpers;
 use app::model::EventId;
 use helpers::{
     Nginx, PATIENCE, PUBLISH_TOKEN, SseClient, TestApp, binary::Launch, free_addr, post_prices,
-    spawn_app,
+    redis, spawn_app,
 };
 use std::{
     collections::HashMap,
@@ -44,18 +44,11 @@ struct Node {
 }
 
 impl Node {
-    fn binary() -> &'static str {
-        ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
-            .into_iter()
-            .find(|path| Path::new(path).exists())
-            .expect("redis-server is not installed: run `make setup-test` (Debian's redis-server)")
-    }
-
     /// A Redis server on `port` (a free one if `None`), the replica of
     /// `primary` when given.
     fn server(dir: &Path, port: Option<u16>, primary: Option<u16>) -> Self {
         let port = port.unwrap_or_else(|| free_addr().port());
-        let mut command = Command::new(Self::binary());
+        let mut command = Command::new(redis::server_binary());
         command
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -74,7 +67,7 @@ impl Node {
         let config = dir.join(format!("sentinel-{port}.conf"));
         // A restarted Sentinel reads the file it rewrote as it ran.
         if config.exists() {
-            let mut command = Command::new(Self::binary());
+            let mut command = Command::new(redis::server_binary());
             command.arg(&config).arg("--sentinel");
             return Self::spawn(command, port);
         }
@@ -90,7 +83,7 @@ impl Node {
             ),
         )
         .unwrap();
-        let mut command = Command::new(Self::binary());
+        let mut command = Command::new(redis::server_binary());
         command.arg(&config).arg("--sentinel");
         Self::spawn(command, port)
     }
@@ -123,12 +116,7 @@ impl Node {
     }
 
     fn cli(&self, args: &[&str]) -> String {
-        let output = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        redis::cli(self.port, args)
     }
 
     /// `kill -9`, and the process reaped.
@@ -359,6 +347,27 @@ fn publish(
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     })
+}
+
+/// Stops the publisher, publishes the last batch (`END`) to `base` and waits
+/// until every viewer has it.
+async fn finish(
+    client: &reqwest::Client,
+    base: &str,
+    stop: &AtomicBool,
+    publisher: tokio::task::JoinHandle<()>,
+    viewers: Vec<tokio::task::JoinHandle<()>>,
+) {
+    stop.store(true, Ordering::Relaxed);
+    publisher.await.unwrap();
+    let end = post_prices(client, base, Some(PUBLISH_TOKEN), batch("END", 1.0)).await;
+    assert_eq!(end.status(), 200);
+    for viewer in viewers {
+        tokio::time::timeout(3 * PATIENCE, viewer)
+            .await
+            .expect("a viewer never got the last batch")
+            .unwrap();
+    }
 }
 
 /// Waits until `n` more batches than now are acknowledged.
@@ -595,22 +604,7 @@ async fn a_primary_killed_behind_sentinel_loses_no_acknowledged_batch_and_no_id_
     let promoted_after = killed.elapsed();
     redis.primary = Node::server(&redis.dir, Some(old_primary), Some(redis.replica.port));
     acknowledged_more(&published, 50).await;
-    stop.store(true, Ordering::Relaxed);
-    publisher.await.unwrap();
-    let end = post_prices(
-        &client,
-        &apps[0].url(""),
-        Some(PUBLISH_TOKEN),
-        batch("END", 1.0),
-    )
-    .await;
-    assert_eq!(end.status(), 200);
-    for task in tasks {
-        tokio::time::timeout(3 * PATIENCE, task)
-            .await
-            .expect("a viewer never got the last batch")
-            .unwrap();
-    }
+    finish(&client, &apps[0].url(""), &stop, publisher, tasks).await;
 
     let (ledger, recoveries) = check(
         &viewers,
@@ -747,22 +741,7 @@ async fn chaos() {
     redis.sentinels[0] = Node::sentinel(&redis.dir, Some(sentinel), first_primary);
     acknowledged_more(&published, 100).await;
 
-    stop.store(true, Ordering::Relaxed);
-    publisher.await.unwrap();
-    let end = post_prices(
-        &client,
-        &nginx.url(""),
-        Some(PUBLISH_TOKEN),
-        batch("END", 1.0),
-    )
-    .await;
-    assert_eq!(end.status(), 200);
-    for task in tasks {
-        tokio::time::timeout(3 * PATIENCE, task)
-            .await
-            .expect("a viewer never got the last batch")
-            .unwrap();
-    }
+    finish(&client, &nginx.url(""), &stop, publisher, tasks).await;
     let (ledger, recoveries) = check(&viewers, &published.lock().unwrap(), &faults);
     println!("chaos ledger: {ledger}");
     for recovery in &recoveries {
