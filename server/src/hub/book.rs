@@ -23,8 +23,8 @@ pub(super) struct State {
     /// The last `capacity` updates, oldest first, ending at `head`.
     pub(super) history: VecDeque<Arc<Published>>,
     pub(super) capacity: usize,
-    /// Each symbol's candles.
-    pub(super) candles: HashMap<Symbol, CandleBook>,
+    /// The candles of each quote, same order.
+    pub(super) candles: Vec<CandleBook>,
 }
 
 impl State {

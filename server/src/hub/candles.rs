@@ -37,6 +37,11 @@ impl CandleBook {
         }
     }
 
+    /// Whether it holds no candle at all.
+    pub(super) fn is_empty(&self) -> bool {
+        self.series.iter().all(VecDeque::is_empty)
+    }
+
     /// The last `limit` candles of `interval`, oldest first.
     pub(super) fn candles(&self, interval: Interval, limit: usize) -> Vec<Candle> {
         let index = Interval::ALL

@@ -39,6 +39,7 @@ use app::{
 };
 use book::{State, keeps, push_recent, recent_from};
 use bytes::Bytes;
+use candles::CandleBook;
 use prometheus_client::metrics::counter::Counter;
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -108,6 +109,7 @@ impl Hub {
             .iter()
             .map(|quote| recent_from(quote.price))
             .collect();
+        let candles = opening.iter().map(|_| CandleBook::default()).collect();
         Self {
             state: RwLock::new(State {
                 head: start,
@@ -116,7 +118,7 @@ impl Hub {
                 recent,
                 history: VecDeque::with_capacity(history),
                 capacity: history,
-                candles: HashMap::new(),
+                candles,
             }),
             run: AtomicU32::new(run.0),
             head_seq: AtomicU64::new(start.seq),
@@ -255,24 +257,23 @@ impl Hub {
             let symbol = quote.map(|quote| {
                 count += 1;
                 let symbol = quote.symbol.clone();
-                let price = quote.price;
-                state
-                    .candles
-                    .entry(symbol.clone())
-                    .or_default()
-                    .record(quote.ts, price);
-                match state.index.get(&symbol).copied() {
+                let (price, ts) = (quote.price, quote.ts);
+                let i = match state.index.get(&symbol).copied() {
                     Some(i) => {
                         state.quotes[i] = quote;
                         push_recent(&mut state.recent[i], price);
+                        i
                     }
                     None => {
                         let i = state.quotes.len();
                         state.index.insert(symbol.clone(), i);
                         state.quotes.push(quote);
                         state.recent.push(recent_from(price));
+                        state.candles.push(CandleBook::default());
+                        i
                     }
-                }
+                };
+                state.candles[i].record(ts, price);
                 symbol
             });
             if state.history.len() == state.capacity {
@@ -357,18 +358,11 @@ impl Hub {
     /// last one still forming), or `None` when the hub does not quote it.
     pub fn candles(&self, symbol: &Symbol, interval: Interval, limit: usize) -> Option<Candles> {
         let state = self.read();
-        if !state.index.contains_key(symbol) {
-            return None;
-        }
-        let candles = state
-            .candles
-            .get(symbol)
-            .map(|book| book.candles(interval, limit))
-            .unwrap_or_default();
+        let i = *state.index.get(symbol)?;
         Some(Candles {
             symbol: symbol.clone(),
             interval,
-            candles,
+            candles: state.candles[i].candles(interval, limit),
         })
     }
 

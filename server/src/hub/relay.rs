@@ -2,11 +2,11 @@
 //! the entries it numbered relayed in, and the whole state reloaded when the
 //! broker's sequence is not this hub's.
 
-use super::{Discontinuity, Hub, Prepared, PublishError, Published, State, Tick, wire};
-use app::model::{EventId, Price, Quote, RECENT_PRICES, RunId};
+use super::{CandleBook, Discontinuity, Hub, Prepared, PublishError, Published, State, Tick, wire};
+use app::model::{EventId, Price, Quote, RECENT_PRICES, RunId, Symbol};
 use bytes::Bytes;
 use std::{
-    collections::VecDeque,
+    collections::{HashMap, VecDeque},
     sync::{Arc, atomic::Ordering},
 };
 use tokio::time::Instant;
@@ -77,7 +77,7 @@ impl Hub {
     /// `head`. Streams elsewhere in the old history resync from a snapshot.
     pub fn reset(&self, run: RunId, head: u64, quotes: Vec<Quote>, history: &[(u64, String)]) {
         let head = EventId { run, seq: head };
-        let index = quotes
+        let index: HashMap<Symbol, usize> = quotes
             .iter()
             .enumerate()
             .map(|(i, quote)| (quote.symbol.clone(), i))
@@ -95,7 +95,7 @@ impl Hub {
                 recent
             })
             .collect();
-        let quotes = quotes
+        let quotes: Vec<Quote> = quotes
             .into_iter()
             .map(|quote| Quote {
                 recent: Vec::new(),
@@ -112,11 +112,21 @@ impl Hub {
             .take_while(|((seq, _), expected)| seq == expected)
             .count();
         let kept = &history[history.len() - contiguous.min(capacity)..];
-        // Candles outlive a reload: they are built by time, not by position.
-        // An instance that has none yet (it is joining) builds them from the
-        // history it loads.
-        let mut candles = std::mem::take(&mut state.candles);
-        let joining = candles.is_empty();
+        // Candles outlive a reload: they are built by time, not by position,
+        // and follow their symbols into the new order. An instance that has
+        // none yet (it is joining) builds them from the history it loads.
+        let mut old = std::mem::take(&mut state.candles);
+        let joining = old.iter().all(CandleBook::is_empty);
+        let mut candles: Vec<CandleBook> = quotes
+            .iter()
+            .map(|quote| {
+                state
+                    .index
+                    .get(&quote.symbol)
+                    .map(|&i| std::mem::take(&mut old[i]))
+                    .unwrap_or_default()
+            })
+            .collect();
         // Every id kept, holes included: the history stays contiguous, so a
         // resume reads each id once.
         let history = kept
@@ -125,11 +135,8 @@ impl Hub {
                 let id = EventId { run, seq: *seq };
                 let (symbol, frame) = match relayed(id, data) {
                     Ok((quote, frame)) => {
-                        if joining {
-                            candles
-                                .entry(quote.symbol.clone())
-                                .or_default()
-                                .record(quote.ts, quote.price);
+                        if let Some(&i) = index.get(&quote.symbol).filter(|_| joining) {
+                            candles[i].record(quote.ts, quote.price);
                         }
                         (Some(quote.symbol), frame)
                     }
