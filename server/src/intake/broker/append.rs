@@ -91,32 +91,37 @@ impl Broker {
     /// the id of its own last update. If the group as a whole is refused (too
     /// many new symbols together), each batch is appended alone.
     async fn append_group(&self, group: Vec<Waiting>) {
-        if group.len() == 1 {
-            let Waiting { batch, done } = group.into_iter().next().expect("one");
-            let _ = done.send(self.append_now(&batch).await);
-            return;
+        // The batches end to end, and where each one's answer goes.
+        let mut ticks = Vec::with_capacity(group.iter().map(|w| w.batch.len()).sum());
+        let mut answers = Vec::with_capacity(group.len());
+        for Waiting { batch, done } in group {
+            answers.push((batch.len(), done));
+            ticks.extend(batch);
         }
-        let ticks: Vec<Tick> = group.iter().flat_map(|w| w.batch.iter().cloned()).collect();
         match self.append_now(&ticks).await {
             Ok(last) => {
                 // The group's updates end at `last`; each batch's end is its
                 // share of them, counted from the group's start.
                 let mut end = last.seq - ticks.len() as u64;
-                for Waiting { batch, done } in group {
-                    end += batch.len() as u64;
+                for (len, done) in answers {
+                    end += len as u64;
                     let _ = done.send(Ok(EventId {
                         run: last.run,
                         seq: end,
                     }));
                 }
             }
-            Err(PublishError::TooManySymbols(_)) => {
-                for Waiting { batch, done } in group {
-                    let _ = done.send(self.append_now(&batch).await);
+            // Together they would add too many symbols; alone, each may not.
+            Err(PublishError::TooManySymbols(_)) if answers.len() > 1 => {
+                let mut start = 0;
+                for (len, done) in answers {
+                    let batch = &ticks[start..start + len];
+                    start += len;
+                    let _ = done.send(self.append_now(batch).await);
                 }
             }
             Err(error) => {
-                for Waiting { done, .. } in group {
+                for (_, done) in answers {
                     let _ = done.send(Err(same(&error)));
                 }
             }
