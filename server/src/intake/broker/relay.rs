@@ -251,8 +251,8 @@ impl Broker {
             .await?;
         match primary_replicas(&role) {
             Some(replicas) => self.note_replicas(replicas),
+            // The relay's error path forgets the connections.
             None => {
-                self.forget_connection().await;
                 return Err(RedisError::from((
                     redis::ErrorKind::Io,
                     "the broker's server is no longer the primary",
