@@ -7,7 +7,7 @@
 //! times the stream carries, not from a server's clock, so every instance of
 //! a cluster builds the same candles from the same updates.
 
-use crate::model::{Price, Symbol};
+use crate::model::{EventId, Price, Symbol};
 use serde::{Deserialize, Serialize};
 
 /// How long a candle lasts.
@@ -121,6 +121,46 @@ pub struct Candles {
     pub interval: Interval,
     /// The candles, oldest first.
     pub candles: Vec<Candle>,
+    /// The last update they hold: a client that also follows the stream adds
+    /// the updates after it, and only those.
+    #[serde(rename = "lastEventId")]
+    pub last_event_id: EventId,
+}
+
+/// An update as a chart takes it from the stream: its id, time and price.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Live {
+    /// Its id in the stream.
+    pub id: EventId,
+    /// Its time, in milliseconds since the Unix epoch.
+    pub ts: u64,
+    /// Its price.
+    pub price: Price,
+}
+
+impl Candles {
+    /// Adds `live`, an update the stream brought, unless the candles already
+    /// hold it (its id is not after their `last_event_id`, or of another run):
+    /// the forming candle moves with the stream, and a fetch that raced the
+    /// stream counts no update twice. Returns whether it was added.
+    pub fn add(&mut self, live: Live) -> bool {
+        let last = self.last_event_id;
+        if live.id.run != last.run || live.id.seq <= last.seq {
+            return false;
+        }
+        self.last_event_id = live.id;
+        let t = self.interval.start_of(live.ts);
+        match self.candles.binary_search_by_key(&t, |candle| candle.t) {
+            Ok(i) => self.candles[i].add(live.price),
+            Err(i) => {
+                self.candles.insert(i, Candle::opening(t, live.price));
+                if self.candles.len() > self.interval.kept() {
+                    self.candles.remove(0);
+                }
+            }
+        }
+        true
+    }
 }
 
 #[cfg(test)]
@@ -158,5 +198,54 @@ mod tests {
             serde_json::to_string(&candle).unwrap(),
             r#"{"t":60000,"open":10.0,"high":12.0,"low":9.0,"close":11.0,"count":4}"#
         );
+    }
+
+    #[test]
+    fn live_updates_after_the_candles_move_them_and_earlier_ones_are_left_out() {
+        let run = crate::model::RunId(7);
+        let at = |seq| EventId { run, seq };
+        let mut candles = Candles {
+            symbol: "AAPL".parse().unwrap(),
+            interval: Interval::Second,
+            candles: vec![Candle::opening(1_000, price(10.0))],
+            last_event_id: at(5),
+        };
+        let live = |seq, ts, value| Live {
+            id: at(seq),
+            ts,
+            price: price(value),
+        };
+        assert!(!candles.add(live(5, 1_500, 99.0)), "already held");
+        assert!(candles.add(live(6, 1_500, 12.0)));
+        assert!(candles.add(live(8, 2_100, 11.0)));
+        assert!(
+            candles.add(live(9, 900, 9.0)),
+            "an older ts: its own candle"
+        );
+        let other_run = Live {
+            id: EventId {
+                run: crate::model::RunId(8),
+                seq: 99,
+            },
+            ..live(0, 2_200, 1.0)
+        };
+        assert!(!candles.add(other_run));
+        let summary: Vec<(u64, f64, f64, f64, f64, u64)> = candles
+            .candles
+            .iter()
+            .map(|c| {
+                let p = |p: Price| p.get();
+                (c.t, p(c.open), p(c.high), p(c.low), p(c.close), c.count)
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (0, 9.0, 9.0, 9.0, 9.0, 1),
+                (1_000, 10.0, 12.0, 10.0, 12.0, 2),
+                (2_000, 11.0, 11.0, 11.0, 11.0, 1)
+            ]
+        );
+        assert_eq!(candles.last_event_id, at(9));
     }
 }

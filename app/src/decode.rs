@@ -8,6 +8,7 @@
 //! the whole value `None`.
 
 use crate::{
+    candle::{Candle, Candles, Interval},
     model::{EventId, FeedState, Heartbeat, Price, Quote, Snapshot, Symbol},
     page::PageData,
     watchlist::Watchlist,
@@ -113,5 +114,27 @@ pub fn page(value: &JsValue) -> Option<PageData> {
         symbols: list(&field(value, "symbols")?, symbol)?,
         watchlist,
         retry_ms: whole(value, "retryMs"),
+    })
+}
+
+/// One candle of `/api/candles`.
+fn candle(value: &JsValue) -> Option<Candle> {
+    Some(Candle {
+        t: whole(value, "t")?,
+        open: price(&field(value, "open")?)?,
+        high: price(&field(value, "high")?)?,
+        low: price(&field(value, "low")?)?,
+        close: price(&field(value, "close")?)?,
+        count: whole(value, "count")?,
+    })
+}
+
+/// The answer of `/api/candles`.
+pub fn candles(value: &JsValue) -> Option<Candles> {
+    Some(Candles {
+        symbol: symbol(&field(value, "symbol")?)?,
+        interval: Interval::parse(&string(value, "interval")?)?,
+        candles: list(&field(value, "candles")?, candle)?,
+        last_event_id: event_id(value, "lastEventId")?,
     })
 }

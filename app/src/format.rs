@@ -59,6 +59,34 @@ pub fn price(value: f64, decimals: u32) -> String {
     format!("{sign}{}.{fraction}", grouped(whole))
 }
 
+/// A number with `decimals` decimals and nothing added for display (no
+/// thousands separators, no `+`, an ASCII `-`): `1234.50`, `-0.00040`. For
+/// machines: CSV cells and data attributes.
+pub fn plain(value: f64, decimals: u32) -> String {
+    let (whole, fraction) = fixed(value, decimals);
+    let zero = whole == 0 && fraction.bytes().all(|b| b == b'0');
+    let sign = if value < 0.0 && !zero { "-" } else { "" };
+    format!("{sign}{whole}.{fraction}")
+}
+
+/// An instant in ISO 8601, UTC, to the millisecond: `2026-12-03T19:04:05.006Z`.
+pub fn iso_utc(ts_ms: u64) -> String {
+    let days = ts_ms / 86_400_000;
+    let (h, m, s) = utc_hms(ts_ms);
+    let ms = ts_ms % 1000;
+    // Howard Hinnant's days-to-civil, for days since 1970-01-01 (never negative here).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{ms:03}Z")
+}
+
 /// A signed change with `decimals` decimals: `+1.25`, `−0.00040`, `0.00`.
 ///
 /// Negative numbers use the typographic minus sign, which lines up with `+`.
@@ -207,6 +235,21 @@ fn local_hms(ts_ms: u64) -> (u32, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_numbers_have_their_decimals_and_nothing_else() {
+        assert_eq!(plain(1234.5, 2), "1234.50");
+        assert_eq!(plain(-0.0004, 5), "-0.00040");
+        assert_eq!(plain(-0.001, 2), "0.00");
+        assert_eq!(plain(1_234_567.891, 3), "1234567.891");
+    }
+
+    #[test]
+    fn instants_read_as_iso_8601_utc() {
+        assert_eq!(iso_utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso_utc(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(iso_utc(1_796_324_645_006), "2026-12-03T19:04:05.006Z");
+    }
 
     #[test]
     fn prices_have_their_decimals_and_grouped_thousands() {

@@ -34,9 +34,12 @@
 // The dashboard's view types nest deeply.
 #![recursion_limit = "256"]
 
+pub mod alerts;
 pub mod candle;
+pub mod chart;
 #[cfg(feature = "hydrate")]
 mod controller;
+pub mod csv;
 pub mod dashboard;
 #[cfg(feature = "hydrate")]
 pub mod decode;

@@ -6,6 +6,7 @@
 //! wasm32-unknown-unknown` (the runner is set in `.cargo/config.toml`).
 
 use app::{
+    candle::{Candle, Candles, Interval},
     decode,
     model::{EventId, FeedState, Heartbeat, Price, Quote, RunId, Snapshot},
     page::PageData,
@@ -105,6 +106,34 @@ fn the_page_data_reads_back_with_and_without_a_watchlist() {
     round_trips(&page, decode::page);
     let watching = PageData::new(snapshot, Watchlist::only(vec!["AAPL".parse().unwrap()]));
     round_trips(&watching, decode::page);
+}
+
+#[wasm_bindgen_test]
+fn candles_read_back_as_the_server_wrote_them() {
+    let candles = Candles {
+        symbol: "EURUSD".parse().unwrap(),
+        interval: Interval::FiveMinutes,
+        candles: vec![
+            Candle {
+                t: 1_763_899_800_000,
+                open: price(1.0834),
+                high: price(1.08412),
+                low: price(0.00001234),
+                close: price(1.08),
+                count: 42,
+            },
+            Candle::opening(1_763_900_100_000, price(1.0801)),
+        ],
+        last_event_id: ID,
+    };
+    round_trips(&candles, decode::candles);
+    round_trips(
+        &Candles {
+            candles: Vec::new(),
+            ..candles
+        },
+        decode::candles,
+    );
 }
 
 /// `json` with its field at `path` (object keys, `/`-separated) set to `value`,

@@ -226,6 +226,11 @@ async fn candles_are_the_published_prices_by_their_ts_and_bad_requests_are_json_
         d = base + 61_000,
     );
     app.publish_body(body).await;
+    // The candles say the position they are at: here, the snapshot's.
+    let snapshot: serde_json::Value =
+        serde_json::from_str(&app.get_text("/api/snapshot").await).unwrap();
+    let head = snapshot["lastEventId"].as_str().unwrap().to_owned();
+    assert!(head.ends_with("-5"), "{head}");
     let get = |query: &'static str| {
         let url = app.url(&format!("/api/candles{query}"));
         let client = app.client.clone();
@@ -244,27 +249,30 @@ async fn candles_are_the_published_prices_by_their_ts_and_bad_requests_are_json_
     assert_eq!(
         seconds,
         format!(
-            r#"{{"symbol":"ACME","interval":"1s","candles":[{{"t":{},"open":10.0,"high":12.0,"low":10.0,"close":12.0,"count":2}},{{"t":{},"open":9.5,"high":9.5,"low":9.5,"close":9.5,"count":1}},{{"t":{},"open":11.0,"high":11.0,"low":11.0,"close":11.0,"count":1}}]}}"#,
+            r#"{{"symbol":"ACME","interval":"1s","candles":[{{"t":{},"open":10.0,"high":12.0,"low":10.0,"close":12.0,"count":2}},{{"t":{},"open":9.5,"high":9.5,"low":9.5,"close":9.5,"count":1}},{{"t":{},"open":11.0,"high":11.0,"low":11.0,"close":11.0,"count":1}}],"lastEventId":"{}"}}"#,
             base,
             base + 1_000,
-            base + 61_000
+            base + 61_000,
+            head
         )
     );
     let (_, _, minutes) = get("?symbol=ACME&interval=1m").await;
     assert_eq!(
         minutes,
         format!(
-            r#"{{"symbol":"ACME","interval":"1m","candles":[{{"t":{},"open":10.0,"high":12.0,"low":9.5,"close":9.5,"count":3}},{{"t":{},"open":11.0,"high":11.0,"low":11.0,"close":11.0,"count":1}}]}}"#,
+            r#"{{"symbol":"ACME","interval":"1m","candles":[{{"t":{},"open":10.0,"high":12.0,"low":9.5,"close":9.5,"count":3}},{{"t":{},"open":11.0,"high":11.0,"low":11.0,"close":11.0,"count":1}}],"lastEventId":"{}"}}"#,
             base,
-            base + 60_000
+            base + 60_000,
+            head
         )
     );
     // 1m is the default; limit keeps the last ones.
     let (_, _, last) = get("?symbol=ACME&limit=1").await;
     assert!(
         last.ends_with(&format!(
-            r#""candles":[{{"t":{},"open":11.0,"high":11.0,"low":11.0,"close":11.0,"count":1}}]}}"#,
-            base + 60_000
+            r#""candles":[{{"t":{},"open":11.0,"high":11.0,"low":11.0,"close":11.0,"count":1}}],"lastEventId":"{}"}}"#,
+            base + 60_000,
+            head
         )),
         "{last}"
     );

@@ -363,6 +363,7 @@ impl Hub {
             symbol: symbol.clone(),
             interval,
             candles: state.candles[i].candles(interval, limit),
+            last_event_id: state.head,
         })
     }
 
