@@ -25,6 +25,10 @@
 //! - `sinks` (browser only): what a stream writes to; render batching and the
 //!   rows' flashes.
 //! - `decode` (browser only): reading the stream's JSON with the browser's parser.
+//! - `keys`, `dom` (browser only): the keyboard, the page's clicks and the
+//!   watchlist's boxes, with the elements directly.
+//! - [`csv`], [`chart`], [`alerts`]: the table as CSV; a candle chart's geometry;
+//!   price alerts.
 //!
 //! Data flows one way, from `model` up: model → decode → sinks → http →
 //! stream → share → controller → dashboard (`server/tests/layout.rs` checks it).
@@ -43,9 +47,13 @@ pub mod csv;
 pub mod dashboard;
 #[cfg(feature = "hydrate")]
 pub mod decode;
+#[cfg(feature = "hydrate")]
+mod dom;
 pub mod format;
 #[cfg(feature = "hydrate")]
 mod http;
+#[cfg(feature = "hydrate")]
+mod keys;
 pub mod meter;
 pub mod model;
 pub mod page;

@@ -40,6 +40,11 @@ pub(crate) struct Screen {
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     pub(crate) retry_ms: Option<f64>,
     pub(crate) watchlist: RwSignal<Watchlist>,
+    /// The rows shown, in the order shown (the filter and the sort applied).
+    pub(crate) shown: Memo<Vec<Symbol>>,
+    /// The row the keyboard moves through the table: its symbol.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    pub(crate) selected: RwSignal<Option<String>>,
 }
 
 /// What the viewer can do to the stream.
@@ -48,8 +53,15 @@ pub(crate) struct Controls {
     pub(crate) reconnect: Callback<()>,
     pub(crate) pause: Callback<()>,
     pub(crate) resume: Callback<()>,
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     pub(crate) watch: Callback<Watchlist>,
 }
+
+/// The filter box's id (the `/` key goes to it).
+pub(crate) const FILTER_ID: &str = "filter";
+
+/// The list of keys' id (a `<dialog>`; the `?` key opens it).
+pub(crate) const KEYS_ID: &str = "keys";
 
 /// Reactive text: every piece of text the page updates has this one type, so the
 /// bundle carries one copy of the code that renders and updates it (a closure per

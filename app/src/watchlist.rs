@@ -113,6 +113,29 @@ impl Watchlist {
         Self::only(set)
     }
 
+    /// The watchlist's checkboxes for the symbols `all`, as markup: a
+    /// labelled box per symbol, ticked when watched, disabled when it is the
+    /// last one watched (a watchlist is never empty). Symbols are capital
+    /// letters, digits, `.` and `-`: nothing to escape.
+    pub fn checkboxes(&self, all: &[Symbol]) -> String {
+        let mut markup = String::with_capacity(all.len() * 80);
+        for symbol in all {
+            markup.push_str("<label class=\"watch\"><input type=\"checkbox\" data-symbol=\"");
+            markup.push_str(symbol.as_str());
+            markup.push('"');
+            if self.watches(symbol) {
+                markup.push_str(" checked");
+            }
+            if self.is_last(symbol) {
+                markup.push_str(" disabled");
+            }
+            markup.push('>');
+            markup.push_str(symbol.as_str());
+            markup.push_str("</label>");
+        }
+        markup
+    }
+
     /// Whether `symbol` is the only one watched (so it cannot be unwatched).
     pub fn is_last(&self, symbol: &Symbol) -> bool {
         self.0
@@ -146,6 +169,21 @@ mod tests {
 
     fn symbols(names: &[&str]) -> Vec<Symbol> {
         names.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn the_boxes_are_ticked_as_watched_and_the_last_one_cannot_be_unticked() {
+        let all = symbols(&["AAPL", "BRK.B", "MSFT"]);
+        assert_eq!(
+            Watchlist::only(symbols(&["BRK.B"])).checkboxes(&all),
+            "<label class=\"watch\"><input type=\"checkbox\" data-symbol=\"AAPL\">AAPL</label>\
+             <label class=\"watch\"><input type=\"checkbox\" data-symbol=\"BRK.B\" checked disabled>BRK.B</label>\
+             <label class=\"watch\"><input type=\"checkbox\" data-symbol=\"MSFT\">MSFT</label>"
+        );
+        assert_eq!(
+            Watchlist::default().checkboxes(&all[..1]),
+            "<label class=\"watch\"><input type=\"checkbox\" data-symbol=\"AAPL\" checked>AAPL</label>"
+        );
     }
 
     #[test]

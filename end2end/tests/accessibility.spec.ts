@@ -78,6 +78,25 @@ test.describe("live, with lit rows, then paused", () => {
   });
 });
 
+test.describe("a row selected from the keyboard, then the list of keys open", () => {
+  test.use({ serverArgs: quiet });
+
+  for (const width of [1280, 390]) {
+    test(`has no WCAG 2.1 AA violation at ${width} px`, async ({ dashboard, page, server }) => {
+      await page.setViewportSize({ width, height: 844 });
+      await expect(dashboard.status).toHaveAttribute("data-state", "live");
+      await publishMixed(page, server.url);
+      await expect(dashboard.rows).toHaveCount(9);
+      await page.locator("body").press("ArrowDown");
+      await expect(page.locator('tbody tr[aria-selected="true"]')).toHaveCount(1);
+      await expectAccessible(page, "row selected");
+      await page.keyboard.press("?");
+      await expect(page.getByRole("dialog", { name: "Keys" })).toBeVisible();
+      await expectAccessible(page, "keys open");
+    });
+  }
+});
+
 test.describe("shared by two tabs", () => {
   test.use({ serverArgs: quiet });
 

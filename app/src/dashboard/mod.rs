@@ -7,7 +7,7 @@ mod toolbar;
 
 use crate::{
     page::PageData,
-    screen::{Screen, text},
+    screen::{KEYS_ID, Screen, text},
     sort::Sort,
     status::Connection,
     sync::StreamSync,
@@ -87,25 +87,31 @@ pub fn Dashboard() -> impl IntoView {
         None => Default::default(),
     };
     let connection = RwSignal::new(Connection::default());
+    let table = Table::new(quotes);
+    let clock = RwSignal::new(time);
+    let sort = RwSignal::new(Sort::default());
+    let filter = RwSignal::new(String::new());
     let view = Screen {
-        table: Table::new(quotes),
+        table,
         connection,
         phase: Memo::new(move |_| connection.with(|c| c.phase)),
         // The stream resumes from the snapshot the page was rendered with.
         sync: RwSignal::new(StreamSync::new(last_event_id)),
         recovery: RwSignal::new(None),
         notice: RwSignal::new(None),
-        clock: RwSignal::new(time),
+        clock,
         offset: RwSignal::new(None),
         rate: RwSignal::new(None),
         latency: RwSignal::new(None),
         next_try: RwSignal::new(None),
         local_time: RwSignal::new(false),
-        sort: RwSignal::new(Sort::default()),
-        filter: RwSignal::new(String::new()),
+        sort,
+        filter,
         symbols: RwSignal::new(symbols),
         watchlist: RwSignal::new(watchlist),
         retry_ms: retry_ms.map(|ms| ms as f64),
+        shown: ticker::shown(table, sort, filter, clock),
+        selected: RwSignal::new(None),
     };
     // The server cannot know the viewer's time zone, so the first HTML shows UTC and
     // hydration must render the same; effects run once hydration is done, and this
@@ -121,6 +127,8 @@ pub fn Dashboard() -> impl IntoView {
         resume: Callback::new(|()| {}),
         watch: Callback::new(|_| {}),
     };
+    #[cfg(feature = "hydrate")]
+    crate::keys::listen(view, controls);
 
     view! {
         <div class="page" data-phase=text(move || view.phase.get().slug().to_owned())>
@@ -134,9 +142,11 @@ pub fn Dashboard() -> impl IntoView {
             </header>
             <NoticeBar notice=view.notice />
             <main>
-                <Toolbar view controls />
+                <Toolbar view />
                 <TickerTable view />
             </main>
+            // Static: one attribute to hydrate, however many keys it lists.
+            <dialog class="keys" id=KEYS_ID aria-labelledby="keys-title" data-testid="keys" inner_html=KEYS_HTML></dialog>
             <footer class="footnote" data-testid="legend">
                 <p>
                     <span class="tick-up" aria-hidden="true">"▲"</span>
@@ -154,3 +164,12 @@ pub fn Dashboard() -> impl IntoView {
         </div>
     }
 }
+
+/// The list of keys (`?`, or the toolbar's Keys button), closed with Esc or
+/// its Close button.
+const KEYS_HTML: &str = r#"<h2 id="keys-title">Keys</h2><dl>
+<div><dt><kbd>↓</kbd> <kbd>↑</kbd> or <kbd>j</kbd> <kbd>k</kbd></dt><dd>select the next or previous row</dd></div>
+<div><dt><kbd>/</kbd></dt><dd>filter the symbols</dd></div>
+<div><dt><kbd>?</kbd></dt><dd>show these keys</dd></div>
+<div><dt><kbd>Esc</kbd></dt><dd>close this list</dd></div>
+</dl><form method="dialog"><button class="button">Close</button></form>"#;

@@ -8,8 +8,8 @@ use crate::{
     format,
     model::Symbol,
     screen::{Screen, text},
-    sort::Column,
-    table::Row,
+    sort::{Column, Sort},
+    table::{Row, Table},
 };
 use leptos::prelude::*;
 
@@ -19,27 +19,9 @@ pub(super) fn TickerTable(view: Screen) -> impl IntoView {
     let Screen {
         table,
         sort,
-        filter,
-        clock,
+        shown: order,
         ..
     } = view;
-    // A live column re-sorts every few seconds, not on every update: rows that
-    // jump every second are hard to follow, and each re-sort moves rows.
-    let resort = Memo::new(move |_| (clock.get() / RESORT_EVERY_MS).floor() as u64);
-    let order = Memo::new(move |_| {
-        let sort = sort.get();
-        if sort.column().is_some_and(Column::is_live) {
-            resort.get();
-        }
-        let symbols = table.symbols();
-        filter.with(|filter| {
-            let rows = symbols.iter().filter_map(|symbol| {
-                let quote = table.row(symbol)?.with_untracked(|r| r.quote.clone());
-                Some((symbol, quote))
-            });
-            sort.apply(rows, filter)
-        })
-    });
     let heading = move |column: Column| {
         let class = match column {
             Column::Symbol => "symbol",
@@ -105,6 +87,33 @@ pub(super) fn TickerTable(view: Screen) -> impl IntoView {
             </Show>
         </div>
     }
+}
+
+/// The rows shown, in the order shown: `table`'s symbols, `filter`ed and in
+/// the viewer's `sort`.
+pub(crate) fn shown(
+    table: Table,
+    sort: RwSignal<Sort>,
+    filter: RwSignal<String>,
+    clock: RwSignal<f64>,
+) -> Memo<Vec<Symbol>> {
+    // A live column re-sorts every few seconds, not on every update: rows that
+    // jump every second are hard to follow, and each re-sort moves rows.
+    let resort = Memo::new(move |_| (clock.get() / RESORT_EVERY_MS).floor() as u64);
+    Memo::new(move |_| {
+        let sort = sort.get();
+        if sort.column().is_some_and(Column::is_live) {
+            resort.get();
+        }
+        let symbols = table.symbols();
+        filter.with(|filter| {
+            let rows = symbols.iter().filter_map(|symbol| {
+                let quote = table.row(symbol)?.with_untracked(|r| r.quote.clone());
+                Some((symbol, quote))
+            });
+            sort.apply(rows, filter)
+        })
+    })
 }
 
 /// How often a table sorted by a live column is sorted again, in milliseconds.

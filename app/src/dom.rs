@@ -1,0 +1,31 @@
+//! Small helpers over the page's elements, for the code that works with the
+//! DOM directly (the keys, what loads on first use).
+//!
+//! Only compiled for the browser (`hydrate`).
+
+use leptos::prelude::*;
+use wasm_bindgen::{JsCast, closure::Closure};
+use web_sys::{Event, EventTarget, HtmlElement};
+
+/// Calls `f` on every `name` event of `target`, for as long as the page lives.
+pub(crate) fn on(target: &EventTarget, name: &str, f: impl Fn(Event) + 'static) {
+    let listener = Closure::<dyn Fn(Event)>::new(f);
+    match target.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref()) {
+        Ok(()) => listener.forget(),
+        Err(error) => crate::warn_js(&format!("no {name} listener:"), &error),
+    }
+}
+
+/// The first element `selector` matches.
+pub(crate) fn element(selector: &str) -> Option<HtmlElement> {
+    document()
+        .query_selector(selector)
+        .ok()
+        .flatten()
+        .and_then(|element| element.dyn_into::<HtmlElement>().ok())
+}
+
+/// `symbol`'s row in the table.
+pub(crate) fn row(symbol: &str) -> Option<HtmlElement> {
+    element(&format!("tbody tr[data-symbol=\"{symbol}\"]"))
+}
