@@ -6,6 +6,7 @@
 //! [`share`](crate::share).
 
 use crate::{
+    dom::on,
     meter::Meters,
     saved,
     screen::{Controls, Screen},
@@ -19,7 +20,6 @@ use crate::{
 use js_sys::Function;
 use leptos::prelude::*;
 use std::time::Duration;
-use wasm_bindgen::{JsCast, closure::Closure};
 
 /// How often the clock (ages, countdown) ticks.
 const CLOCK_TICK: Duration = Duration::from_secs(1);
@@ -344,15 +344,15 @@ impl Controller {
     /// save power) or thawed.
     fn listen_to_the_browser(self) {
         // Another tab changed the watchlist they share.
-        listen(&window(), "storage", move || self.adopt(saved::load()));
+        on(&window(), "storage", move |_| self.adopt(saved::load()));
         // A frozen leader would hold the stream for nobody: it hands it over
         // first, and joins again when it thaws.
-        listen(&document(), "freeze", move || {
+        on(&document(), "freeze", move |_| {
             if matches!(self.role(), Role::Leading | Role::Following) {
                 self.leave(true);
             }
         });
-        listen(&document(), "resume", move || {
+        on(&document(), "resume", move |_| {
             let mut thawed = false;
             self.with_tab(&mut |tab| thawed = tab.thawed());
             if thawed {
@@ -384,16 +384,6 @@ impl Controller {
                 self.with_tab(&mut Tab::count);
             }
         });
-    }
-}
-
-/// Calls `f` on every `name` event of `target`. The dashboard is the whole
-/// page and lives as long as it: so does the listener.
-fn listen(target: &web_sys::EventTarget, name: &str, f: impl Fn() + 'static) {
-    let listener = Closure::<dyn Fn()>::new(f);
-    match target.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref()) {
-        Ok(()) => listener.forget(),
-        Err(error) => crate::warn_js(&format!("no {name} listener:"), &error),
     }
 }
 

@@ -1,5 +1,5 @@
-//! Small helpers over the page's elements, for the code that works with the
-//! DOM directly (the keys, what loads on first use).
+//! Small helpers over the page's elements and events, for the code that works
+//! with the DOM directly (`keys`, and the controller's browser events).
 //!
 //! Only compiled for the browser (`hydrate`).
 
