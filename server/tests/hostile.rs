@@ -402,6 +402,23 @@ fn request_bytes() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
     prop_oneof![mutated, proptest::collection::vec(any::<u8>(), 0..512)]
 }
 
+/// A client that sends `bytes` to `addr` and shuts its sending side: it has
+/// said all it will (the server may refuse part of it: that is its answer).
+async fn say_all(addr: std::net::SocketAddr, bytes: &[u8]) -> TcpStream {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let _ = tcp.write_all(bytes).await;
+    let _ = tcp.shutdown().await;
+    tcp
+}
+
+/// What the server sends on `tcp` until it closes, and whether it closed
+/// within the tests' patience.
+async fn read_to_close(mut tcp: TcpStream) -> (Vec<u8>, bool) {
+    let mut output = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut output)).await;
+    (output, read.is_ok())
+}
+
 static PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 #[test]
@@ -421,14 +438,8 @@ fn any_bytes_get_one_answer_or_a_clean_close_never_a_panic() {
     // Found once by this test: a HEAD answered by hyper (a length, no body),
     // then a 400 for the garbage pipelined after it.
     let found = b"HEAD /!vents?symbols=AAPL HTTP/1.1\r\nHost: t\r\nLast-Event-ID: x\r\n\r\n\0";
-    let output = runtime.block_on(async {
-        let mut tcp = TcpStream::connect(app.addr).await.unwrap();
-        tcp.write_all(found).await.unwrap();
-        let _ = tcp.shutdown().await;
-        let mut output = Vec::new();
-        let _ = tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut output)).await;
-        output
-    });
+    let (output, _) =
+        runtime.block_on(async { read_to_close(say_all(app.addr, found).await).await });
     assert_eq!(
         responses(&output, true),
         Ok(2),
@@ -439,12 +450,8 @@ fn any_bytes_get_one_answer_or_a_clean_close_never_a_panic() {
     // with a byte after it, and the client's side shut: the stream goes on,
     // as it does for any client that may still be reading.
     let found = b"GET /events HTTP/1.0\r\nHost: t\r\n\r\n\0";
-    let output = runtime.block_on(async {
-        let mut tcp = TcpStream::connect(app.addr).await.unwrap();
-        tcp.write_all(found).await.unwrap();
-        let _ = tcp.shutdown().await;
-        read_until(&mut tcp, b"\n\n").await
-    });
+    let output =
+        runtime.block_on(async { read_until(&mut say_all(app.addr, found).await, b"\n\n").await });
     assert!(
         ends_in_open_stream(&output),
         "{}",
@@ -453,14 +460,8 @@ fn any_bytes_get_one_answer_or_a_clean_close_never_a_panic() {
     assert_eq!(responses(&output, false), Ok(1));
     runner
         .run(&request_bytes(), |bytes| {
-            let (output, closed) = runtime.block_on(async {
-                let mut tcp = TcpStream::connect(app.addr).await.unwrap();
-                let _ = tcp.write_all(&bytes).await;
-                let _ = tcp.shutdown().await;
-                let mut output = Vec::new();
-                let read = tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut output)).await;
-                (output, read.is_ok())
-            });
+            let (output, closed) =
+                runtime.block_on(async { read_to_close(say_all(app.addr, &bytes).await).await });
             // A stream has no end to wait for: a client that stops sending
             // (here, with bytes the server will never read after the stream
             // request) is still a client that may be reading.
