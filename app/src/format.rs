@@ -54,9 +54,14 @@ fn grouped(whole: u64) -> String {
 /// `1.08345`.
 pub fn price(value: f64, decimals: u32) -> String {
     let (whole, fraction) = fixed(value, decimals);
-    let zero = whole == 0 && fraction.bytes().all(|b| b == b'0');
-    let sign = if value < 0.0 && !zero { "-" } else { "" };
+    let sign = minus(value, whole, &fraction);
     format!("{sign}{}.{fraction}", grouped(whole))
+}
+
+/// `-` for a negative value that does not round to zero, as written.
+fn minus(value: f64, whole: u64, fraction: &str) -> &'static str {
+    let zero = whole == 0 && fraction.bytes().all(|b| b == b'0');
+    if value < 0.0 && !zero { "-" } else { "" }
 }
 
 /// A number with `decimals` decimals and nothing added for display (no
@@ -64,8 +69,7 @@ pub fn price(value: f64, decimals: u32) -> String {
 /// machines: CSV cells and data attributes.
 pub fn plain(value: f64, decimals: u32) -> String {
     let (whole, fraction) = fixed(value, decimals);
-    let zero = whole == 0 && fraction.bytes().all(|b| b == b'0');
-    let sign = if value < 0.0 && !zero { "-" } else { "" };
+    let sign = minus(value, whole, &fraction);
     format!("{sign}{whole}.{fraction}")
 }
 
