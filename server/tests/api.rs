@@ -3,7 +3,7 @@
 
 mod helpers;
 
-use helpers::{PUBLISH_TOKEN, spawn_app, symbols_of};
+use helpers::{PUBLISH_TOKEN, spawn_app, symbols_of, updates_in};
 
 const SYMBOLS: &str = "AAPL,BRK.B,ZZZZ";
 
@@ -278,13 +278,7 @@ async fn candles_are_the_published_prices_by_their_ts_and_bad_requests_are_json_
     );
     let (_, _, five) = get("?symbol=ACME&interval=5m").await;
     let five: serde_json::Value = serde_json::from_str(&five).unwrap();
-    let count: u64 = five["candles"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["count"].as_u64().unwrap())
-        .sum();
-    assert_eq!(count, 4);
+    assert_eq!(updates_in(&five), 4);
 
     for (query, status, code) in [
         ("?symbol=NOPE", 404, "unknown_symbol"),

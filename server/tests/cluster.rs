@@ -8,7 +8,7 @@ use app::model::EventId;
 use helpers::{
     Metrics, Nginx, PATIENCE, PUBLISH_TOKEN, SseClient, TestApp, Update,
     binary::{Launch, Server},
-    free_addr, spawn_app, symbols_of,
+    free_addr, spawn_app, symbols_of, updates_in,
 };
 use std::{
     net::SocketAddr,
@@ -514,13 +514,7 @@ async fn every_instance_answers_the_same_candles() {
         assert_eq!(answers[0], answers[1], "{interval}");
         assert_eq!(answers[0], answers[2], "{interval}");
         let candles: serde_json::Value = serde_json::from_str(&answers[0]).unwrap();
-        let count: u64 = candles["candles"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["count"].as_u64().unwrap())
-            .sum();
-        assert_eq!(count, 4, "{interval}: {candles}");
+        assert_eq!(updates_in(&candles), 4, "{interval}: {candles}");
     }
 }
 

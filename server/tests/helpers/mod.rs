@@ -557,6 +557,16 @@ pub fn symbols_of(snapshot: &serde_json::Value) -> Vec<&str> {
         .collect()
 }
 
+/// How many updates the candles of a `/api/candles` answer (JSON) hold.
+pub fn updates_in(candles: &serde_json::Value) -> u64 {
+    candles["candles"]
+        .as_array()
+        .expect("a candles array")
+        .iter()
+        .map(|candle| candle["count"].as_u64().unwrap())
+        .sum()
+}
+
 /// How a response's body is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
