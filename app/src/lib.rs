@@ -27,8 +27,7 @@
 //! - `decode` (browser only): reading the stream's JSON with the browser's parser.
 //! - `keys`, `dom` (browser only): the keyboard, the page's clicks and the
 //!   watchlist's boxes, with the elements directly.
-//! - [`csv`], [`chart`], [`alerts`]: the table as CSV; a candle chart's geometry;
-//!   price alerts.
+//! - [`csv`]: the table as CSV.
 //!
 //! Data flows one way, from `model` up: model → decode → sinks → http →
 //! stream → share → controller → dashboard (`server/tests/layout.rs` checks it).
@@ -38,9 +37,7 @@
 // The dashboard's view types nest deeply.
 #![recursion_limit = "256"]
 
-pub mod alerts;
 pub mod candle;
-pub mod chart;
 #[cfg(feature = "hydrate")]
 mod controller;
 pub mod csv;
