@@ -351,7 +351,7 @@ fn publish(
 
 /// Publishes one batch to `base` as a publisher should: a refusal (503
 /// `broker_unavailable`, which promises nothing was taken) is retried after
-/// its `Retry-After`, until the batch is taken (200) or [`PATIENCE`] runs out.
+/// its `Retry-After`, until the batch is taken (200) or 3 × [`PATIENCE`] pass.
 /// A replica that falls behind for a moment refuses a batch; this is the
 /// protocol working, not a fault.
 async fn publish_until_taken(client: &reqwest::Client, base: &str, body: &str) {
