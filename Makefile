@@ -42,7 +42,7 @@ build:
 # cargo-leptos prints its JS minifier's passes in red ("tree-shaker; pass=0"):
 # noise, not errors, so they are left out.
 $(BUILT): $(BUILD_INPUTS)
-	cargo leptos build --release --cargo-locked 2>&1 | sed -u '/swc_ecma_transforms_optimization/d'
+	cargo leptos build --release --split --cargo-locked 2>&1 | sed -u '/swc_ecma_transforms_optimization/d'
 	@touch $@
 
 ## weight: the front end's gzip'd size (WASM + JS + CSS); fails over 150 KB

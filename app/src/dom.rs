@@ -29,3 +29,13 @@ pub(crate) fn element(selector: &str) -> Option<HtmlElement> {
 pub(crate) fn row(symbol: &str) -> Option<HtmlElement> {
     element(&format!("tbody tr[data-symbol=\"{symbol}\"]"))
 }
+
+/// Puts the focus on `symbol`'s row (which scrolls it into view).
+pub(crate) fn focus_row(symbol: &str) {
+    if let Some(row) = row(symbol) {
+        if !row.has_attribute("tabindex") {
+            let _ = row.set_attribute("tabindex", "-1");
+        }
+        let _ = row.focus();
+    }
+}

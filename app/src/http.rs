@@ -1,11 +1,15 @@
 //! The browser's HTTP calls besides the stream itself: asking why a stream
-//! was refused, and the `fetch` the followers' snapshots use.
+//! was refused, and the `fetch` the followers' snapshots and the candles use.
+//!
+//! Both load on first use, as a WASM chunk of their own (`#[lazy]`): a page
+//! that never follows another tab, never opens a detail and is never refused
+//! needs neither, and they carry gloo-net (2.4 KB gzip'd, `make weight`).
 //!
 //! Only compiled for the browser (`hydrate`).
 
 use crate::{sinks::Sinks, status::Connection};
 use gloo_net::http::{Method, Request, RequestBuilder};
-use leptos::prelude::*;
+use leptos::{lazy, prelude::*};
 use std::{cell::Cell, rc::Rc};
 
 /// What the dashboard says when the server wants a viewer token it lacks.
@@ -19,7 +23,13 @@ const TOKEN_NEEDED: &str = "This dashboard needs an access token: open the link 
 /// and the question): retry as for a dropped connection. Anything else (a
 /// watchlist the server no longer knows): closed, with the Reconnect button.
 pub(crate) fn ask_why(sinks: Sinks, url: String, alive: Rc<Cell<bool>>) {
-    leptos::task::spawn_local(async move {
+    leptos::task::spawn_local(ask(sinks, url, alive));
+}
+
+/// [`ask_why`]'s work, loaded on first use.
+#[lazy]
+async fn ask(sinks: Sinks, url: String, alive: Rc<Cell<bool>>) {
+    {
         let answer = head(&url).await;
         if !alive.get() {
             return;
@@ -41,7 +51,7 @@ pub(crate) fn ask_why(sinks: Sinks, url: String, alive: Rc<Cell<bool>>) {
                 sinks.connection.update(|c| c.errored(false));
             }
         }
-    });
+    }
 }
 
 /// The status of `HEAD url` and its `Retry-After` in milliseconds, or `None` when
@@ -63,8 +73,8 @@ async fn head(url: &str) -> Option<(u16, Option<f64>)> {
 
 /// The body of `GET url`, or `None` when the server did not answer 2xx
 /// (gloo-net: 2.4 KB of the first load, 146.1 → 148.5 KB gzip'd, `make weight`).
-pub(crate) async fn fetch_text(url: &str) -> Option<String> {
-    let response = Request::get(url).send().await.ok()?;
+pub(crate) async fn fetch_text(url: String) -> Option<String> {
+    let response = Request::get(&url).send().await.ok()?;
     if !response.ok() {
         return None;
     }

@@ -1,8 +1,9 @@
 //! What the viewer does with the keyboard, the mouse and the watchlist's
-//! boxes: ↑/↓ (and k/j) move the selection through the rows shown (a click
-//! selects a row too), `/` goes to the filter, `?` lists the keys (Esc closes
-//! the list: the browser does it, it is a modal `<dialog>`), the toolbar's
-//! Export CSV, and a box of the watchlist ticked or unticked.
+//! boxes: ↑/↓ (and k/j) move the selection through the rows shown, Enter (or
+//! a click on a row) opens the row's detail, `/` goes to the filter, `?`
+//! lists the keys (Esc closes the list or the detail: the browser does it,
+//! they are modal `<dialog>`s), the toolbar's Export CSV, and a box of the
+//! watchlist ticked or unticked.
 //!
 //! One listener for each kind of event, on the whole page, and the rows' and
 //! the boxes' state written on their elements directly: they carry no
@@ -12,11 +13,13 @@
 //! Only compiled for the browser (`hydrate`).
 
 use crate::{
+    detail,
     dom::{element, on, row},
     model::Symbol,
     screen::{Controls, FILTER_ID, KEYS_ID, Screen},
 };
-use leptos::prelude::*;
+use leptos::{lazy, prelude::*};
+use std::cell::Cell;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, Event, HtmlInputElement, KeyboardEvent};
 
@@ -29,18 +32,7 @@ pub(crate) fn listen(view: Screen, controls: Controls) {
     });
     on(&document(), "click", move |event| click(view, &event));
     on(&document(), "change", move |event| {
-        let symbol = event
-            .target()
-            .and_then(|t| t.dyn_into::<Element>().ok())
-            .filter(|t| t.closest(".watch-boxes").ok().flatten().is_some())
-            .and_then(|t| t.get_attribute("data-symbol"))
-            .and_then(|s| s.parse::<Symbol>().ok());
-        if let Some(symbol) = symbol {
-            let next = view
-                .symbols
-                .with_untracked(|all| view.watchlist.with_untracked(|w| w.toggled(&symbol, all)));
-            controls.watch.run(next);
-        }
+        leptos::task::spawn_local(ticked(view, controls, event));
     });
     // The boxes follow the watchlist (this tab's choice, or another tab's).
     Effect::new(move |_| {
@@ -66,6 +58,28 @@ pub(crate) fn listen(view: Screen, controls: Controls) {
             }
         });
     });
+    // Alerts kept from an earlier visit are checked from the start.
+    if crate::saved::has_alerts() {
+        first_use(view);
+    }
+}
+
+/// A box of the watchlist ticked or unticked: loaded on first use, as a
+/// WASM chunk of its own (0.17 KB of the first load less, `make weight`).
+#[lazy]
+fn ticked(view: Screen, controls: Controls, event: Event) {
+    let symbol = event
+        .target()
+        .and_then(|t| t.dyn_into::<Element>().ok())
+        .filter(|t| t.closest(".watch-boxes").ok().flatten().is_some())
+        .and_then(|t| t.get_attribute("data-symbol"))
+        .and_then(|s| s.parse::<Symbol>().ok());
+    if let Some(symbol) = symbol {
+        let next = view
+            .symbols
+            .with_untracked(|all| view.watchlist.with_untracked(|w| w.toggled(&symbol, all)));
+        controls.watch.run(next);
+    }
 }
 
 fn key(view: Screen, event: &KeyboardEvent) {
@@ -76,19 +90,28 @@ fn key(view: Screen, event: &KeyboardEvent) {
     let tag = target.as_ref().map(Element::tag_name).unwrap_or_default();
     let in_filter = target.as_ref().is_some_and(|t| t.id() == FILTER_ID);
     // Typing, and the dialogs, keep their keys; the filter lets the arrows
-    // through to the rows below it.
+    // and Enter through to the rows below it.
     let editable = matches!(tag.as_str(), "INPUT" | "SELECT" | "TEXTAREA") && !in_filter;
     let in_dialog = target
         .as_ref()
         .is_some_and(|t| t.closest("dialog").ok().flatten().is_some());
-    if editable || in_dialog {
+    if editable || in_dialog || view.detail.with_untracked(Option::is_some) {
         return;
     }
+    // Enter on a button or a link is theirs.
+    let on_row = matches!(tag.as_str(), "TR" | "BODY" | "HTML") || in_filter;
     let handled = match event.key().as_str() {
         "ArrowDown" => step(view, 1),
         "ArrowUp" => step(view, -1),
         "j" if !in_filter => step(view, 1),
         "k" if !in_filter => step(view, -1),
+        "Enter" if on_row => match view.selected.get_untracked() {
+            Some(symbol) => {
+                open(view, symbol);
+                true
+            }
+            None => false,
+        },
         "/" if !in_filter => element(&format!("#{FILTER_ID}")).is_some_and(|f| f.focus().is_ok()),
         "?" if !in_filter => show_keys(),
         _ => false,
@@ -105,7 +128,9 @@ fn click(view: Screen, event: &Event) {
     let closest = |selector: &str| target.closest(selector).ok().flatten();
     if let Some(action) = closest("[data-action]") {
         match action.get_attribute("data-action").as_deref() {
-            Some("export") => export_csv(view),
+            Some("export") => {
+                leptos::task::spawn_local(detail::run(view, detail::Ask::ExportCsv));
+            }
             Some("keys") => {
                 show_keys();
             }
@@ -117,6 +142,26 @@ fn click(view: Screen, event: &Event) {
         closest("tbody tr[data-symbol]").and_then(|row| row.get_attribute("data-symbol"))
     {
         select(view, &symbol);
+        open(view, symbol);
+    }
+}
+
+/// Opens `symbol`'s detail.
+fn open(view: Screen, symbol: String) {
+    first_use(view);
+    view.detail.set(Some(symbol));
+}
+
+thread_local! {
+    static LOADING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Loads what the page shows on first use (`crate::detail`, a WASM chunk of
+/// its own), once: it takes over the detail and the fired alerts, and
+/// follows the page's signals.
+fn first_use(view: Screen) {
+    if !LOADING.replace(true) {
+        leptos::task::spawn_local(detail::run(view, detail::Ask::Mount));
     }
 }
 
@@ -125,29 +170,6 @@ fn show_keys() -> bool {
     let dialog = element(&format!("#{KEYS_ID}"))
         .and_then(|d| d.dyn_into::<web_sys::HtmlDialogElement>().ok());
     dialog.is_some_and(|d| d.open() || d.show_modal().is_ok())
-}
-
-/// Downloads the table as shown (the filter, the watchlist and the sort
-/// applied) as `tickertape.csv`.
-fn export_csv(view: Screen) {
-    let rows: Vec<crate::table::Row> = view.shown.with_untracked(|shown| {
-        shown
-            .iter()
-            .filter_map(|symbol| view.table.row(symbol).map(|row| row.get_untracked()))
-            .collect()
-    });
-    let href = format!(
-        "data:text/csv;charset=utf-8,{}",
-        js_sys::encode_uri_component(&crate::csv::of_rows(&rows))
-    );
-    let Ok(link) = document().create_element("a") else {
-        return;
-    };
-    let _ = link.set_attribute("href", &href);
-    let _ = link.set_attribute("download", "tickertape.csv");
-    if let Some(link) = link.dyn_ref::<web_sys::HtmlElement>() {
-        link.click();
-    }
 }
 
 /// Moves the selection `by` rows (from the first or last when none is

@@ -28,6 +28,10 @@
 //! - `keys`, `dom` (browser only): the keyboard, the page's clicks and the
 //!   watchlist's boxes, with the elements directly.
 //! - [`csv`]: the table as CSV.
+//! - [`candle`], [`chart`], [`alerts`]: a symbol's candles, their chart as
+//!   SVG, and the price alerts: what the detail shows, without the DOM.
+//! - `detail` (browser only): what loads on first use, as a WASM chunk of its
+//!   own: the detail dialog, the fired alerts, the CSV export.
 //!
 //! Data flows one way, from `model` up: model → decode → sinks → http →
 //! stream → share → controller → dashboard (`server/tests/layout.rs` checks it).
@@ -37,13 +41,17 @@
 // The dashboard's view types nest deeply.
 #![recursion_limit = "256"]
 
+pub mod alerts;
 pub mod candle;
+pub mod chart;
 #[cfg(feature = "hydrate")]
 mod controller;
 pub mod csv;
 pub mod dashboard;
 #[cfg(feature = "hydrate")]
 pub mod decode;
+#[cfg(feature = "hydrate")]
+mod detail;
 #[cfg(feature = "hydrate")]
 mod dom;
 pub mod format;
@@ -67,6 +75,8 @@ pub mod status;
 mod stream;
 pub mod sync;
 pub mod table;
+#[cfg(feature = "hydrate")]
+mod taps;
 pub mod watchlist;
 
 use leptos::prelude::*;

@@ -1,9 +1,14 @@
-//! The viewer's watchlist as the browser keeps it: in `localStorage`, and
-//! mirrored in the cookie the server renders the page with.
+//! What the browser keeps for the viewer: the watchlist (in `localStorage`,
+//! mirrored in the cookie the server renders the page with) and the price
+//! alerts (in `localStorage`).
 //!
 //! Only compiled for the browser (`hydrate`).
 
-use crate::watchlist::{COOKIE, STORAGE_KEY, Watchlist};
+use crate::{
+    alerts::{self, Alert},
+    table::Table,
+    watchlist::{COOKIE, STORAGE_KEY, Watchlist},
+};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -51,4 +56,48 @@ pub(crate) fn save(list: &Watchlist) {
     if let Err(error) = document.set_cookie(&cookie) {
         crate::warn_js("could not set the watchlist cookie:", &error);
     }
+}
+
+/// Where the alerts are kept.
+const ALERTS_KEY: &str = "tickertape.alerts";
+
+/// The alerts kept in `localStorage`, armed by the prices in `table`.
+pub(crate) fn load_alerts(table: Table) -> Vec<Alert> {
+    let Some(text) = storage().and_then(|s| s.get_item(ALERTS_KEY).ok().flatten()) else {
+        return Vec::new();
+    };
+    alerts::parse(
+        &text,
+        |number| Some(js_sys::Number::parse_float(number)),
+        |symbol| {
+            table
+                .row(symbol)
+                .map(|row| row.with_untracked(|r| r.quote.price.get()))
+        },
+    )
+}
+
+/// Keeps `list` in `localStorage`.
+pub(crate) fn save_alerts(list: &[Alert]) {
+    let text = alerts::stored(list, |level| {
+        js_sys::Number::from(level)
+            .to_string_with_radix(10)
+            .map(String::from)
+            .unwrap_or_default()
+    });
+    if let Some(storage) = storage() {
+        let saved = if list.is_empty() {
+            storage.remove_item(ALERTS_KEY)
+        } else {
+            storage.set_item(ALERTS_KEY, &text)
+        };
+        if let Err(error) = saved {
+            crate::warn_js("could not save the alerts:", &error);
+        }
+    }
+}
+
+/// Whether alerts are kept.
+pub(crate) fn has_alerts() -> bool {
+    storage().is_some_and(|s| s.get_item(ALERTS_KEY).ok().flatten().is_some())
 }

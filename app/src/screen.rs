@@ -45,6 +45,10 @@ pub(crate) struct Screen {
     /// The row the keyboard moves through the table: its symbol.
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     pub(crate) selected: RwSignal<Option<String>>,
+    /// The symbol whose detail is open (a string, as `selected`: a signal of
+    /// a type of its own would cost the first load its generic code).
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    pub(crate) detail: RwSignal<Option<String>>,
 }
 
 /// What the viewer can do to the stream.
@@ -56,6 +60,10 @@ pub(crate) struct Controls {
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     pub(crate) watch: Callback<Watchlist>,
 }
+
+/// The id of the element that what loads on first use (`crate::detail`:
+/// the fired alerts and the detail) is mounted into.
+pub(crate) const DIALOGS_ID: &str = "on-first-use";
 
 /// The filter box's id (the `/` key goes to it).
 pub(crate) const FILTER_ID: &str = "filter";

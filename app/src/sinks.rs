@@ -5,10 +5,11 @@
 
 use crate::{
     meter::Meters,
-    model::Quote,
+    model::{EventId, Quote},
     status::Connection,
     sync::{Recovery, StreamSync},
     table::{Row, Table},
+    taps,
 };
 use leptos::prelude::*;
 use std::{collections::VecDeque, time::Duration};
@@ -49,7 +50,7 @@ const FLASH_MS: f64 = 400.0;
 /// Updates waiting for the next flush, and the rows lit by earlier ones.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
-    quotes: Vec<Quote>,
+    quotes: Vec<(EventId, Quote)>,
     scheduled: bool,
     last_flush: f64,
     /// `(when, which update, row)`, oldest first.
@@ -57,9 +58,11 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    /// Queues `quote` for the next flush.
-    pub(crate) fn queue(sinks: Sinks, quote: Quote) {
-        sinks.batch.update_value(|batch| batch.quotes.push(quote));
+    /// Queues `quote`, the update `id`, for the next flush.
+    pub(crate) fn queue(sinks: Sinks, id: EventId, quote: Quote) {
+        sinks
+            .batch
+            .update_value(|batch| batch.quotes.push((id, quote)));
         Batch::schedule(sinks);
     }
 
@@ -120,8 +123,9 @@ impl Batch {
         sinks.batch.update_value(|batch| batch.lit.extend(lit));
         if !quotes.is_empty() {
             let mut lit = Vec::with_capacity(quotes.len());
-            for quote in quotes {
+            for (id, quote) in quotes {
                 Meters::received(sinks.meters, quote.ts);
+                taps::update(id, &quote);
                 lit.extend(sinks.table.apply(quote));
             }
             sinks.sync.notify();

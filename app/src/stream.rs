@@ -105,6 +105,7 @@ impl Receiver {
                         .sync
                         .try_update(|sync| sync.snapshot(snapshot.last_event_id));
                     Batch::clear(sinks);
+                    crate::taps::snapshot(&snapshot.quotes);
                     let lit = sinks.table.reset(snapshot.quotes);
                     Batch::light(sinks, lit);
                     if let Some(recovery) = recovery.flatten() {
@@ -132,7 +133,7 @@ impl Receiver {
                     .sync
                     .try_update_untracked(|sync| sync.update(id))
                     .unwrap_or(Ok(()))?;
-                Batch::queue(sinks, quote);
+                Batch::queue(sinks, id, quote);
             }
             HEARTBEAT_EVENT => {
                 let Some(heartbeat) = parse(name, data, decode::heartbeat) else {

@@ -15,7 +15,7 @@ use crate::{
     watchlist::Watchlist,
 };
 use js_sys::Array;
-use leptos::{logging, prelude::*, task::spawn_local};
+use leptos::{lazy, logging, prelude::*, task::spawn_local};
 use std::{cell::RefCell, rc::Rc, time::Duration};
 use wasm_bindgen::JsValue;
 
@@ -131,13 +131,25 @@ fn fetch_snapshot(
     view: Screen,
     round: u32,
 ) {
+    spawn_local(catch_up(following, sinks, view, round));
+}
+
+/// [`fetch_snapshot`]'s work, loaded on first use: a tab alone never
+/// follows.
+#[lazy]
+async fn catch_up(
+    following: Rc<RefCell<Option<Following>>>,
+    sinks: Sinks,
+    view: Screen,
+    round: u32,
+) {
     let mut url = crate::model::route::SNAPSHOT.to_owned();
     if let Some(symbols) = view.watchlist.with_untracked(Watchlist::query) {
         url.push_str("?symbols=");
         url.push_str(&symbols);
     }
-    spawn_local(async move {
-        let text = fetch_text(&url).await;
+    {
+        let text = fetch_text(url).await;
         if following
             .borrow()
             .as_ref()
@@ -168,5 +180,5 @@ fn fetch_snapshot(
         for message in held {
             receive(&following, sinks, view, &message);
         }
-    });
+    }
 }

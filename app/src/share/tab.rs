@@ -111,6 +111,7 @@ impl Tab {
         self.unfollow();
         self.held.replace(Some(release));
         self.role.set(Role::Leading);
+        crate::taps::set_leads(true);
         self.view.connection.update(|c| {
             c.shared = Shared {
                 leading: true,
@@ -223,6 +224,8 @@ impl Tab {
     /// Starts following the leader's stream, catching up as `how` says.
     pub(crate) fn follow(&self, how: CatchUp) {
         self.role.set(Role::Following);
+        // The leader notifies for the browser.
+        crate::taps::set_leads(false);
         let receiver = Receiver::new(self.sinks, true);
         let watchdog = receiver.watch(TAKE_OVER_AFTER_HEARTBEATS, Rc::new(Cell::new(false)));
         let list = self.view.watchlist.with_untracked(Watchlist::stored).into();
