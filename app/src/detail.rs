@@ -20,12 +20,16 @@ use crate::{
     dom::{focus_row, on as listen},
     format,
     http::fetch_text,
+    keys,
     model::{Price, Symbol},
     saved,
-    screen::{DIALOGS_ID, Screen},
+    screen::{DIALOGS_ID, KEYS_ID, Screen},
     table::{Row, Table},
 };
-use leptos::{lazy, prelude::*};
+use leptos::{
+    prelude::*,
+    wasm_split::{SplitLoaderError, wasm_split},
+};
 use std::{cell::RefCell, collections::VecDeque, fmt::Write, rc::Rc};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Element, Event, HtmlDialogElement, HtmlInputElement};
@@ -85,28 +89,46 @@ type Shared = Rc<RefCell<Ui>>;
 pub(crate) enum Ask {
     /// Take over the detail and the fired alerts (once).
     Mount,
+    /// Open the list of keys (the server rendered it: it is styled here).
+    Keys,
     /// Download the table as shown.
     ExportCsv,
+    /// Move the table's selection by this many rows.
+    Step(i32),
+    /// Select this symbol's row.
+    Select(String),
 }
 
-/// The chunk's one way in: each way in costs the first load its own loader
-/// (about 0.25 KB gzip'd, `make weight`).
-#[lazy]
-pub(crate) async fn run(view: Screen, ask: Ask) {
+/// The chunk's one way in (each way in costs the first load its own loader,
+/// about 0.25 KB gzip'd, `make weight`). It is `fallible`: a chunk the server
+/// did not give (it is down, or a proxy refuses) is an `Err` the page shows,
+/// and the next use tries again; leptos's `#[lazy]` would panic, which stops
+/// the whole page.
+#[wasm_split(tickertape_detail, wasm_split_path = ::leptos::wasm_split, fallible)]
+pub(crate) fn run(view: Screen, ask: Ask) -> Result<(), SplitLoaderError> {
     match ask {
-        Ask::Mount => mount(view).await,
+        Ask::Mount => leptos::task::spawn_local(async move {
+            styled().await;
+            mount(view);
+        }),
+        Ask::Keys => leptos::task::spawn_local(async {
+            styled().await;
+            show(&element(KEYS_ID), true);
+        }),
         Ask::ExportCsv => export_csv(view),
+        Ask::Step(by) => keys::step_now(view, by),
+        Ask::Select(symbol) => keys::select(view, &symbol),
     }
+    Ok(())
 }
 
 /// Takes over the fired alerts and the detail the server rendered (once:
 /// `dashboard::DETAIL_HTML`), hooks the alerts and the chart to the stream,
 /// and follows `view.detail` from then on.
-async fn mount(view: Screen) {
+fn mount(view: Screen) {
     let Some(root) = document().get_element_by_id(DIALOGS_ID) else {
         return;
     };
-    stylesheet().await;
     let ui: Shared = Rc::new(RefCell::new(Ui {
         view,
         symbol: None,
@@ -157,28 +179,41 @@ async fn mount(view: Screen) {
     });
 }
 
-/// Where the detail's stylesheet is served (`style/detail.css`, copied to
-/// the site's root): it loads with this chunk, not with the page.
-const STYLESHEET: &str = "/detail.css";
+/// Where the stylesheet of what loads on first use is served
+/// (`style/first-use.css`, copied to the site's root): it loads with this
+/// chunk, not with the page.
+const STYLESHEET: &str = "/first-use.css";
 
-/// Adds the detail's stylesheet to the page and waits until it has loaded
-/// (or failed: the detail works unstyled), so the detail never shows
-/// unstyled.
-async fn stylesheet() {
-    let Ok(link) = document().create_element("link") else {
-        return;
-    };
-    let _ = link.set_attribute("rel", "stylesheet");
-    let _ = link.set_attribute("href", STYLESHEET);
-    let loaded = js_sys::Promise::new(&mut |done, _| {
-        for name in ["load", "error"] {
-            let _ = link.add_event_listener_with_callback(name, &done);
-        }
+thread_local! {
+    /// The stylesheet, loading or loaded: every use waits for it.
+    static STYLE: RefCell<Option<js_sys::Promise>> = const { RefCell::new(None) };
+}
+
+/// Waits until the stylesheet has loaded (or failed: what it styles works
+/// unstyled), adding it to the page the first time: nothing this chunk shows
+/// shows unstyled.
+async fn styled() {
+    let loaded = STYLE.with_borrow_mut(|style| style.get_or_insert_with(add_stylesheet).clone());
+    let _ = wasm_bindgen_futures::JsFuture::from(loaded).await;
+}
+
+/// Adds the stylesheet to the page: resolves when it has loaded or failed.
+fn add_stylesheet() -> js_sys::Promise {
+    let link = document().create_element("link");
+    let added = link.as_ref().is_ok_and(|link| {
+        let _ = link.set_attribute("rel", "stylesheet");
+        let _ = link.set_attribute("href", STYLESHEET);
+        document()
+            .head()
+            .is_some_and(|head| head.append_child(link).is_ok())
     });
-    if let Some(head) = document().head()
-        && head.append_child(&link).is_ok()
-    {
-        let _ = wasm_bindgen_futures::JsFuture::from(loaded).await;
+    match link {
+        Ok(link) if added => js_sys::Promise::new(&mut |done, _| {
+            for name in ["load", "error"] {
+                let _ = link.add_event_listener_with_callback(name, &done);
+            }
+        }),
+        _ => js_sys::Promise::resolve(&JsValue::UNDEFINED),
     }
 }
 

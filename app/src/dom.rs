@@ -9,7 +9,13 @@ use web_sys::{Event, EventTarget, HtmlElement};
 
 /// Calls `f` on every `name` event of `target`, for as long as the page lives.
 pub(crate) fn on(target: &EventTarget, name: &str, f: impl Fn(Event) + 'static) {
-    let listener = Closure::<dyn Fn(Event)>::new(f);
+    listen(target, name, Box::new(f));
+}
+
+/// [`on`]'s work, with `f` boxed: one copy of it in the bundle, not one per
+/// listener.
+fn listen(target: &EventTarget, name: &str, f: Box<dyn Fn(Event)>) {
+    let listener = Closure::wrap(f);
     match target.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref()) {
         Ok(()) => listener.forget(),
         Err(error) => crate::warn_js(&format!("no {name} listener:"), &error),

@@ -1,16 +1,17 @@
 //! The browser's HTTP calls besides the stream itself: asking why a stream
 //! was refused, and the `fetch` the followers' snapshots and the candles use.
 //!
-//! Both load on first use, as a WASM chunk of their own (`#[lazy]`): a page
-//! that never follows another tab, never opens a detail and is never refused
-//! needs neither, and they carry gloo-net (2.4 KB gzip'd, `make weight`).
+//! The snapshot and the candles go through gloo-net, and are only called
+//! from what loads on first use (a follower's catch-up, the detail): gloo-net
+//! (2.4 KB gzip'd, `make weight`) is not in the first load.
 //!
 //! Only compiled for the browser (`hydrate`).
 
 use crate::{sinks::Sinks, status::Connection};
-use gloo_net::http::{Method, Request, RequestBuilder};
-use leptos::{lazy, prelude::*};
+use gloo_net::http::Request;
+use leptos::prelude::*;
 use std::{cell::Cell, rc::Rc};
+use wasm_bindgen::JsCast;
 
 /// What the dashboard says when the server wants a viewer token it lacks.
 const TOKEN_NEEDED: &str = "This dashboard needs an access token: open the link you were given \
@@ -23,13 +24,7 @@ const TOKEN_NEEDED: &str = "This dashboard needs an access token: open the link 
 /// and the question): retry as for a dropped connection. Anything else (a
 /// watchlist the server no longer knows): closed, with the Reconnect button.
 pub(crate) fn ask_why(sinks: Sinks, url: String, alive: Rc<Cell<bool>>) {
-    leptos::task::spawn_local(ask(sinks, url, alive));
-}
-
-/// [`ask_why`]'s work, loaded on first use.
-#[lazy]
-async fn ask(sinks: Sinks, url: String, alive: Rc<Cell<bool>>) {
-    {
+    leptos::task::spawn_local(async move {
         let answer = head(&url).await;
         if !alive.get() {
             return;
@@ -51,20 +46,30 @@ async fn ask(sinks: Sinks, url: String, alive: Rc<Cell<bool>>) {
                 sinks.connection.update(|c| c.errored(false));
             }
         }
-    }
+    });
 }
 
 /// The status of `HEAD url` and its `Retry-After` in milliseconds, or `None` when
 /// the server did not answer.
+///
+/// The browser's `fetch` through web-sys, not gloo-net: this is the page's
+/// error path, in the first load (it must work when the server refuses, so
+/// it cannot wait for a chunk from it), and gloo-net there would cost the
+/// first load 2.4 KB gzip'd (`make weight`).
 async fn head(url: &str) -> Option<(u16, Option<f64>)> {
-    let response = RequestBuilder::new(url)
-        .method(Method::HEAD)
-        .send()
+    let init = web_sys::RequestInit::new();
+    init.set_method("HEAD");
+    let promise = window().fetch_with_str_and_init(url, &init);
+    let response: web_sys::Response = wasm_bindgen_futures::JsFuture::from(promise)
         .await
+        .ok()?
+        .dyn_into()
         .ok()?;
     let retry_after = response
         .headers()
         .get("retry-after")
+        .ok()
+        .flatten()
         // Whole seconds (integer parsing: a float parser would weigh ~10 KB).
         .and_then(|seconds| seconds.trim().parse::<u32>().ok())
         .map(|seconds| f64::from(seconds) * 1000.0);

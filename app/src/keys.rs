@@ -13,12 +13,12 @@
 //! Only compiled for the browser (`hydrate`).
 
 use crate::{
-    detail,
+    detail::{self, Ask},
     dom::{element, on, row},
     model::Symbol,
-    screen::{Controls, FILTER_ID, KEYS_ID, Screen},
+    screen::{Controls, FILTER_ID, Screen},
 };
-use leptos::{lazy, prelude::*};
+use leptos::prelude::*;
 use std::cell::Cell;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, Event, HtmlInputElement, KeyboardEvent};
@@ -32,7 +32,18 @@ pub(crate) fn listen(view: Screen, controls: Controls) {
     });
     on(&document(), "click", move |event| click(view, &event));
     on(&document(), "change", move |event| {
-        leptos::task::spawn_local(ticked(view, controls, event));
+        let symbol = event
+            .target()
+            .and_then(|t| t.dyn_into::<Element>().ok())
+            .filter(|t| t.closest(".watch-boxes").ok().flatten().is_some())
+            .and_then(|t| t.get_attribute("data-symbol"))
+            .and_then(|s| s.parse::<Symbol>().ok());
+        if let Some(symbol) = symbol {
+            let next = view
+                .symbols
+                .with_untracked(|all| view.watchlist.with_untracked(|w| w.toggled(&symbol, all)));
+            controls.watch.run(next);
+        }
     });
     // The boxes follow the watchlist (this tab's choice, or another tab's).
     Effect::new(move |_| {
@@ -58,28 +69,16 @@ pub(crate) fn listen(view: Screen, controls: Controls) {
             }
         });
     });
-    // Alerts kept from an earlier visit are checked from the start.
+    // Alerts kept from an earlier visit are checked from the start, and
+    // alerts set in another tab from then on.
     if crate::saved::has_alerts() {
-        first_use(view);
+        first_use(view, Ask::Mount);
     }
-}
-
-/// A box of the watchlist ticked or unticked: loaded on first use, as a
-/// WASM chunk of its own (0.17 KB of the first load less, `make weight`).
-#[lazy]
-fn ticked(view: Screen, controls: Controls, event: Event) {
-    let symbol = event
-        .target()
-        .and_then(|t| t.dyn_into::<Element>().ok())
-        .filter(|t| t.closest(".watch-boxes").ok().flatten().is_some())
-        .and_then(|t| t.get_attribute("data-symbol"))
-        .and_then(|s| s.parse::<Symbol>().ok());
-    if let Some(symbol) = symbol {
-        let next = view
-            .symbols
-            .with_untracked(|all| view.watchlist.with_untracked(|w| w.toggled(&symbol, all)));
-        controls.watch.run(next);
-    }
+    on(&window(), "storage", move |_| {
+        if crate::saved::has_alerts() {
+            first_use(view, Ask::Mount);
+        }
+    });
 }
 
 fn key(view: Screen, event: &KeyboardEvent) {
@@ -113,7 +112,10 @@ fn key(view: Screen, event: &KeyboardEvent) {
             None => false,
         },
         "/" if !in_filter => element(&format!("#{FILTER_ID}")).is_some_and(|f| f.focus().is_ok()),
-        "?" if !in_filter => show_keys(),
+        "?" if !in_filter => {
+            first_use(view, Ask::Keys);
+            true
+        }
         _ => false,
     };
     if handled {
@@ -128,12 +130,8 @@ fn click(view: Screen, event: &Event) {
     let closest = |selector: &str| target.closest(selector).ok().flatten();
     if let Some(action) = closest("[data-action]") {
         match action.get_attribute("data-action").as_deref() {
-            Some("export") => {
-                leptos::task::spawn_local(detail::run(view, detail::Ask::ExportCsv));
-            }
-            Some("keys") => {
-                show_keys();
-            }
+            Some("export") => first_use(view, Ask::ExportCsv),
+            Some("keys") => first_use(view, Ask::Keys),
             _ => {}
         }
         return;
@@ -141,40 +139,58 @@ fn click(view: Screen, event: &Event) {
     if let Some(symbol) =
         closest("tbody tr[data-symbol]").and_then(|row| row.get_attribute("data-symbol"))
     {
-        select(view, &symbol);
         open(view, symbol);
     }
 }
 
-/// Opens `symbol`'s detail.
+/// Selects `symbol`'s row and opens its detail.
 fn open(view: Screen, symbol: String) {
-    first_use(view);
+    first_use(view, Ask::Mount);
+    first_use(view, Ask::Select(symbol.clone()));
     view.detail.set(Some(symbol));
 }
 
 thread_local! {
-    static LOADING: Cell<bool> = const { Cell::new(false) };
+    /// Whether what loads on first use took over the detail (or is on its
+    /// way to).
+    static MOUNTED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Loads what the page shows on first use (`crate::detail`, a WASM chunk of
-/// its own), once: it takes over the detail and the fired alerts, and
-/// follows the page's signals.
-fn first_use(view: Screen) {
-    if !LOADING.replace(true) {
-        leptos::task::spawn_local(detail::run(view, detail::Ask::Mount));
+/// Asks what loads on first use (`crate::detail`, a WASM chunk of its own)
+/// for `what`; it takes over the detail and the fired alerts once. A chunk
+/// the server did not give is said on the page, and the next use tries
+/// again. (One call of the chunk for all: each costs the first load.)
+fn first_use(view: Screen, what: Ask) {
+    let mount = matches!(what, Ask::Mount);
+    if mount && MOUNTED.replace(true) {
+        return;
     }
+    leptos::task::spawn_local(async move {
+        if detail::run(view, what).await.is_err() {
+            if mount {
+                MOUNTED.set(false);
+                view.detail.set(None);
+            }
+            view.notice.set(Some(NOT_LOADED.to_owned()));
+        }
+    });
 }
 
-/// Opens the list of keys (a modal `<dialog>` the server rendered).
-fn show_keys() -> bool {
-    let dialog = element(&format!("#{KEYS_ID}"))
-        .and_then(|d| d.dyn_into::<web_sys::HtmlDialogElement>().ok());
-    dialog.is_some_and(|d| d.open() || d.show_modal().is_ok())
-}
+const NOT_LOADED: &str =
+    "This part of the dashboard could not be loaded from the server: try again in a moment.";
 
 /// Moves the selection `by` rows (from the first or last when none is
-/// selected).
+/// selected), when there are rows: the moving itself loads on first use.
 fn step(view: Screen, by: i32) -> bool {
+    let any = view.shown.with_untracked(|shown| !shown.is_empty());
+    if any {
+        first_use(view, Ask::Step(by));
+    }
+    any
+}
+
+/// [`step`]'s work, in what loads on first use.
+pub(crate) fn step_now(view: Screen, by: i32) {
     let next = view.shown.with_untracked(|shown| {
         let at = view.selected.with_untracked(|s| {
             s.as_deref()
@@ -189,16 +205,14 @@ fn step(view: Screen, by: i32) -> bool {
         };
         shown.get(index).map(ToString::to_string)
     });
-    let Some(next) = next else {
-        return false;
-    };
-    select(view, &next);
-    true
+    if let Some(next) = next {
+        select(view, &next);
+    }
 }
 
 /// Selects `symbol`'s row (`aria-selected`, the one row in the tab order)
 /// and puts the focus on it, which scrolls it into view.
-fn select(view: Screen, symbol: &str) {
+pub(crate) fn select(view: Screen, symbol: &str) {
     if let Some(old) = view.selected.get_untracked().and_then(|old| row(&old)) {
         let _ = old.remove_attribute("aria-selected");
         let _ = old.set_attribute("tabindex", "-1");

@@ -97,6 +97,37 @@ test.describe("a row selected from the keyboard, then the list of keys open", ()
   }
 });
 
+test.describe("a symbol's detail open, then an alert fired", () => {
+  test.use({ serverArgs: quiet });
+
+  for (const width of [1280, 390]) {
+    test(`has no WCAG 2.1 AA violation at ${width} px`, async ({ dashboard, page, server }) => {
+      await page.setViewportSize({ width, height: 844 });
+      await expect(dashboard.status).toHaveAttribute("data-state", "live");
+      await publishMixed(page, server.url);
+      await publish(page.request, server.url, [["AAA", 102.25]]);
+      await expect(dashboard.rows).toHaveCount(9);
+      await dashboard.row("AAA").click();
+      const detail = page.getByRole("dialog", { name: "AAA" });
+      await expect(detail).toBeVisible();
+      await expect(detail.locator("[data-testid=candle]")).toHaveCount(1);
+      await detail.getByLabel("Alert above").fill("103");
+      await detail.getByRole("button", { name: "Set alert" }).click();
+      await expect(detail.getByTestId("alert-list")).toContainText("AAA above 103.00");
+      // Full screen on a phone.
+      if (width === 390) {
+        expect((await detail.boundingBox())?.width).toBe(390);
+      }
+      await expectAccessible(page, "detail open");
+      await page.keyboard.press("Escape");
+      await publish(page.request, server.url, [["AAA", 103.5]]);
+      await expect(page.getByRole("alert")).toHaveText(/AAA rose above 103\.00: 103\.50/);
+      await lightRows(page);
+      await expectAccessible(page, "alert shown");
+    });
+  }
+});
+
 test.describe("shared by two tabs", () => {
   test.use({ serverArgs: quiet });
 

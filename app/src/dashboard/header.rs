@@ -6,7 +6,7 @@
 
 use crate::{
     format,
-    screen::{Controls, Screen, text},
+    screen::{Controls, Screen, server_only, text},
     status::{Connection, Phase},
     sync::{Recovery, StreamSync},
 };
@@ -103,11 +103,11 @@ pub(super) fn Stats(view: Screen) -> impl IntoView {
                 <dd data-testid="update-rate">{text(move || or_dash(rate.get().map(format::rate)))}</dd>
             </div>
             <div>
-                <dt><abbr title="median time from publication on the server to this screen">"Latency"</abbr></dt>
+                <dt inner_html=server_only(r#"<abbr title="median time from publication on the server to this screen">Latency</abbr>"#)></dt>
                 <dd data-testid="latency">{text(move || or_dash(latency.get().map(format::millis)))}</dd>
             </div>
             <div>
-                <dt><abbr title="how far the server's clock is ahead of this device's">"Clock offset"</abbr></dt>
+                <dt inner_html=server_only(r#"<abbr title="how far the server's clock is ahead of this device's">Clock offset</abbr>"#)></dt>
                 <dd data-testid="clock-offset">{text(move || or_dash(offset.get().map(format::signed_millis)))}</dd>
             </div>
             <div>

@@ -7,7 +7,7 @@ mod toolbar;
 
 use crate::{
     page::PageData,
-    screen::{DIALOGS_ID, KEYS_ID, Screen, text},
+    screen::{DIALOGS_ID, KEYS_ID, Screen, server_only, text},
     sort::Sort,
     status::Connection,
     sync::StreamSync,
@@ -154,14 +154,6 @@ pub fn Dashboard() -> impl IntoView {
             <footer class="footnote" data-testid="legend" inner_html=server_only(LEGEND_HTML)></footer>
         </div>
     }
-}
-
-/// Markup only the server writes. The browser finds it in the page and
-/// never rewrites it (`inner_html` is left as it is while hydrating), so the
-/// WASM carries none of it: the legend, the list of keys and the detail's
-/// skeleton are 1.4 KB gzip'd of the first load less (`make weight`).
-const fn server_only(html: &'static str) -> &'static str {
-    if cfg!(feature = "ssr") { html } else { "" }
 }
 
 /// The legend under the table.

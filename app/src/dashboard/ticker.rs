@@ -7,7 +7,7 @@
 use crate::{
     format,
     model::Symbol,
-    screen::{Screen, text},
+    screen::{Screen, server_only, text},
     sort::{Column, Sort},
     table::{Row, Table},
 };
@@ -32,7 +32,7 @@ pub(super) fn TickerTable(view: Screen) -> impl IntoView {
             Column::Updated => "age",
         };
         view! {
-            <th scope="col" class=class title=column.hint() aria-sort=text(move || sort.get().aria(column).to_owned())>
+            <th scope="col" class=class title=column.hint().filter(|_| cfg!(feature = "ssr")) aria-sort=text(move || sort.get().aria(column).to_owned())>
                 <button type="button" class="sort" on:click=move |_| sort.update(|s| *s = s.toggled(column))>
                     {column.label()}
                     <span class="sort-mark" aria-hidden="true">
@@ -49,21 +49,17 @@ pub(super) fn TickerTable(view: Screen) -> impl IntoView {
     view! {
         <div class="table-wrap">
             <table class="tickers" data-testid="ticker-table">
-                <caption class="visually-hidden">
-                    "Latest prices; the column headings sort the table"
-                </caption>
+                <caption class="visually-hidden" inner_html=server_only("Latest prices; the column headings sort the table")></caption>
                 <thead>
                     <tr>
                         {heading(Column::Symbol)}
                         {heading(Column::Price)}
-                        <th scope="col" class="tick" title="The last move">
-                            <span class="visually-hidden">"Last move"</span>
-                        </th>
+                        <th scope="col" class="tick" title=server_only("The last move") inner_html=server_only(r#"<span class="visually-hidden">Last move</span>"#)></th>
                         {heading(Column::Change)}
                         {heading(Column::ChangePct)}
                         {heading(Column::High)}
                         {heading(Column::Low)}
-                        <th scope="col" class="spark" title="The last 60 prices, coloured as Change is">"Trend"</th>
+                        <th scope="col" class="spark" title=server_only("The last 60 prices, coloured as Change is") inner_html=server_only("Trend")></th>
                         {heading(Column::Updated)}
                     </tr>
                 </thead>

@@ -15,7 +15,12 @@ use crate::{
     watchlist::Watchlist,
 };
 use js_sys::Array;
-use leptos::{lazy, logging, prelude::*, task::spawn_local};
+use leptos::{
+    logging,
+    prelude::*,
+    task::spawn_local,
+    wasm_split::{SplitLoaderError, wasm_split},
+};
 use std::{cell::RefCell, rc::Rc, time::Duration};
 use wasm_bindgen::JsValue;
 
@@ -131,24 +136,36 @@ fn fetch_snapshot(
     view: Screen,
     round: u32,
 ) {
-    spawn_local(catch_up(following, sinks, view, round));
+    spawn_local(async move {
+        // A chunk the server did not give is tried again, as a snapshot it
+        // did not give is.
+        if catch_up(following.clone(), sinks, view, round)
+            .await
+            .is_err()
+        {
+            set_timeout(
+                move || fetch_snapshot(following, sinks, view, round),
+                SNAPSHOT_RETRY,
+            );
+        }
+    });
 }
 
-/// [`fetch_snapshot`]'s work, loaded on first use: a tab alone never
-/// follows.
-#[lazy]
-async fn catch_up(
+/// [`fetch_snapshot`]'s work, loaded on first use as a WASM chunk of its
+/// own (a tab alone never follows; `fallible`, as `crate::detail::run`).
+#[wasm_split(tickertape_catch_up, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn catch_up(
     following: Rc<RefCell<Option<Following>>>,
     sinks: Sinks,
     view: Screen,
     round: u32,
-) {
+) -> Result<(), SplitLoaderError> {
     let mut url = crate::model::route::SNAPSHOT.to_owned();
     if let Some(symbols) = view.watchlist.with_untracked(Watchlist::query) {
         url.push_str("?symbols=");
         url.push_str(&symbols);
     }
-    {
+    spawn_local(async move {
         let text = fetch_text(url).await;
         if following
             .borrow()
@@ -180,5 +197,6 @@ async fn catch_up(
         for message in held {
             receive(&following, sinks, view, &message);
         }
-    }
+    });
+    Ok(())
 }
