@@ -20,7 +20,10 @@ const PLOT_TOP: i32 = 10;
 const PLOT_LEFT: i32 = 4;
 
 /// The least room between two times on the time axis.
-const MIN_LABEL_GAP: i32 = 84;
+const MIN_LABEL_GAP: i32 = 110;
+
+/// The fewest slots the plot is divided into.
+const MIN_SLOTS: usize = 24;
 
 /// How many candles the chart shows at most (the latest).
 pub const MAX_CANDLES: usize = 60;
@@ -80,7 +83,9 @@ pub fn layout(candles: &[Candle]) -> Chart {
     let y = |price: f64| {
         PLOT_BOTTOM - ((price - axis_low) / (axis_high - axis_low) * plot_height).round() as i32
     };
-    let slot = (PLOT_RIGHT - PLOT_LEFT) / MAX_CANDLES as i32;
+    // A slot per candle, at least MIN_SLOTS: a few candles are drawn wide,
+    // at the right, and each new one moves the others left.
+    let slot = (PLOT_RIGHT - PLOT_LEFT) / candles.len().clamp(MIN_SLOTS, MAX_CANDLES) as i32;
     let width = (slot * 2 / 3).max(1);
     // The latest candle at the right edge.
     let x_of = |i: usize| PLOT_RIGHT - slot * (candles.len() - i) as i32 + slot / 2;

@@ -1,15 +1,17 @@
-//! What loads on first use, as WASM chunks of their own (`#[lazy]`, split out
-//! by `cargo leptos build --split`): a symbol's detail (its candle chart, the
-//! session's figures, its latest updates, its price alerts), the fired
-//! alerts; and the CSV export. The first load carries none
-//! of it.
+//! What loads on first use, as a WASM chunk of its own (split out by `cargo
+//! leptos build --split`, entered through [`run`]): a symbol's detail (its
+//! candle chart, the session's figures, its latest updates, its price
+//! alerts), the fired alerts, the list of keys' styles, the keyboard's moves
+//! through the table and the CSV export, with their stylesheet
+//! (`style/first-use.css`). The first load carries none of it.
 //!
 //! Written with the DOM directly (markup strings, one listener per kind of
-//! event), not with `view!`: a split chunk leaves its closures' vtables and
-//! its data in the first load, and a view's reactive closures are many (the
-//! same dialogs as views added 13 KB gzip'd to the first load, as markup 2 KB;
-//! `make weight`). Everything written into markup is a number, a symbol
-//! (validated: letters, digits, `.`, `-`) or a fixed word.
+//! event), not with `view!`: a view's reactive closures cost the first load
+//! their generic code (the same dialogs as views added 13 KB gzip'd to the
+//! first load, as markup 2 KB; `make weight`). The dialog's skeleton is
+//! rendered by the server (`dashboard::DETAIL_HTML`). Everything written into
+//! markup is a number, a symbol (validated: letters, digits, `.`, `-`) or a
+//! fixed word.
 //!
 //! Only compiled for the browser (`hydrate`).
 
@@ -17,10 +19,9 @@ use crate::{
     alerts::{self, Alert, Fired, Side},
     candle::{Candles, Interval, Live},
     chart, csv, decode,
-    dom::{focus_row, on as listen},
+    dom::{focus_row, on as listen, row},
     format,
     http::fetch_text,
-    keys,
     model::{Price, Symbol},
     saved,
     screen::{DIALOGS_ID, KEYS_ID, Screen},
@@ -116,8 +117,8 @@ pub(crate) fn run(view: Screen, ask: Ask) -> Result<(), SplitLoaderError> {
             show(&element(KEYS_ID), true);
         }),
         Ask::ExportCsv => export_csv(view),
-        Ask::Step(by) => keys::step_now(view, by),
-        Ask::Select(symbol) => keys::select(view, &symbol),
+        Ask::Step(by) => step(view, by),
+        Ask::Select(symbol) => select(view, &symbol),
     }
     Ok(())
 }
@@ -679,4 +680,41 @@ fn notify(fired: &Fired) {
     if let Err(error) = js_sys::Reflect::construct(constructor, &args) {
         crate::warn_js("no notification:", &error);
     }
+}
+
+/// Moves the table's selection `by` rows (from the first or last when none
+/// is selected), as `crate::keys` asks.
+fn step(view: Screen, by: i32) {
+    let next = view.shown.with_untracked(|shown| {
+        let at = view.selected.with_untracked(|s| {
+            s.as_deref()
+                .and_then(|s| shown.iter().position(|x| x.as_str() == s))
+        });
+        let last = shown.len().checked_sub(1)?;
+        let index = match (at, by > 0) {
+            (None, true) => 0,
+            (None, false) => last,
+            (Some(at), true) => (at + 1).min(last),
+            (Some(at), false) => at.saturating_sub(1),
+        };
+        shown.get(index).map(ToString::to_string)
+    });
+    if let Some(next) = next {
+        select(view, &next);
+    }
+}
+
+/// Selects `symbol`'s row (`aria-selected`, the one row in the tab order)
+/// and puts the focus on it, which scrolls it into view.
+fn select(view: Screen, symbol: &str) {
+    if let Some(old) = view.selected.get_untracked().and_then(|old| row(&old)) {
+        let _ = old.remove_attribute("aria-selected");
+        let _ = old.set_attribute("tabindex", "-1");
+    }
+    if let Some(new) = row(symbol) {
+        let _ = new.set_attribute("aria-selected", "true");
+        let _ = new.set_attribute("tabindex", "0");
+        let _ = new.focus();
+    }
+    view.selected.set(Some(symbol.to_owned()));
 }

@@ -14,7 +14,7 @@
 
 use crate::{
     detail::{self, Ask},
-    dom::{element, on, row},
+    dom::{element, on},
     model::Symbol,
     screen::{Controls, FILTER_ID, Screen},
 };
@@ -187,40 +187,4 @@ fn step(view: Screen, by: i32) -> bool {
         first_use(view, Ask::Step(by));
     }
     any
-}
-
-/// [`step`]'s work, in what loads on first use.
-pub(crate) fn step_now(view: Screen, by: i32) {
-    let next = view.shown.with_untracked(|shown| {
-        let at = view.selected.with_untracked(|s| {
-            s.as_deref()
-                .and_then(|s| shown.iter().position(|x| x.as_str() == s))
-        });
-        let last = shown.len().checked_sub(1)?;
-        let index = match (at, by > 0) {
-            (None, true) => 0,
-            (None, false) => last,
-            (Some(at), true) => (at + 1).min(last),
-            (Some(at), false) => at.saturating_sub(1),
-        };
-        shown.get(index).map(ToString::to_string)
-    });
-    if let Some(next) = next {
-        select(view, &next);
-    }
-}
-
-/// Selects `symbol`'s row (`aria-selected`, the one row in the tab order)
-/// and puts the focus on it, which scrolls it into view.
-pub(crate) fn select(view: Screen, symbol: &str) {
-    if let Some(old) = view.selected.get_untracked().and_then(|old| row(&old)) {
-        let _ = old.remove_attribute("aria-selected");
-        let _ = old.set_attribute("tabindex", "-1");
-    }
-    if let Some(new) = row(symbol) {
-        let _ = new.set_attribute("aria-selected", "true");
-        let _ = new.set_attribute("tabindex", "0");
-        let _ = new.focus();
-    }
-    view.selected.set(Some(symbol.to_owned()));
 }

@@ -6,7 +6,9 @@ import { TickertapeServer } from "../tests/fixtures";
 /**
  * The dashboard under load: 200 symbols, 50 updates per second in total, for
  * BENCH_SECONDS (default 30) after a warm-up, in the default view or (BENCH_SORT=1)
- * sorted by a live column. Measured in the page with the
+ * sorted by a live column, or (BENCH_DETAIL=1) with the first symbol's detail
+ * open (its chart on candles of a second, which move with every update of
+ * the symbol) and an alert set on it. Measured in the page with the
  * browser's own instruments:
  *
  * - long tasks: a PerformanceObserver of `longtask` entries (main-thread tasks
@@ -23,10 +25,13 @@ const SYMBOLS = Array.from({ length: 200 }, (_, i) => `SYM${String(i).padStart(3
 const RATE = 50;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const SORTED = process.env.BENCH_SORT === "1";
+const DETAIL = process.env.BENCH_DETAIL === "1";
 
 test.use({ viewport: { width: 1280, height: 900 } });
 
-test(`200 symbols at ${RATE} updates/s${SORTED ? ", sorted by Change %" : ""}`, async ({ page }) => {
+const view = `${SORTED ? ", sorted by Change %" : ""}${DETAIL ? ", a detail open" : ""}`;
+
+test(`200 symbols at ${RATE} updates/s${view}`, async ({ page }) => {
   const server = new TickertapeServer(["--symbols", SYMBOLS.join(","), "--rate", String(RATE)]);
   await server.start();
   try {
@@ -43,6 +48,16 @@ test(`200 symbols at ${RATE} updates/s${SORTED ? ", sorted by Change %" : ""}`, 
     // BENCH_SORT=1: sorted by a live column, the heaviest view (rows move as prices
     // change). Then the warm-up: the header's first figures.
     if (SORTED) await page.getByRole("columnheader", { name: "Change %" }).getByRole("button").click();
+    if (DETAIL) {
+      await page.getByTestId("quote-row").first().click();
+      const detail = page.getByTestId("detail");
+      await expect(detail).toBeVisible();
+      await detail.getByRole("button", { name: "1s" }).click();
+      await expect(detail.locator("[data-testid=candle]").first()).toBeVisible();
+      await detail.getByLabel("Alert above").fill("1000000");
+      await detail.getByRole("button", { name: "Set alert" }).click();
+      await expect(detail.getByTestId("alert-list")).toContainText("above");
+    }
     await expect(page.getByTestId("update-rate")).toHaveText(/\/s$/);
 
     const cdp = await page.context().newCDPSession(page);
@@ -64,6 +79,7 @@ test(`200 symbols at ${RATE} updates/s${SORTED ? ", sorted by Change %" : ""}`, 
       symbols: SYMBOLS.length,
       rate: RATE,
       sortedByChangePct: SORTED,
+      detailOpen: DETAIL,
       seconds: Math.round(end.at - start.at),
       busyPercent: Number((busy * 100).toFixed(1)),
       longTasksDuring: during.length,

@@ -293,3 +293,28 @@ test("two tabs sharing one stream: an alert set in one is the other's too, and n
   }
   expect(await shown()).toHaveLength(1);
 });
+
+test("a chunk the server does not give is said on the page, and the next use tries again", async ({
+  page,
+  server,
+  request,
+  dashboard,
+}) => {
+  await publish(request, server.url, [["GONE", 10]]);
+  await page.reload();
+  await expect(dashboard.status).toHaveAttribute("data-state", "live");
+  // What loads on first use cannot be fetched (a proxy refuses it, the
+  // server is restarting): the page says so and goes on, with no error.
+  await page.route("**/pkg/split_*.wasm", (route) => route.fulfill({ status: 503, body: "" }));
+  await dashboard.row("GONE").click();
+  await expect(dashboard.notice).toContainText("could not be loaded from the server");
+  await expect(page.getByRole("dialog")).toHaveCount(0);
+  await publish(request, server.url, [["GONE", 11]]);
+  await expect(dashboard.row("GONE").getByTestId("price")).toHaveText("11.00");
+
+  // Given again, it loads on the next click.
+  await page.unroute("**/pkg/split_*.wasm");
+  await dashboard.row("GONE").click();
+  await expect(page.getByRole("dialog", { name: "GONE" })).toBeVisible();
+  await expect(page.getByTestId("chart").locator("[data-testid=candle]")).toHaveCount(1);
+});

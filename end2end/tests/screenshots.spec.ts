@@ -28,6 +28,26 @@ for (const [device, viewport] of Object.entries(sizes)) {
           fullPage: device === "phone",
         });
       });
+
+      test(`screenshot docs/detail-${device}-${colorScheme}.png`, async ({ dashboard, page }) => {
+        test.setTimeout(60_000);
+        await expect(dashboard.status).toHaveAttribute("data-state", "live");
+        const symbol = (await dashboard.rows.first().getAttribute("data-symbol"))!;
+        await dashboard.rows.first().click();
+        const detail = page.getByRole("dialog", { name: symbol });
+        await expect(detail).toBeVisible();
+        // Candles of a second: a fresh server has a few minutes of nothing.
+        await detail.getByRole("button", { name: "1s" }).click();
+        await expect(detail.locator("[data-testid=candle]")).toHaveCount(12, { timeout: 20_000 });
+        const price = Number((await detail.getByTestId("detail-price").innerText()).replace(/[^\d.]/g, ""));
+        await detail.getByLabel("Alert above").fill((Math.ceil(price * 1.02 * 100) / 100).toFixed(2));
+        await detail.getByRole("button", { name: "Set alert" }).click();
+        await expect(detail.getByTestId("alert-list")).toContainText(`${symbol} above`);
+        await detail.evaluate((dialog) => (dialog.scrollTop = 0));
+        await page.screenshot({
+          path: path.join(__dirname, "..", "..", "docs", `detail-${device}-${colorScheme}.png`),
+        });
+      });
     });
   }
 }
