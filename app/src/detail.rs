@@ -27,10 +27,9 @@ use crate::{
     screen::{DIALOGS_ID, KEYS_ID, Screen},
     table::{Row, Table},
 };
-use leptos::{
-    prelude::*,
-    wasm_split::{SplitLoaderError, wasm_split},
-};
+#[cfg(not(debug_assertions))]
+use leptos::wasm_split::wasm_split;
+use leptos::{prelude::*, wasm_split::SplitLoaderError};
 use std::{cell::RefCell, collections::VecDeque, fmt::Write, rc::Rc};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Element, Event, HtmlDialogElement, HtmlInputElement};
@@ -105,8 +104,27 @@ pub(crate) enum Ask {
 /// did not give (it is down, or a proxy refuses) is an `Err` the page shows,
 /// and the next use tries again; leptos's `#[lazy]` would panic, which stops
 /// the whole page.
+///
+/// Only a release build is split (`make build` runs `cargo leptos build
+/// --release --split`; a release build without `--split` cannot load). A
+/// debug build (`cargo leptos watch`, the tests) keeps it all in one WASM,
+/// and this is an ordinary function that never fails.
+#[cfg(not(debug_assertions))]
 #[wasm_split(tickertape_detail, wasm_split_path = ::leptos::wasm_split, fallible)]
 pub(crate) fn run(view: Screen, ask: Ask) -> Result<(), SplitLoaderError> {
+    serve(view, ask);
+    Ok(())
+}
+
+/// [`run`] in a debug build: all in the one WASM.
+#[cfg(debug_assertions)]
+pub(crate) async fn run(view: Screen, ask: Ask) -> Result<(), SplitLoaderError> {
+    serve(view, ask);
+    Ok(())
+}
+
+/// What [`run`] does.
+fn serve(view: Screen, ask: Ask) {
     match ask {
         Ask::Mount => leptos::task::spawn_local(async move {
             styled().await;
@@ -120,7 +138,6 @@ pub(crate) fn run(view: Screen, ask: Ask) -> Result<(), SplitLoaderError> {
         Ask::Step(by) => step(view, by),
         Ask::Select(symbol) => select(view, &symbol),
     }
-    Ok(())
 }
 
 /// Takes over the fired alerts and the detail the server rendered (once:

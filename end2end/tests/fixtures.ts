@@ -53,7 +53,7 @@ export class TickertapeServer {
       env: {
         ...process.env,
         LEPTOS_SITE_ADDR: `127.0.0.1:${this.port}`,
-        LEPTOS_SITE_ROOT: path.join(repo, "target", "site"),
+        LEPTOS_SITE_ROOT: process.env.TICKERTAPE_SITE_ROOT ?? path.join(repo, "target", "site"),
         NO_COLOR: "1",
       },
       stdio: ["ignore", "pipe", "pipe"],

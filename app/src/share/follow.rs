@@ -15,12 +15,9 @@ use crate::{
     watchlist::Watchlist,
 };
 use js_sys::Array;
-use leptos::{
-    logging,
-    prelude::*,
-    task::spawn_local,
-    wasm_split::{SplitLoaderError, wasm_split},
-};
+#[cfg(not(debug_assertions))]
+use leptos::wasm_split::wasm_split;
+use leptos::{logging, prelude::*, task::spawn_local, wasm_split::SplitLoaderError};
 use std::{cell::RefCell, rc::Rc, time::Duration};
 use wasm_bindgen::JsValue;
 
@@ -152,7 +149,9 @@ fn fetch_snapshot(
 }
 
 /// [`fetch_snapshot`]'s work, loaded on first use as a WASM chunk of its
-/// own (a tab alone never follows; `fallible`, as `crate::detail::run`).
+/// own in a release build (a tab alone never follows; `fallible` and
+/// release-only, as `crate::detail::run`).
+#[cfg(not(debug_assertions))]
 #[wasm_split(tickertape_catch_up, wasm_split_path = ::leptos::wasm_split, fallible)]
 fn catch_up(
     following: Rc<RefCell<Option<Following>>>,
@@ -160,6 +159,30 @@ fn catch_up(
     view: Screen,
     round: u32,
 ) -> Result<(), SplitLoaderError> {
+    fetch_and_apply(following, sinks, view, round);
+    Ok(())
+}
+
+/// [`catch_up`] in a debug build: all in the one WASM.
+#[cfg(debug_assertions)]
+async fn catch_up(
+    following: Rc<RefCell<Option<Following>>>,
+    sinks: Sinks,
+    view: Screen,
+    round: u32,
+) -> Result<(), SplitLoaderError> {
+    fetch_and_apply(following, sinks, view, round);
+    Ok(())
+}
+
+/// Fetches the snapshot and starts from it, then applies the messages held
+/// meanwhile.
+fn fetch_and_apply(
+    following: Rc<RefCell<Option<Following>>>,
+    sinks: Sinks,
+    view: Screen,
+    round: u32,
+) {
     let mut url = crate::model::route::SNAPSHOT.to_owned();
     if let Some(symbols) = view.watchlist.with_untracked(Watchlist::query) {
         url.push_str("?symbols=");
@@ -198,5 +221,4 @@ fn catch_up(
             receive(&following, sinks, view, &message);
         }
     });
-    Ok(())
 }
