@@ -157,6 +157,60 @@ test("the keyboard alone opens a row's detail and closes it, and the focus goes 
   await expect(dashboard.row(second!)).toBeFocused();
 });
 
+test.describe("through a resync", () => {
+  test.use({ serverArgs: ["--no-simulator", "--publish-token", PUBLISH_TOKEN, "--retry-ms", "500"] });
+
+  test("the chart follows a server restart and stays right in a following tab", async ({
+    context,
+    page,
+    server,
+    request,
+    dashboard,
+  }) => {
+    const at = (price: number): Price => ({ symbol: "RSY", price, ts: Date.now() });
+    const before = [at(20), at(21)];
+    expect((await postPrices(request, server.url, before)).status()).toBe(200);
+    await page.reload();
+    await expect(dashboard.status).toHaveAttribute("data-state", "live");
+    // A second tab follows this one's stream, with the same detail open.
+    const second = await context.newPage();
+    await second.goto(server.url);
+    const follower = new Dashboard(second);
+    await expect(follower.status).toHaveAttribute("data-state", "live");
+    for (const [tab, board] of [
+      [page, dashboard],
+      [second, follower],
+    ] as const) {
+      await openDetail(tab, board, "RSY");
+      await tab.getByTestId("detail").getByRole("button", { name: "1s" }).click();
+      await expect.poll(() => drawnCandles(tab)).toEqual(candlesOf(before, 1_000));
+    }
+
+    // The server restarts with nothing: both tabs resync from its snapshot,
+    // and their charts show the new server's candles, not the old ones.
+    await server.stop();
+    await expect(dashboard.status).toHaveAttribute("data-state", "reconnecting");
+    await server.start();
+    const after = [at(30)];
+    await expect(async () => {
+      expect((await postPrices(request, server.url, after)).status()).toBe(200);
+    }).toPass();
+    await expect(dashboard.recovery).toHaveText("resynced from snapshot");
+    const api = async () =>
+      (await (await request.get(`${server.url}/api/candles?symbol=RSY&interval=1s`)).json()).candles;
+    for (const tab of [page, second]) {
+      await expect.poll(async () => JSON.stringify(await drawnCandles(tab))).toBe(JSON.stringify(await api()));
+    }
+    // And the stream moves both from there.
+    const live = at(31.5);
+    expect((await postPrices(request, server.url, [live])).status()).toBe(200);
+    for (const tab of [page, second]) {
+      await expect.poll(async () => JSON.stringify(await drawnCandles(tab))).toBe(JSON.stringify(await api()));
+      await expect(tab.getByTestId("detail-price")).toHaveText("31.50");
+    }
+  });
+});
+
 /** Sets an alert for the open detail's symbol. */
 async function setAlert(page: Page, side: "above" | "below", level: string) {
   const detail = page.getByTestId("detail");

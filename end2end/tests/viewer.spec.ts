@@ -146,14 +146,16 @@ test.describe("pause and resume", () => {
     // Prices move on while the page is paused; the page does not.
     const shownId = await dashboard.lastEventId.textContent();
     const seq = (id: string | null) => Number(id!.split("-")[1]);
-    await expect.poll(async () => seq((await stats()).lastEventId) - seq(shownId)).toBeGreaterThan(20);
+    // Three seconds of prices (40/s): counted as latency, the replay would
+    // put the median over a second by itself.
+    await expect.poll(async () => seq((await stats()).lastEventId) - seq(shownId), { timeout: 15_000 }).toBeGreaterThan(120);
     expect(await dashboard.lastEventId.textContent()).toBe(shownId);
 
     await pause.click();
     await expect(dashboard.status).toHaveAttribute("data-state", "live");
     await expect(dashboard.recovery).toHaveText(/^resumed, \d+ missed updates replayed$/);
     const replayed = Number((await dashboard.recovery.textContent())!.match(/\d+/)![0]);
-    expect(replayed).toBeGreaterThan(20);
+    expect(replayed).toBeGreaterThan(120);
     // And it keeps up from there.
     const now = seq((await stats()).lastEventId);
     await expect.poll(async () => seq(await dashboard.lastEventId.textContent())).toBeGreaterThanOrEqual(now);
@@ -161,8 +163,10 @@ test.describe("pause and resume", () => {
     // the figures come back from live updates only.
     await expect(dashboard.reconnects).toHaveText("0");
     await expect(page.getByTestId("latency")).toHaveText(/^\d+ ms$/);
+    // Live updates alone read 100–300 ms here, up to 600 ms on a loaded
+    // machine (a clean-clone run with both workers busy read 589 ms).
     const latency = Number((await page.getByTestId("latency").textContent())!.replace(/[^\d]/g, ""));
-    expect(latency).toBeLessThan(500);
+    expect(latency).toBeLessThan(1000);
   });
 });
 
