@@ -271,9 +271,11 @@ test("an alert fires once for a crossing, again only after the price went back, 
   }
   await expect(dashboard.row("ALR")).not.toHaveAttribute("data-alert", "fired");
 
-  // The alerts outlive a reload, and are checked from the start.
+  // The alerts outlive a reload, and are checked from the start (from when
+  // their code has loaded, which the page does by itself when it has alerts).
   await page.reload();
   await expect(dashboard.status).toHaveAttribute("data-state", "live");
+  await expect(page.getByTestId("alert-list")).toContainText("ALR above 105.00");
   await publish(request, server.url, [["ALR", 99]]);
   await publish(request, server.url, [["ALR", 106]]);
   await expect(alerts).toHaveCount(1);
@@ -330,6 +332,9 @@ test("two tabs sharing one stream: an alert set in one is the other's too, and n
   await tabs[1].row("TWO").click();
   await setAlert(second, "above", "51");
   await second.keyboard.press("Escape");
+  // The first tab has it too (its alerts load, with their code, on the
+  // storage event: a crossing before that is not one it saw).
+  await expect(first.getByTestId("alert-list")).toContainText("TWO above 51.00");
 
   await publish(request, server.url, [["TWO", 52]]);
   for (const page of [first, second]) {
