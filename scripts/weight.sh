@@ -3,7 +3,7 @@
 # in two parts, and fails when the first load is over the budget:
 #   - the first load: what every page loads (the main WASM, its JS, the loader
 #     of the WASM chunks, the stylesheet);
-#   - on first use: the WASM chunks (`#[lazy]`, split out by `cargo leptos
+#   - on first use: the WASM chunks (`wasm_split`, split out by `cargo leptos
 #     build --split`) and their stylesheet, loaded when a viewer first
 #     opens a detail or the list of keys, moves the selection, has alerts,
 #     exports CSV or follows another tab.
