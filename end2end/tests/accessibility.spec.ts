@@ -57,6 +57,14 @@ async function lightRows(page: Page): Promise<void> {
   });
 }
 
+/** The dashboard live, `width` px wide, with the mixed rows published. */
+async function liveWithMixed(page: Page, dashboard: Dashboard, url: string, width = 1280): Promise<void> {
+  await page.setViewportSize({ width, height: 844 });
+  await expect(dashboard.status).toHaveAttribute("data-state", "live");
+  await publishMixed(page, url);
+  await expect(dashboard.rows).toHaveCount(9);
+}
+
 // No simulator: the rows stay as published and lit by hand while axe looks.
 const quiet = ["--no-simulator", "--publish-token", PUBLISH_TOKEN];
 
@@ -83,10 +91,7 @@ test.describe("a row selected from the keyboard, then the list of keys open", ()
 
   for (const width of [1280, 390]) {
     test(`has no WCAG 2.1 AA violation at ${width} px`, async ({ dashboard, page, server }) => {
-      await page.setViewportSize({ width, height: 844 });
-      await expect(dashboard.status).toHaveAttribute("data-state", "live");
-      await publishMixed(page, server.url);
-      await expect(dashboard.rows).toHaveCount(9);
+      await liveWithMixed(page, dashboard, server.url, width);
       await page.locator("body").press("ArrowDown");
       await expect(page.locator('tbody tr[aria-selected="true"]')).toHaveCount(1);
       await expectAccessible(page, "row selected");
@@ -102,11 +107,8 @@ test.describe("a symbol's detail open, then an alert fired", () => {
 
   for (const width of [1280, 390]) {
     test(`has no WCAG 2.1 AA violation at ${width} px`, async ({ dashboard, page, server }) => {
-      await page.setViewportSize({ width, height: 844 });
-      await expect(dashboard.status).toHaveAttribute("data-state", "live");
-      await publishMixed(page, server.url);
+      await liveWithMixed(page, dashboard, server.url, width);
       await publish(page.request, server.url, [["AAA", 102.25]]);
-      await expect(dashboard.rows).toHaveCount(9);
       await dashboard.row("AAA").click();
       const detail = page.getByRole("dialog", { name: "AAA" });
       await expect(detail).toBeVisible();
