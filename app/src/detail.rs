@@ -511,21 +511,25 @@ fn draw_fired(ui: &Ui) {
     mark_rows(ui);
 }
 
-/// Marks the rows of symbols with a fired alert (`data-alert`).
+/// Marks the rows of symbols with a fired alert (`data-alert`), and only
+/// those: it runs each time the rows shown change (a live sort, every 2 s),
+/// so it looks at the marked rows and the fired alerts' rows, not at all.
 fn mark_rows(ui: &Ui) {
-    let Ok(rows) = document().query_selector_all("tbody tr[data-symbol]") else {
-        return;
-    };
-    for i in 0..rows.length() {
-        let Some(row) = rows.get(i).and_then(|r| r.dyn_into::<Element>().ok()) else {
-            continue;
-        };
-        let symbol = row.get_attribute("data-symbol").unwrap_or_default();
-        let _ = if ui.fired.iter().any(|f| f.symbol.as_str() == symbol) {
-            row.set_attribute("data-alert", "fired")
-        } else {
-            row.remove_attribute("data-alert")
-        };
+    let fired = |symbol: &str| ui.fired.iter().any(|f| f.symbol.as_str() == symbol);
+    if let Ok(marked) = document().query_selector_all("tbody tr[data-alert]") {
+        for i in 0..marked.length() {
+            let Some(row) = marked.get(i).and_then(|r| r.dyn_into::<Element>().ok()) else {
+                continue;
+            };
+            if !fired(&row.get_attribute("data-symbol").unwrap_or_default()) {
+                let _ = row.remove_attribute("data-alert");
+            }
+        }
+    }
+    for alert in &ui.fired {
+        if let Some(row) = row(alert.symbol.as_str()) {
+            let _ = row.set_attribute("data-alert", "fired");
+        }
     }
 }
 
