@@ -72,8 +72,13 @@ pub(crate) const DIALOGS_ID: &str = "on-first-use";
 /// are about 1 KB gzip'd of the first load less (`make weight`). Only for
 /// what the browser never renders itself: a view built in the browser (not
 /// hydrated) would find them empty.
-pub(crate) fn server_only(text: &'static str) -> &'static str {
-    if cfg!(feature = "ssr") { text } else { "" }
+/// (An `Option` attribute is left out in the browser.)
+pub(crate) fn server_only<T: Default>(value: T) -> T {
+    if cfg!(feature = "ssr") {
+        value
+    } else {
+        T::default()
+    }
 }
 
 /// The filter box's id (the `/` key goes to it).

@@ -32,7 +32,7 @@ pub(super) fn TickerTable(view: Screen) -> impl IntoView {
             Column::Updated => "age",
         };
         view! {
-            <th scope="col" class=class title=column.hint().filter(|_| cfg!(feature = "ssr")) aria-sort=text(move || sort.get().aria(column).to_owned())>
+            <th scope="col" class=class title=server_only(column.hint()) aria-sort=text(move || sort.get().aria(column).to_owned())>
                 <button type="button" class="sort" on:click=move |_| sort.update(|s| *s = s.toggled(column))>
                     {column.label()}
                     <span class="sort-mark" aria-hidden="true">
